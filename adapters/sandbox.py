@@ -1,0 +1,231 @@
+"""Adapter for the embedded reference CRM (``poc_harness.sandbox``), through its real REST API.
+
+API reference: the reference CRM's own OpenAPI document, served at ``/openapi.json``
+(``poc-harness sandbox serve``, then open ``/docs``).  With no ``base_url`` the CRM
+runs in-process behind httpx's ASGI transport (no credentials, no network); with a
+``base_url`` it is reached over HTTP with the bearer token held in ``token_env``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.clock import ClockMode
+from poc_harness.config import secret_from_env
+from poc_harness.errors import ConfigError, VendorError
+from poc_harness.http import VendorHTTP
+from poc_harness.model import (
+    Account,
+    Activity,
+    AlertView,
+    Contact,
+    DealStage,
+    DealView,
+    Lead,
+    LeadView,
+    SalesRep,
+    TaskView,
+    View,
+)
+from poc_harness.redaction import REDACTOR
+from poc_harness.sandbox.profiles import PROFILES
+
+V = TypeVar("V", bound=BaseModel)
+
+COLLECTIONS = {
+    RecordKind.REP: "users",
+    RecordKind.ACCOUNT: "accounts",
+    RecordKind.CONTACT: "contacts",
+    RecordKind.LEAD: "leads",
+    RecordKind.ACTIVITY: "activities",
+    RecordKind.DEAL: "deals",
+}
+
+
+class SandboxOptions(AdapterOptions):
+    profile: str = "healthy"
+    base_url: str | None = None
+    token_env: str | None = None
+    timeout: float = 10.0
+
+
+class _Created(View):
+    id: str
+
+
+class _Now(View):
+    now: datetime
+
+
+class SandboxAdapter(CRMAdapter):
+    name: ClassVar[str] = "sandbox"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.AUTO_ASSIGN,
+            Capability.FOLLOWUP_TASKS,
+            Capability.SILENCE_ALERT,
+            Capability.DEALS,
+            Capability.BACKDATING,
+            Capability.CLOCK_CONTROL,
+            Capability.USER_ADMIN,
+        }
+    )
+    default_clock: ClassVar[ClockMode] = ClockMode.VIRTUAL
+    Options: ClassVar[type[AdapterOptions]] = SandboxOptions
+
+    def __init__(self, options: AdapterOptions) -> None:
+        super().__init__(options)
+        assert isinstance(options, SandboxOptions)
+        if options.profile not in PROFILES:
+            raise ConfigError(
+                f"sandbox profile '{options.profile}' is unknown: choose one of {', '.join(PROFILES)}"
+            )
+        self.profile = options.profile
+        self.persistent = options.base_url is not None
+        if options.base_url is None:
+            from poc_harness.sandbox.app import create_app
+            from poc_harness.sandbox.transport import SyncASGITransport
+
+            token = secrets.token_urlsafe(24)
+            REDACTOR.add(token)
+            self._transport: SyncASGITransport | None = SyncASGITransport(create_app(options.profile, token))
+            base_url = "http://sandbox.invalid"
+        else:
+            if not options.token_env:
+                raise ConfigError(
+                    "sandbox adapter: base_url is set but token_env is not: name the variable "
+                    "that holds the API token"
+                )
+            token = secret_from_env(options.token_env, "the reference CRM's API token").get_secret_value()
+            self._transport = None
+            base_url = options.base_url
+        self.http = VendorHTTP(
+            "sandbox",
+            base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=options.timeout,
+            transport=self._transport,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+        if self._transport is not None:
+            self._transport.close()
+
+    def call_stats(self) -> dict[str, Any]:
+        return asdict(self.http.stats)
+
+    # --- helpers ----------------------------------------------------------------------
+    def _parse(self, model: type[V], data: Any, where: str) -> V:
+        try:
+            return model.model_validate(_with_vendor_id(data))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise VendorError(
+                f"sandbox: {where}: unexpected answer: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+            ) from None
+
+    def _parse_list(self, model: type[V], data: Any, where: str) -> list[V]:
+        if not isinstance(data, list):
+            raise VendorError(f"sandbox: {where}: expected a JSON list, got {type(data).__name__}")
+        return [self._parse(model, item, where) for item in data]
+
+    def _create(self, path: str, body: dict[str, Any]) -> str:
+        return self._parse(_Created, self.http.json("POST", path, json=body), f"POST {path}").id
+
+    # --- contract ---------------------------------------------------------------------
+    def check_connection(self) -> str:
+        health = self.http.json("GET", "/health")
+        self.http.json("GET", "/clock")  # proves the token is accepted
+        return f"reference CRM {health.get('version')} (profile {health.get('profile')})"
+
+    def now(self) -> datetime:
+        return self._parse(_Now, self.http.json("GET", "/clock"), "GET /clock").now
+
+    def advance_clock(self, delta: timedelta) -> datetime:
+        answer = self.http.json("POST", "/clock/advance", json={"seconds": delta.total_seconds()})
+        return self._parse(_Now, answer, "POST /clock/advance").now
+
+    def create_sales_rep(self, rep: SalesRep) -> str:
+        return self._create(
+            "/users",
+            {
+                "name": rep.name,
+                "email": rep.email,
+                "role": "sales_rep",
+                "tag": rep.tag,
+                "external_ref": rep.key,
+            },
+        )
+
+    def list_sales_reps(self) -> list[str]:
+        users = self._parse_list(
+            _Created, self.http.json("GET", "/users", params={"role": "sales_rep"}), "GET /users"
+        )
+        return [user.id for user in users]
+
+    def create_account(self, account: Account) -> str:
+        return self._create("/accounts", {**account.model_dump(exclude={"key"}), "external_ref": account.key})
+
+    def create_contact(self, contact: Contact, account_id: str) -> str:
+        body = contact.model_dump(exclude={"key", "account_key"})
+        return self._create("/contacts", {**body, "account_id": account_id, "external_ref": contact.key})
+
+    def create_lead(self, lead: Lead, arrived_at: datetime | None = None) -> str:
+        body: dict[str, Any] = {**lead.model_dump(mode="json", exclude={"key"}), "external_ref": lead.key}
+        if arrived_at is not None:
+            body["created_at"] = arrived_at.isoformat()
+        return self._create("/leads", body)
+
+    def log_activity(self, lead_id: str, activity: Activity) -> str:
+        return self._create(
+            f"/leads/{lead_id}/activities", activity.model_dump(mode="json", exclude_none=True)
+        )
+
+    def delete(self, kind: RecordKind, vendor_id: str) -> bool:
+        path = f"/{COLLECTIONS[kind]}/{vendor_id}"
+        try:
+            self.http.request("DELETE", path)
+        except VendorError as exc:
+            if "HTTP 404" in str(exc):
+                return False
+            raise
+        return True
+
+    def find_tagged(self, kind: RecordKind, tag: str) -> list[str]:
+        path = f"/{COLLECTIONS[kind]}"
+        found = self._parse_list(_Created, self.http.json("GET", path, params={"tag": tag}), f"GET {path}")
+        return [record.id for record in found]
+
+    def get_lead(self, lead_id: str) -> LeadView:
+        data = self.http.json("GET", f"/leads/{lead_id}")
+        return self._parse(LeadView, data, "GET /leads/{id}")
+
+    def lead_tasks(self, lead_id: str) -> list[TaskView]:
+        data = self.http.json("GET", f"/leads/{lead_id}/tasks")
+        return self._parse_list(TaskView, data, "GET /leads/{id}/tasks")
+
+    def lead_alerts(self, lead_id: str) -> list[AlertView]:
+        data = self.http.json("GET", f"/leads/{lead_id}/alerts")
+        return self._parse_list(AlertView, data, "GET /leads/{id}/alerts")
+
+    def convert_lead(self, lead_id: str, amount: int) -> str:
+        return self._create(f"/leads/{lead_id}/convert", {"amount": amount})
+
+    def move_deal(self, deal_id: str, stage: DealStage) -> None:
+        self.http.json("POST", f"/deals/{deal_id}/stage", json={"stage": stage.value})
+
+    def get_deal(self, deal_id: str) -> DealView:
+        data = self.http.json("GET", f"/deals/{deal_id}")
+        return self._parse(DealView, data, "GET /deals/{id}")
+
+
+def _with_vendor_id(data: Any) -> Any:
+    """The reference CRM calls its id ``id``; the views call it ``vendor_id``."""
+    return {**data, "vendor_id": data.get("id")} if isinstance(data, dict) else data

@@ -1,0 +1,98 @@
+"""The run configuration: ``poc.toml`` plus command-line options plus environment secrets.
+
+Secrets never live in the file: an adapter option ending in ``_env`` names the
+environment variable that holds the secret (see ``secret_from_env``).  Every problem
+is reported as one ``ConfigError`` line naming the file, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from poc_harness.errors import ConfigError
+from poc_harness.redaction import REDACTOR
+
+DEFAULT_CONFIG = Path("poc.toml")
+MIN_ACCEPTANCE_RECORDS = 200
+
+
+class HarnessSettings(BaseModel):
+    """The ``[harness]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    locale: Literal["fa_IR", "en_US"] = "fa_IR"
+    records: int = Field(default=MIN_ACCEPTANCE_RECORDS, ge=20)
+    seed: int = 1404
+    ledger: Path = Path("reports/ledger.sqlite")
+    reports_dir: Path = Path("reports")
+    tolerance_minutes: float = Field(default=60.0, gt=0)
+
+
+class PocConfig(BaseModel):
+    """The whole file: ``[harness]`` and one ``[vendors.<name>]`` table per candidate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    harness: HarnessSettings = HarnessSettings()
+    vendors: dict[str, dict[str, Any]] = {}
+    source: str = Field(default="(defaults)", exclude=True)
+
+    def vendor_table(self, vendor: str) -> tuple[str, dict[str, Any]]:
+        """``(adapter name, options)`` for ``--vendor`` value ``name`` or ``name:profile``."""
+        name, _, profile = vendor.partition(":")
+        if not name:
+            raise ConfigError("--vendor is empty: pass --vendor=<name>, e.g. --vendor=sandbox")
+        table = dict(self.vendors.get(name, {}))
+        adapter = str(table.pop("adapter", name))
+        if profile:
+            table["profile"] = profile
+        return adapter, table
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown key '{key}': remove it or check its spelling"
+    return f"{source}: key '{key}': {first['msg']} (got {first.get('input')!r})"
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> PocConfig:
+    """Read ``path`` (or ``poc.toml`` when present, else defaults) and apply option overrides."""
+    data: dict[str, Any] = {}
+    source = "(defaults)"
+    chosen = path if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    if chosen is not None:
+        source = str(chosen)
+        try:
+            data = tomllib.loads(chosen.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: file not found: pass --poc-config with an existing file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML ({exc}): fix the syntax") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{source}: cannot be read ({exc.__class__.__name__}): check the file"
+            ) from None
+    harness = dict(data.get("harness", {}))
+    harness.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    data["harness"] = harness
+    try:
+        return PocConfig.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def secret_from_env(variable: str, purpose: str) -> SecretStr:
+    """The secret held in environment variable ``variable``; registered for redaction."""
+    value = os.environ.get(variable, "")
+    if not value:
+        raise ConfigError(f"environment variable {variable} is not set: export it ({purpose})")
+    REDACTOR.add(value)
+    return SecretStr(value)

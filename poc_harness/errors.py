@@ -1,0 +1,39 @@
+"""The harness's error taxonomy: whose fault a failure is decides how it is graded.
+
+- ``VendorError``: the CRM misbehaved (bad status, garbage answer, timeout). Counts
+  against the vendor.
+- ``HarnessError``: our side failed. Never counts against a vendor.
+- ``ConfigError``: the user's configuration is wrong. Never counts against a vendor;
+  its message is one line naming what to fix.
+
+Every message is one line and carries no secret (see ``poc_harness.redaction``).
+"""
+
+from __future__ import annotations
+
+
+class PocError(Exception):
+    """Base of every error the harness raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+
+class HarnessError(PocError):
+    """The harness itself failed; never graded against a vendor."""
+
+
+class ConfigError(HarnessError):
+    """The configuration (file, options, environment) is wrong: the message says what to fix."""
+
+
+class VendorError(PocError):
+    """The vendor's CRM misbehaved: an error status, a malformed answer, a timeout."""
+
+
+class VendorUnreachable(VendorError):
+    """The vendor could not be reached at all (connection refused, DNS, TLS)."""
+
+
+class CapabilityMissing(VendorError):
+    """The vendor does not offer a capability a check needs: a graded finding, not a skip."""

@@ -1,0 +1,194 @@
+"""The one HTTP client every adapter uses: timeouts, bounded retries, one-line redacted errors.
+
+Retries (tenacity) happen on 429, 502/503/504 and connection failures, honouring
+``Retry-After`` and bounded in attempts and total wait.  A non-idempotent request
+(POST, PATCH) is retried only when the vendor provably did not process it: a
+connection never made, a 429, or a 503; a 500 or a read timeout after a POST may
+have committed the write, so it is reported instead of repeated (no duplicates).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+from tenacity import Retrying as _Retrying
+
+from poc_harness.errors import VendorError, VendorUnreachable
+from poc_harness.redaction import REDACTOR
+
+LOG = logging.getLogger("poc_harness.http")
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES_ANY_METHOD = frozenset({429, 503})
+RETRY_STATUSES_IDEMPOTENT = frozenset({502, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    max_total_wait: float = 60.0
+    max_single_wait: float = 30.0
+    initial_backoff: float = 0.5
+
+
+@dataclass
+class CallStats:
+    """What the client did: counted for the reliability criterion."""
+
+    calls: int = 0
+    retries: int = 0
+    failures: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+class _Retryable(Exception):
+    def __init__(self, response: httpx.Response | None, cause: Exception | None = None) -> None:
+        super().__init__("retryable")
+        self.response = response
+        self.cause = cause
+
+
+def retry_after_seconds(response: httpx.Response | None, now: datetime | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or HTTP date), if any."""
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+class _WaitRetryAfter:
+    """tenacity wait strategy: the vendor's Retry-After when given, else exponential backoff."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.backoff = wait_exponential_jitter(multiplier=policy.initial_backoff, max=policy.max_single_wait)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = retry_after_seconds(exc.response) if isinstance(exc, _Retryable) else None
+        wait = asked if asked is not None else self.backoff(state)
+        return min(wait, self.policy.max_single_wait)
+
+
+class VendorHTTP:
+    """A thin httpx wrapper: ``request`` returns a 2xx response or raises a one-line ``VendorError``."""
+
+    def __init__(
+        self,
+        vendor: str,
+        base_url: str,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.vendor = vendor
+        self.policy = policy or RetryPolicy()
+        self.stats = CallStats()
+        self._client = httpx.Client(
+            base_url=base_url, headers=headers or {}, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _retrying(self) -> _Retrying:
+        return _Retrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, _Retryable)),
+            stop=stop_after_attempt(self.policy.attempts) | stop_after_delay(self.policy.max_total_wait),
+            wait=_WaitRetryAfter(self.policy),
+            before_sleep=self._note_retry,
+            reraise=True,
+        )
+
+    def _note_retry(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        LOG.info("%s: retrying after attempt %d", self.vendor, state.attempt_number)
+
+    def _send_once(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
+        self.stats.calls += 1
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.ConnectError as exc:
+            raise _Retryable(None, exc) from exc
+        except httpx.TimeoutException as exc:
+            if method in IDEMPOTENT:
+                raise _Retryable(None, exc) from exc
+            raise
+        self.stats.by_status[response.status_code] = self.stats.by_status.get(response.status_code, 0) + 1
+        retry_any = response.status_code in RETRY_STATUSES_ANY_METHOD
+        retry_idem = method in IDEMPOTENT and response.status_code in RETRY_STATUSES_IDEMPOTENT
+        if retry_any or retry_idem:
+            raise _Retryable(response)
+        return response
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        method = method.upper()
+        where = f"{self.vendor}: {method} {path}"
+        try:
+            response = self._retrying()(self._send_once, method, path, kwargs)
+        except _Retryable as exc:
+            self.stats.failures += 1
+            if exc.response is None:
+                cause = exc.cause.__class__.__name__ if exc.cause else "connection failed"
+                raise VendorUnreachable(
+                    REDACTOR(
+                        f"{where}: vendor unreachable at {self._client.base_url} ({cause}) "
+                        f"after {self.policy.attempts} attempts: check base_url and that the CRM is up"
+                    )
+                ) from None
+            raise self._status_error(where, exc.response, "still failing after retries") from None
+        except httpx.TimeoutException as exc:
+            self.stats.failures += 1
+            raise VendorError(
+                REDACTOR(
+                    f"{where}: timed out ({exc.__class__.__name__}); not retried: "
+                    "a write may have been applied"
+                )
+            ) from None
+        except httpx.HTTPError as exc:
+            self.stats.failures += 1
+            raise VendorError(REDACTOR(f"{where}: {exc.__class__.__name__}: {exc}")) from None
+        if response.status_code >= 400:
+            self.stats.failures += 1
+            raise self._status_error(where, response, "")
+        return response
+
+    @staticmethod
+    def _status_error(where: str, response: httpx.Response, note: str) -> VendorError:
+        body = " ".join(response.text.split())[:200]
+        suffix = f" ({note})" if note else ""
+        return VendorError(REDACTOR(f"{where}: HTTP {response.status_code}{suffix}: {body}"))
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """``request`` and decode JSON; a body that is not JSON is the vendor's fault."""
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            snippet = " ".join(response.text.split())[:120]
+            raise VendorError(
+                REDACTOR(f"{self.vendor}: {method.upper()} {path}: answer is not JSON: {snippet!r}")
+            ) from None

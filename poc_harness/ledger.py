@@ -1,0 +1,257 @@
+"""The ledger: a local SQLite file holding the truth of every run.
+
+One row per run, per seeded record (its vendor id written before the create call
+returns to the test), per expectation (due time, pending/passed/failed, evidence)
+and per observation.  Checks compare what the CRM did against it; cleanup deletes
+only what it lists; the nightly run judges the pending expectations of earlier runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, vendor TEXT NOT NULL, adapter TEXT NOT NULL, tag TEXT NOT NULL,
+    seed INTEGER NOT NULL, records INTEGER NOT NULL, locale TEXT NOT NULL, clock TEXT NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT, outcome TEXT
+);
+CREATE TABLE IF NOT EXISTS records (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), kind TEXT NOT NULL, key TEXT NOT NULL,
+    vendor_id TEXT, payload TEXT NOT NULL, intended_at TEXT NOT NULL, created_at TEXT,
+    deleted_at TEXT, PRIMARY KEY (run_id, kind, key)
+);
+CREATE TABLE IF NOT EXISTS expectations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
+    vendor TEXT NOT NULL, check_id TEXT NOT NULL, rule TEXT NOT NULL, subject TEXT NOT NULL,
+    params TEXT NOT NULL, due_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+    judged_at TEXT, judged_by_run TEXT, evidence TEXT
+);
+CREATE TABLE IF NOT EXISTS observations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
+    check_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS expectations_due ON expectations (vendor, check_id, status, due_at);
+"""
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class SeededRecord:
+    run_id: str
+    kind: str
+    key: str
+    vendor_id: str | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExpectationRow:
+    id: int
+    run_id: str
+    check_id: str
+    rule: str
+    subject: str
+    params: dict[str, Any]
+    due_at: datetime
+    status: str
+    evidence: dict[str, Any] | None
+
+
+class Ledger:
+    """All reads and writes of the ledger file; every write is committed at once."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- runs -------------------------------------------------------------------------
+    def start_run(
+        self,
+        run_id: str,
+        vendor: str,
+        adapter: str,
+        tag: str,
+        seed: int,
+        records: int,
+        locale: str,
+        clock: str,
+        at: datetime,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO runs (run_id, vendor, adapter, tag, seed, records, locale, clock,"
+                " started_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (run_id, vendor, adapter, tag, seed, records, locale, clock, _iso(at)),
+            )
+
+    def finish_run(self, run_id: str, outcome: str, at: datetime) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET finished_at=?, outcome=? WHERE run_id=?", (_iso(at), outcome, run_id))
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return dict(row) if row else None
+
+    # --- records ------------------------------------------------------------------------
+    def intend(self, run_id: str, kind: str, key: str, payload: dict[str, Any], at: datetime) -> None:
+        """Write the record before the create call, so a crash mid-call still leaves a trace."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO records (run_id, kind, key, payload, intended_at) VALUES (?,?,?,?,?)",
+                (run_id, kind, key, json.dumps(payload, ensure_ascii=False, default=str), _iso(at)),
+            )
+
+    def bind(self, run_id: str, kind: str, key: str, vendor_id: str, at: datetime) -> None:
+        """Record the vendor's id for a created record."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE records SET vendor_id=?, created_at=? WHERE run_id=? AND kind=? AND key=?",
+                (vendor_id, _iso(at), run_id, kind, key),
+            )
+
+    def mark_deleted(self, run_id: str, kind: str, key: str, at: datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE records SET deleted_at=? WHERE run_id=? AND kind=? AND key=?",
+                (_iso(at), run_id, kind, key),
+            )
+
+    def vendor_id(self, run_id: str, kind: str, key: str) -> str | None:
+        row = self._db.execute(
+            "SELECT vendor_id FROM records WHERE run_id=? AND kind=? AND key=?", (run_id, kind, key)
+        ).fetchone()
+        return row["vendor_id"] if row else None
+
+    def records(self, run_id: str, kind: str | None = None, live_only: bool = False) -> list[SeededRecord]:
+        sql = "SELECT * FROM records WHERE run_id=?"
+        args: list[Any] = [run_id]
+        if kind is not None:
+            sql += " AND kind=?"
+            args.append(kind)
+        if live_only:
+            sql += " AND deleted_at IS NULL"
+        rows = self._db.execute(sql + " ORDER BY rowid", args).fetchall()
+        return [
+            SeededRecord(r["run_id"], r["kind"], r["key"], r["vendor_id"], json.loads(r["payload"]))
+            for r in rows
+        ]
+
+    # --- expectations -------------------------------------------------------------------
+    def expect(
+        self,
+        run_id: str,
+        vendor: str,
+        check_id: str,
+        rule: str,
+        subject: str,
+        params: dict[str, Any],
+        due_at: datetime,
+    ) -> int:
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO expectations (run_id, vendor, check_id, rule, subject, params, due_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (run_id, vendor, check_id, rule, subject, json.dumps(params, default=str), _iso(due_at)),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def due_expectations(self, vendor: str, check_id: str, now: datetime) -> list[ExpectationRow]:
+        """Pending expectations of ``check_id`` for ``vendor`` (any run) whose due time has come."""
+        rows = self._db.execute(
+            "SELECT * FROM expectations WHERE vendor=? AND check_id=? AND status='pending' AND due_at<=?"
+            " ORDER BY id",
+            (vendor, check_id, _iso(now)),
+        ).fetchall()
+        return [self._expectation(r) for r in rows]
+
+    def expectations(self, run_id: str, check_id: str | None = None) -> list[ExpectationRow]:
+        sql, args = "SELECT * FROM expectations WHERE run_id=?", [run_id]
+        if check_id:
+            sql += " AND check_id=?"
+            args.append(check_id)
+        return [self._expectation(r) for r in self._db.execute(sql + " ORDER BY id", args).fetchall()]
+
+    def pending(self, vendor: str, check_id: str) -> list[ExpectationRow]:
+        rows = self._db.execute(
+            "SELECT * FROM expectations WHERE vendor=? AND check_id=? AND status='pending' ORDER BY due_at",
+            (vendor, check_id),
+        ).fetchall()
+        return [self._expectation(r) for r in rows]
+
+    def judge(
+        self, expectation_id: int, passed: bool, evidence: dict[str, Any], run_id: str, at: datetime
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE expectations SET status=?, evidence=?, judged_at=?, judged_by_run=? WHERE id=?",
+                (
+                    "passed" if passed else "failed",
+                    json.dumps(evidence, ensure_ascii=False, default=str),
+                    _iso(at),
+                    run_id,
+                    expectation_id,
+                ),
+            )
+
+    @staticmethod
+    def _expectation(row: sqlite3.Row) -> ExpectationRow:
+        return ExpectationRow(
+            id=row["id"],
+            run_id=row["run_id"],
+            check_id=row["check_id"],
+            rule=row["rule"],
+            subject=row["subject"],
+            params=json.loads(row["params"]),
+            due_at=parse_time(row["due_at"]),
+            status=row["status"],
+            evidence=json.loads(row["evidence"]) if row["evidence"] else None,
+        )
+
+    # --- observations -------------------------------------------------------------------
+    def observe(self, run_id: str, check_id: str, name: str, value: Any, at: datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO observations (run_id, check_id, name, value, at) VALUES (?,?,?,?,?)",
+                (run_id, check_id, name, json.dumps(value, ensure_ascii=False, default=str), _iso(at)),
+            )
+
+    def observations(self, run_id: str, check_id: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM observations WHERE run_id=?", [run_id]
+        if check_id:
+            sql += " AND check_id=?"
+            args.append(check_id)
+        rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        return [{**dict(r), "value": json.loads(r["value"])} for r in rows]

@@ -1,0 +1,136 @@
+"""Vendor-neutral records: what the harness seeds and what it reads back from a CRM.
+
+Seed records (``SalesRep``, ``Account``, ``Contact``, ``Lead``) are what the
+fixtures produce and the adapters create.  View records (``LeadView``,
+``TaskView``...) are what an adapter returns after reading the vendor's API;
+every field a check relies on is typed, so a vendor that answers garbage fails
+validation instead of passing a check by accident.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+
+class Record(BaseModel):
+    """Base of every seed record: frozen, strict about unknown fields, tagged with the run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(description="the harness's own stable key for this record, unique in a run")
+    tag: str = Field(description="the run tag every record carries, so it can be found and cleaned up")
+
+
+class SalesRep(Record):
+    name: str = Field(min_length=2)
+    email: EmailStr
+
+
+class Account(Record):
+    name: str = Field(min_length=2)
+    industry: str
+    city: str
+    phone: str = Field(pattern=r"^\+\d{8,15}$")
+
+
+class Contact(Record):
+    first_name: str = Field(min_length=1)
+    last_name: str = Field(min_length=1)
+    email: EmailStr
+    phone: str = Field(pattern=r"^\+\d{8,15}$")
+    account_key: str
+
+
+class LeadSource(StrEnum):
+    WEBSITE = "website"
+    REFERRAL = "referral"
+    EXHIBITION = "exhibition"
+    COLD_CALL = "cold_call"
+    CAMPAIGN = "campaign"
+    PARTNER = "partner"
+
+
+class Lead(Record):
+    title: str = Field(min_length=3)
+    company: str = Field(min_length=2)
+    contact_name: str = Field(min_length=2)
+    email: EmailStr
+    phone: str = Field(pattern=r"^\+\d{8,15}$")
+    city: str
+    source: LeadSource
+    estimated_value: int = Field(gt=0, description="expected deal size in the buyer's currency")
+
+
+class ActivityKind(StrEnum):
+    CALL = "call"
+    MEETING = "meeting"
+    EMAIL = "email"
+    NOTE = "note"
+
+
+class Activity(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ActivityKind
+    subject: str
+    at: AwareDatetime | None = None
+
+
+class DealStage(StrEnum):
+    QUALIFICATION = "qualification"
+    PROPOSAL = "proposal"
+    NEGOTIATION = "negotiation"
+    WON = "won"
+    LOST = "lost"
+
+
+# --- what adapters read back -------------------------------------------------------
+
+
+class View(BaseModel):
+    """Base of what an adapter reads back; unknown vendor fields are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class LeadView(View):
+    vendor_id: str
+    owner_id: str | None
+    status: str
+    created_at: AwareDatetime
+
+
+class TaskView(View):
+    vendor_id: str
+    lead_id: str
+    subject: str
+    due_at: AwareDatetime
+    automatic: bool = Field(description="created by the CRM's own automation, not by a user")
+
+
+class AlertView(View):
+    vendor_id: str
+    lead_id: str
+    kind: str
+    raised_at: AwareDatetime
+
+
+class StageChange(View):
+    stage: DealStage
+    at: AwareDatetime
+
+
+class DealView(View):
+    vendor_id: str
+    lead_id: str | None
+    stage: DealStage
+    amount: int
+    history: list[StageChange]
+
+
+def utc_iso(moment: datetime) -> str:
+    """A timestamp as the ledger and the reports write it."""
+    return moment.isoformat(timespec="seconds")

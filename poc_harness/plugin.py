@@ -1,0 +1,237 @@
+"""The pytest plugin: options, markers, the ``trial`` and ``check`` fixtures, results and report hooks.
+
+Loaded by the project's root ``conftest.py``.  ``--vendor`` turns a pytest run into a
+trial run: the configuration is read and the vendor reached before collection, and
+every problem is one ``ERROR:`` line naming what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poc_harness.adapter import discover
+from poc_harness.clock import ClockMode
+from poc_harness.config import MIN_ACCEPTANCE_RECORDS, load_config
+from poc_harness.criteria import Criterion, Severity
+from poc_harness.errors import PocError
+from poc_harness.redaction import REDACTOR
+from poc_harness.results import TestResult, write_results
+from poc_harness.trial import Check, Trial
+
+TRIAL_KEY = pytest.StashKey[Trial]()
+RESULTS_KEY = pytest.StashKey[list[TestResult]]()
+PENDING_PREFIX = "PENDING"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("poc-harness")
+    group.addoption(
+        "--vendor",
+        help="the vendor to test: a [vendors.<name>] of poc.toml or an adapter name; "
+        "'sandbox:<profile>' picks a defect profile of the reference CRM",
+    )
+    group.addoption("--poc-config", type=Path, help="the TOML configuration (default: ./poc.toml if present)")
+    group.addoption(
+        "--records",
+        type=int,
+        help=f"records to seed (default and acceptance minimum {MIN_ACCEPTANCE_RECORDS})",
+    )
+    group.addoption("--seed", type=int, help="random seed of the seed data (same seed, same data)")
+    group.addoption(
+        "--clock",
+        choices=[mode.value for mode in ClockMode],
+        help="time mode for time-based checks (default: the adapter's)",
+    )
+    group.addoption(
+        "--ledger", type=Path, help="the ledger file (default from config: reports/ledger.sqlite)"
+    )
+    parser.addini("poc_scenarios", "folder of the scenario suites (relative to rootdir)", default="scenarios")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "severity(level): critical, major or minor: how bad a failure is")
+    config.addinivalue_line(
+        "markers",
+        "criterion(name): the scoring-matrix criterion the check serves: "
+        + ", ".join(c.value for c in Criterion),
+    )
+    vendor = config.getoption("vendor")
+    if vendor is None:
+        return
+    try:
+        settings = load_config(
+            config.getoption("poc_config"),
+            {
+                "records": config.getoption("records"),
+                "seed": config.getoption("seed"),
+                "ledger": config.getoption("ledger"),
+            },
+        )
+        clock = config.getoption("clock")
+        trial = Trial(settings, vendor, ClockMode(clock) if clock else None)
+    except PocError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    try:
+        answered = trial.connect()
+    except PocError as exc:
+        trial.adapter.close()
+        raise pytest.UsageError(f"cannot start the trial: {exc}") from None
+    config.stash[TRIAL_KEY] = trial
+    config.stash[RESULTS_KEY] = []
+    _default_reports(config, trial)
+    _metadata(config, trial, answered)
+
+
+def _default_reports(config: pytest.Config, trial: Trial) -> None:
+    """A trial run always writes a self-contained pytest-html page (and JUnit XML) under reports/."""
+    stem = trial.settings.reports_dir / f"{trial.vendor}-{trial.run_id}"
+    if getattr(config.option, "htmlpath", None) is None and config.pluginmanager.hasplugin("html"):
+        config.option.htmlpath = str(stem.with_suffix(".html"))
+        config.option.self_contained_html = True
+    if getattr(config.option, "xmlpath", None) is None:
+        config.option.xmlpath = str(stem.with_suffix(".xml"))
+
+
+def _metadata(config: pytest.Config, trial: Trial, answered: str) -> None:
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:  # pragma: no cover - pytest-html brings pytest-metadata
+        return
+    meta = config.stash[metadata_key]
+    for name in ("Packages", "Plugins", "JAVA_HOME"):
+        meta.pop(name, None)
+    meta.update({f"PoC {key}": str(value) for key, value in trial.metadata().items()})
+    meta["PoC vendor answered"] = REDACTOR(answered)
+
+
+def _is_scenario(item: pytest.Item) -> bool:
+    folder = Path(str(item.config.rootpath)) / item.config.getini("poc_scenarios")
+    return Path(str(item.path)).is_relative_to(folder)
+
+
+def _marker_arg(item: pytest.Item, name: str) -> str | None:
+    marker = item.get_closest_marker(name)
+    return str(marker.args[0]) if marker and marker.args else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    scenarios = [item for item in items if _is_scenario(item)]
+    if scenarios and TRIAL_KEY not in config.stash:
+        known = ", ".join(sorted(discover())) or "none installed"
+        raise pytest.UsageError(f"scenarios need a vendor: pass --vendor=<name> (known adapters: {known})")
+    problems = []
+    severities = {s.value for s in Severity}
+    criteria = {c.value for c in Criterion}
+    for item in scenarios:
+        severity, criterion = _marker_arg(item, "severity"), _marker_arg(item, "criterion")
+        if severity not in severities:
+            problems.append(f"{item.nodeid}: severity marker missing or not one of {sorted(severities)}")
+        if criterion not in criteria:
+            problems.append(f"{item.nodeid}: criterion marker missing or not one of {sorted(criteria)}")
+    if problems:
+        raise pytest.UsageError(
+            "every scenario test needs severity and criterion markers: " + "; ".join(problems)
+        )
+
+
+@pytest.fixture(scope="session")
+def trial(request: pytest.FixtureRequest) -> Trial:
+    """The run against the vendor given with --vendor."""
+    return request.config.stash[TRIAL_KEY]
+
+
+def check_id_of(item: pytest.Item) -> str:
+    function = getattr(item, "originalname", item.name)
+    return f"{Path(str(item.path)).stem.removeprefix('test_')}::{function.removeprefix('test_')}"
+
+
+@pytest.fixture
+def check(trial: Trial, request: pytest.FixtureRequest) -> Check:
+    """This test's check: file expectations, then ``verify(check.settle())``."""
+    return trial.check(check_id_of(request.node))
+
+
+def verify(outcome: Any) -> None:
+    """Fail with the evidence if any expectation failed; report *pending* if none could be judged yet."""
+    if outcome.failures:
+        pytest.fail(outcome.summary(), pytrace=False)
+    if not outcome.judged and outcome.pending:
+        first = min(row.due_at for row in outcome.pending)
+        pytest.skip(
+            f"{PENDING_PREFIX}: {len(outcome.pending)} expectation(s) not yet due; the first is due "
+            f"{first.isoformat(timespec='minutes')}: a later run judges them"
+        )
+    if not outcome.judged:
+        pytest.fail("nothing was checked: the check filed no expectation", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if TRIAL_KEY not in item.config.stash or not _is_scenario(item):
+        return report
+    severity, criterion = _marker_arg(item, "severity"), _marker_arg(item, "criterion")
+    report.user_properties.extend([("severity", severity), ("criterion", criterion)])
+    finished = report.when == "call" or (report.when == "setup" and not report.passed)
+    if finished:
+        outcome = report.outcome
+        message = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            message = str(report.longrepr[2]).removeprefix("Skipped: ")
+            outcome = "pending" if message.startswith(PENDING_PREFIX) else "skipped"
+        elif report.failed:
+            outcome = "failed" if report.when == "call" else "error"
+            message = report.longreprtext.strip()
+        item.config.stash[RESULTS_KEY].append(
+            TestResult(
+                nodeid=item.nodeid,
+                check=check_id_of(item),
+                outcome=outcome,
+                severity=severity,
+                criterion=criterion,
+                duration_s=round(report.duration, 3),
+                message=REDACTOR(message),
+            )
+        )
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if TRIAL_KEY not in config.stash:
+        return
+    trial = config.stash[TRIAL_KEY]
+    results = config.stash[RESULTS_KEY]
+    run = {
+        **trial.metadata(),
+        "started_at": trial.started_at.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "calls": trial.adapter.call_stats(),
+    }
+    path = trial.settings.reports_dir / f"{trial.vendor}-{trial.run_id}.json"
+    write_results(path, run, results, trial.ledger.observations(trial.run_id))
+    failed = sum(1 for r in results if r.outcome in ("failed", "error"))
+    trial.close("failed" if failed else "passed")
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        terminal.write_line(f"poc-harness: results of run {trial.run_id} written to {path}")
+
+
+def pytest_html_report_title(report: Any) -> None:
+    report.title = "poc-harness trial run"
+
+
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells.insert(1, "<th>Severity</th>")
+    cells.insert(2, "<th>Criterion</th>")
+
+
+def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    props = dict(report.user_properties)
+    cells.insert(1, f"<td>{props.get('severity', '')}</td>")
+    cells.insert(2, f"<td>{props.get('criterion', '')}</td>")

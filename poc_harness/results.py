@@ -1,0 +1,49 @@
+"""The results JSON of a run: written at the end of every scenario run, the source of every later view.
+
+Schema ``poc-harness/results`` version 1: ``{"schema", "version", "run": {...metadata},
+"tests": [{"nodeid", "check", "outcome", "severity", "criterion", "duration_s",
+"message"}], "observations": [...]}``.  ``outcome`` is passed, failed, error or pending.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "poc-harness/results"
+VERSION = 1
+
+
+@dataclass
+class TestResult:
+    nodeid: str
+    check: str
+    outcome: str
+    severity: str | None
+    criterion: str | None
+    duration_s: float
+    message: str
+
+
+def write_results(
+    path: Path, run: dict[str, Any], tests: list[TestResult], observations: list[dict[str, Any]]
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "run": run,
+        "tests": [asdict(t) for t in tests],
+        "observations": observations,
+    }
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return path
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if document.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: not a poc-harness results file")
+    return document

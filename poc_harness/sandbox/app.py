@@ -1,0 +1,214 @@
+"""The reference CRM's REST API (FastAPI): what the sandbox adapter talks to over HTTP.
+
+Every endpoint but ``/health`` wants ``Authorization: Bearer <token>``.  Each request
+first brings the automation up to the CRM's clock, so timers fire as they would
+with a scheduler running.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from poc_harness import __version__
+from poc_harness.sandbox.engine import Conflict, CRMState, NotFound
+from poc_harness.sandbox.profiles import PROFILES, Profile
+
+Stage = Literal["qualification", "proposal", "negotiation", "won", "lost"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserIn(Body):
+    name: str
+    email: str
+    role: Literal["sales_rep", "manager", "support_agent"] = "sales_rep"
+    tag: str | None = None
+    external_ref: str | None = None
+
+
+class AccountIn(Body):
+    name: str
+    industry: str
+    city: str
+    phone: str
+    tag: str | None = None
+    external_ref: str | None = None
+
+
+class ContactIn(Body):
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    account_id: str
+    tag: str | None = None
+    external_ref: str | None = None
+
+
+class LeadIn(Body):
+    title: str
+    company: str
+    contact_name: str
+    email: str
+    phone: str
+    city: str
+    source: str
+    estimated_value: int = Field(gt=0)
+    tag: str | None = None
+    external_ref: str | None = None
+    created_at: AwareDatetime | None = None
+
+
+class ActivityIn(Body):
+    kind: Literal["call", "meeting", "email", "note"]
+    subject: str
+    at: AwareDatetime | None = None
+
+
+class ConvertIn(Body):
+    amount: int = Field(gt=0)
+
+
+class StageIn(Body):
+    stage: Stage
+
+
+class AdvanceIn(Body):
+    seconds: float = Field(ge=0)
+
+
+COLLECTION_PATHS = ("users", "accounts", "contacts", "leads", "activities", "deals")
+
+
+def create_app(profile: str | Profile = "healthy", token: str | None = None) -> FastAPI:
+    """A fresh reference CRM with its own state; ``token`` defaults to a random one."""
+    chosen = PROFILES[profile] if isinstance(profile, str) else profile
+    state = CRMState(chosen)
+    expected = token or secrets.token_urlsafe(24)
+    app = FastAPI(title="poc-harness reference CRM", version=__version__)
+    app.state.crm = state
+    app.state.token = expected
+
+    def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
+        supplied = (authorization or "").removeprefix("Bearer ")
+        if not secrets.compare_digest(supplied.encode(), expected.encode()):
+            raise HTTPException(401, "missing or wrong bearer token")
+
+    @app.middleware("http")
+    async def catch_up_timers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        with state.lock:
+            state.run_timers()
+        return await call_next(request)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"error": "not_found", "detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"error": "conflict", "detail": str(exc)}, status_code=409)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "profile": chosen.name}
+
+    auth = [Depends(authorised)]
+
+    @app.get("/clock", dependencies=auth)
+    def clock() -> dict[str, Any]:
+        return {"now": state.clock.now.isoformat()}
+
+    @app.post("/clock/advance", dependencies=auth)
+    def advance(body: AdvanceIn) -> dict[str, Any]:
+        with state.lock:
+            return {"now": state.advance(timedelta(seconds=body.seconds)).isoformat()}
+
+    def create(collection: str, fields: dict[str, Any]) -> dict[str, Any]:
+        with state.lock:
+            return state.insert(collection, fields)
+
+    @app.post("/users", status_code=201, dependencies=auth)
+    def create_user(body: UserIn) -> dict[str, Any]:
+        return create("users", {**body.model_dump(), "active": True})
+
+    @app.post("/accounts", status_code=201, dependencies=auth)
+    def create_account(body: AccountIn) -> dict[str, Any]:
+        return create("accounts", body.model_dump())
+
+    @app.post("/contacts", status_code=201, dependencies=auth)
+    def create_contact(body: ContactIn) -> dict[str, Any]:
+        with state.lock:
+            state.get("accounts", body.account_id)
+            return state.insert("contacts", body.model_dump())
+
+    @app.post("/leads", status_code=201, dependencies=auth)
+    def create_lead(body: LeadIn) -> dict[str, Any]:
+        with state.lock:
+            return state.create_lead(body.model_dump(exclude={"created_at"}), body.created_at)
+
+    @app.get("/leads/{lead_id}", dependencies=auth)
+    def get_lead(lead_id: str) -> dict[str, Any]:
+        with state.lock:
+            return state.get("leads", lead_id)
+
+    @app.get("/leads/{lead_id}/tasks", dependencies=auth)
+    def lead_tasks(lead_id: str) -> list[dict[str, Any]]:
+        with state.lock:
+            state.get("leads", lead_id)
+            return state.query("tasks", lead_id=lead_id)
+
+    @app.get("/leads/{lead_id}/alerts", dependencies=auth)
+    def lead_alerts(lead_id: str) -> list[dict[str, Any]]:
+        with state.lock:
+            state.get("leads", lead_id)
+            return state.query("alerts", lead_id=lead_id)
+
+    @app.post("/leads/{lead_id}/activities", status_code=201, dependencies=auth)
+    def log_activity(lead_id: str, body: ActivityIn) -> dict[str, Any]:
+        with state.lock:
+            return state.log_activity(lead_id, body.model_dump(exclude={"at"}), body.at)
+
+    @app.post("/leads/{lead_id}/convert", status_code=201, dependencies=auth)
+    def convert(lead_id: str, body: ConvertIn) -> dict[str, Any]:
+        with state.lock:
+            return state.convert_lead(lead_id, body.amount)
+
+    @app.get("/deals/{deal_id}", dependencies=auth)
+    def get_deal(deal_id: str) -> dict[str, Any]:
+        with state.lock:
+            return state.get("deals", deal_id)
+
+    @app.post("/deals/{deal_id}/stage", dependencies=auth)
+    def move_deal(deal_id: str, body: StageIn) -> dict[str, Any]:
+        with state.lock:
+            return state.move_deal(deal_id, body.stage)
+
+    @app.get("/{collection}", dependencies=auth)
+    def list_records(
+        collection: str, tag: str | None = None, role: str | None = None
+    ) -> list[dict[str, Any]]:
+        if collection not in COLLECTION_PATHS:
+            raise NotFound(collection)
+        with state.lock:
+            return state.query(collection, tag=tag, role=role)
+
+    @app.delete("/{collection}/{record_id}", status_code=204, dependencies=auth)
+    def delete(collection: str, record_id: str) -> Response:
+        if collection not in COLLECTION_PATHS:
+            raise NotFound(collection)
+        with state.lock:
+            state.delete(collection, record_id)
+        return Response(status_code=204)
+
+    return app

@@ -1,0 +1,200 @@
+"""The reference CRM's state and automation: storage, a virtual clock, assignment, follow-ups, alerts.
+
+Timers fire at their exact due time: whenever the clock moves (by an advance or a
+request), every timer due by then is processed in order, as if a scheduler had been
+running all along.  So a jump of 7 days raises the silence alert at T+7d, not at the
+moment of the jump.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from poc_harness.sandbox.profiles import Profile
+
+CLOSED_LEAD_STATUSES = frozenset({"converted", "closed"})
+
+
+class NotFound(KeyError):
+    """No record with that id in that collection."""
+
+
+class Conflict(ValueError):
+    """The request contradicts the record's state."""
+
+
+@dataclass
+class VirtualClock:
+    """Starts at the real time; only ``advance`` moves it."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise Conflict("the clock cannot go backwards")
+        self.now += delta
+        return self.now
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+class CRMState:
+    """Every collection of the reference CRM, guarded by one lock."""
+
+    COLLECTIONS = ("users", "accounts", "contacts", "leads", "tasks", "alerts", "activities", "deals")
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.clock = VirtualClock()
+        self.lock = threading.RLock()
+        self.data: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.COLLECTIONS}
+        self._ids = itertools.count(1)
+        self._assign_cursor = 0
+        self._timers: list[tuple[datetime, int, str, str]] = []  # (due, seq, lead_id, marker)
+        self._seq = itertools.count()
+
+    # --- storage ----------------------------------------------------------------------
+    def insert(self, collection: str, record: dict[str, Any]) -> dict[str, Any]:
+        record_id = f"{collection[:2].upper()}{next(self._ids):06d}"
+        stored = {"id": record_id, **record}
+        self.data[collection][record_id] = stored
+        return stored
+
+    def get(self, collection: str, record_id: str) -> dict[str, Any]:
+        try:
+            return self.data[collection][record_id]
+        except KeyError:
+            raise NotFound(f"{collection}/{record_id}") from None
+
+    def delete(self, collection: str, record_id: str) -> None:
+        if self.data[collection].pop(record_id, None) is None:
+            raise NotFound(f"{collection}/{record_id}")
+        if collection == "leads":
+            for dependent in ("tasks", "alerts", "activities"):
+                for rid in [r for r, rec in self.data[dependent].items() if rec.get("lead_id") == record_id]:
+                    del self.data[dependent][rid]
+
+    def query(self, collection: str, **filters: Any) -> list[dict[str, Any]]:
+        wanted = {k: v for k, v in filters.items() if v is not None}
+        return [r for r in self.data[collection].values() if all(r.get(k) == v for k, v in wanted.items())]
+
+    # --- time -------------------------------------------------------------------------
+    def advance(self, delta: timedelta) -> datetime:
+        target = self.clock.now + delta
+        self.run_timers(until=target)
+        self.clock.now = target
+        return target
+
+    def run_timers(self, until: datetime | None = None) -> None:
+        """Fire every timer due by ``until`` (default: now), each at its own due time."""
+        limit = until or self.clock.now
+        while self._timers and self._timers[0][0] <= limit:
+            due, _, lead_id, marker = heapq.heappop(self._timers)
+            lead = self.data["leads"].get(lead_id)
+            if lead is None or lead["status"] in CLOSED_LEAD_STATUSES or lead["silence_marker"] != marker:
+                continue
+            self.insert("alerts", {"lead_id": lead_id, "kind": "silence", "raised_at": _iso(due)})
+
+    def _arm_silence(self, lead: dict[str, Any], since: datetime) -> None:
+        if self.profile.silence_days is None:
+            return
+        marker = _iso(since)
+        lead["silence_marker"] = marker
+        due = since + timedelta(days=self.profile.silence_days)
+        heapq.heappush(self._timers, (due, next(self._seq), lead["id"], marker))
+
+    def _past_or_now(self, moment: datetime | None) -> datetime:
+        if moment is None:
+            return self.clock.now
+        if moment > self.clock.now:
+            raise Conflict("a backdated time cannot be in the future")
+        return moment
+
+    # --- lead automation ----------------------------------------------------------------
+    def _next_owner(self) -> str | None:
+        reps = sorted(
+            (u for u in self.data["users"].values() if u["role"] == "sales_rep" and u["active"]),
+            key=lambda u: u["id"],
+        )
+        if not reps or not self.profile.auto_assign:
+            return None
+        owner = reps[self._assign_cursor % len(reps)]
+        self._assign_cursor += 1
+        return str(owner["id"])
+
+    def create_lead(self, fields: dict[str, Any], arrived_at: datetime | None) -> dict[str, Any]:
+        arrived = self._past_or_now(arrived_at)
+        lead = self.insert(
+            "leads",
+            {
+                **fields,
+                "status": "new",
+                "owner_id": self._next_owner(),
+                "created_at": _iso(arrived),
+                "last_activity_at": _iso(arrived),
+                "silence_marker": "",
+            },
+        )
+        for days in self.profile.followup_days:
+            self.insert(
+                "tasks",
+                {
+                    "lead_id": lead["id"],
+                    "subject": f"Follow up: {fields['title']} (day {days:g})",
+                    "due_at": _iso(arrived + timedelta(days=days)),
+                    "automatic": True,
+                    "status": "open",
+                    "owner_id": lead["owner_id"],
+                },
+            )
+        self._arm_silence(lead, arrived)
+        return lead
+
+    def log_activity(self, lead_id: str, fields: dict[str, Any], at: datetime | None) -> dict[str, Any]:
+        lead = self.get("leads", lead_id)
+        when = self._past_or_now(at)
+        self.run_timers(until=when)
+        activity = self.insert("activities", {**fields, "lead_id": lead_id, "at": _iso(when)})
+        if when > datetime.fromisoformat(lead["last_activity_at"]):
+            lead["last_activity_at"] = _iso(when)
+            if lead["status"] == "new":
+                lead["status"] = "working"
+            if self.profile.silence_resets_on_activity:
+                self._arm_silence(lead, when)
+        return activity
+
+    # --- conversion ----------------------------------------------------------------------
+    def convert_lead(self, lead_id: str, amount: int) -> dict[str, Any]:
+        lead = self.get("leads", lead_id)
+        if lead["status"] in CLOSED_LEAD_STATUSES:
+            raise Conflict(f"lead {lead_id} is already {lead['status']}")
+        lead["status"] = "converted"
+        now = _iso(self.clock.now)
+        return self.insert(
+            "deals",
+            {
+                "lead_id": lead_id,
+                "name": lead["title"],
+                "amount": amount,
+                "owner_id": lead["owner_id"],
+                "tag": lead.get("tag"),
+                "stage": "qualification",
+                "history": [{"stage": "qualification", "at": now}],
+            },
+        )
+
+    def move_deal(self, deal_id: str, stage: str) -> dict[str, Any]:
+        deal = self.get("deals", deal_id)
+        if deal["stage"] in ("won", "lost"):
+            raise Conflict(f"deal {deal_id} is closed ({deal['stage']})")
+        change = {"stage": stage, "at": _iso(self.clock.now)}
+        deal["stage"] = stage
+        deal["history"] = [*deal["history"], change] if self.profile.keeps_stage_history else [change]
+        return deal

@@ -1,0 +1,36 @@
+"""Defect profiles of the reference CRM: each breaks one behaviour, to prove the suites catch it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The behaviour knobs of the reference CRM; the healthy profile keeps every default."""
+
+    name: str
+    description: str
+    auto_assign: bool = True
+    followup_days: tuple[float, ...] = (2.0, 5.0)
+    silence_days: float | None = 7.0
+    silence_resets_on_activity: bool = True
+    keeps_stage_history: bool = True
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("healthy", "every behaviour as the PoC requires"),
+        Profile("no_auto_assign", "incoming leads are left without an owner", auto_assign=False),
+        Profile("followup_wrong_offsets", "follow-ups due at T+3 and T+6 days", followup_days=(3.0, 6.0)),
+        Profile("no_silence_alert", "no alert for a lead silent for 7 days", silence_days=None),
+        Profile("silence_alert_early", "the silence alert fires after 5 days", silence_days=5.0),
+        Profile(
+            "silence_ignores_activity",
+            "logged activity does not reset the silence timer",
+            silence_resets_on_activity=False,
+        ),
+        Profile("no_stage_history", "a deal keeps only its current stage", keeps_stage_history=False),
+    )
+}

@@ -1,0 +1,221 @@
+"""A trial run against one vendor: configuration, adapter, ledger, clock, seeded data and checks.
+
+A check files expectations (rule, subject, parameters, due time) in the ledger and
+then *settles*: every due expectation of that check for this vendor, from this run or
+an earlier one, is judged now; the rest stays pending for a later run.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from fixtures.factories import Dataset, build_dataset
+from poc_harness.adapter import CRMAdapter, adapter_class
+from poc_harness.clock import ClockMode
+from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig
+from poc_harness.errors import CapabilityMissing, HarnessError, VendorError
+from poc_harness.ledger import ExpectationRow, Ledger
+from poc_harness.model import Lead
+from poc_harness.rules import Verdict, load_rules
+from poc_harness.seeding import SeededWorld, Seeder
+
+SILENCE_DAYS = 7.0
+ACTIVITY_DAY = 6.0
+FOLLOWUP_DAYS = (2.0, 5.0)
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class LeadCohorts:
+    """Which seeded leads each part of the lead scenario uses (deterministic per seed)."""
+
+    won: list[str]
+    lost: list[str]
+    active: list[str]
+    silent: list[str]
+
+    @classmethod
+    def plan(cls, leads: list[Lead], seed: int) -> LeadCohorts:
+        keys = [lead.key for lead in leads]
+        random.Random(seed).shuffle(keys)
+        tenth = max(2, len(keys) // 10)
+        won, lost = keys[: tenth // 2 + tenth % 2], keys[tenth // 2 + tenth % 2 : tenth]
+        return cls(won=won, lost=lost, active=keys[tenth : 2 * tenth], silent=keys[2 * tenth :])
+
+
+@dataclass
+class Outcome:
+    """What settling a check found: judged now, failed among them, still pending."""
+
+    judged: list[tuple[ExpectationRow, Verdict]] = field(default_factory=list)
+    pending: list[ExpectationRow] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[tuple[ExpectationRow, Verdict]]:
+        return [(row, verdict) for row, verdict in self.judged if not verdict.passed]
+
+    def summary(self, limit: int = 5) -> str:
+        failed = self.failures
+        lines = [f"{len(failed)} of {len(self.judged)} expectations failed"]
+        for row, verdict in failed[:limit]:
+            lines.append(
+                f"- {row.rule} on {row.subject}: {verdict.note or 'mismatch'} "
+                f"(expected {verdict.expected}, observed {verdict.observed})"
+            )
+        if len(failed) > limit:
+            lines.append(f"- ... and {len(failed) - limit} more (see the ledger)")
+        return "\n".join(lines)
+
+
+class Trial:
+    """Everything one run against one vendor needs; built once per pytest session."""
+
+    def __init__(self, config: PocConfig, vendor: str, clock: ClockMode | None = None) -> None:
+        self.config = config
+        self.settings = config.harness
+        self.vendor = vendor.partition(":")[0]
+        adapter_name, table = config.vendor_table(vendor)
+        self.adapter: CRMAdapter = adapter_class(adapter_name).from_table(self.vendor, table)
+        self.adapter_name = adapter_name
+        self.clock_mode = clock or self.adapter.default_clock
+        self.ledger = Ledger(self.settings.ledger)
+        self.tolerance = timedelta(minutes=self.settings.tolerance_minutes)
+        self.started_at = datetime.now(UTC)
+        self.run_id = new_run_id(self.started_at)
+        self.tag = f"poc{self.run_id.replace('T', '').replace('-', '')}"
+        self.rules = load_rules()
+
+    def connect(self) -> str:
+        """Reach the vendor, then open the run in the ledger."""
+        answered = self.adapter.check_connection()
+        self.ledger.start_run(
+            self.run_id,
+            self.vendor,
+            self.adapter_name,
+            self.tag,
+            self.settings.seed,
+            self.settings.records,
+            self.settings.locale,
+            self.clock_mode.value,
+            self.started_at,
+        )
+        return answered
+
+    @property
+    def acceptance(self) -> bool:
+        """Only a run with at least 200 records counts for acceptance."""
+        return self.settings.records >= MIN_ACCEPTANCE_RECORDS
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "vendor": self.vendor,
+            "adapter": self.adapter_name,
+            "run_id": self.run_id,
+            "tag": self.tag,
+            "seed": self.settings.seed,
+            "records": self.settings.records,
+            "locale": self.settings.locale,
+            "clock": self.clock_mode.value,
+            "acceptance_run": self.acceptance,
+            "profile": getattr(self.adapter, "profile", None),
+        }
+
+    def close(self, outcome: str) -> None:
+        self.ledger.finish_run(self.run_id, outcome, datetime.now(UTC))
+        self.adapter.close()
+        self.ledger.close()
+
+    # --- time -------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.adapter.now()
+
+    def advance_to(self, moment: datetime) -> None:
+        """In ``virtual`` mode, move the CRM's clock forward to ``moment``; otherwise time just passes."""
+        if self.clock_mode is ClockMode.VIRTUAL:
+            gap = moment - self.now()
+            if gap > timedelta(0):
+                self.adapter.advance_clock(gap)
+
+    # --- data ---------------------------------------------------------------------------
+    @cached_property
+    def dataset(self) -> Dataset:
+        return build_dataset(self.settings.records, self.settings.seed, self.settings.locale, self.tag)
+
+    @cached_property
+    def cohorts(self) -> LeadCohorts:
+        return LeadCohorts.plan(self.dataset.leads, self.settings.seed)
+
+    @cached_property
+    def seeder(self) -> Seeder:
+        return Seeder(self.adapter, self.ledger, self.run_id, self.now)
+
+    @cached_property
+    def world(self) -> SeededWorld:
+        """Seed the whole dataset once per run (first use), arrival times per the clock mode."""
+        now = self.now()
+        active = set(self.cohorts.active)
+        silent_start = now - timedelta(days=SILENCE_DAYS) - 2 * self.tolerance
+        active_start = now - timedelta(days=ACTIVITY_DAY)
+
+        def arrival(lead: Lead) -> datetime | None:
+            if self.clock_mode is not ClockMode.BACKDATE:
+                return None
+            return active_start if lead.key in active else silent_start
+
+        return self.seeder.seed(self.dataset, arrival)
+
+    # --- checks -------------------------------------------------------------------------
+    def check(self, check_id: str) -> Check:
+        return Check(self, check_id)
+
+
+class Check:
+    """One check of a scenario: files expectations, observations, and settles them."""
+
+    def __init__(self, trial: Trial, check_id: str) -> None:
+        self.trial = trial
+        self.check_id = check_id
+
+    def expect(self, rule: str, subject: str, params: dict[str, Any], due_at: datetime) -> None:
+        if rule not in self.trial.rules:
+            raise HarnessError(f"no rule named {rule!r}")
+        self.trial.ledger.expect(
+            self.trial.run_id, self.trial.vendor, self.check_id, rule, subject, params, due_at
+        )
+
+    def observe(self, name: str, value: Any) -> None:
+        self.trial.ledger.observe(self.trial.run_id, self.check_id, name, value, datetime.now(UTC))
+
+    def settle(self) -> Outcome:
+        trial = self.trial
+        now = trial.now()
+        due = trial.ledger.due_expectations(trial.vendor, self.check_id, now)
+        if not trial.adapter.persistent:
+            due = [row for row in due if row.run_id == trial.run_id]
+        outcome = Outcome()
+        for row in due:
+            verdict = self._judge(row)
+            trial.ledger.judge(row.id, verdict.passed, verdict.evidence(), trial.run_id, datetime.now(UTC))
+            outcome.judged.append((row, verdict))
+        outcome.pending = [
+            row
+            for row in trial.ledger.pending(trial.vendor, self.check_id)
+            if row.run_id == trial.run_id or trial.adapter.persistent
+        ]
+        return outcome
+
+    def _judge(self, row: ExpectationRow) -> Verdict:
+        try:
+            return self.trial.rules[row.rule](self.trial.adapter, row.subject, row.params)
+        except CapabilityMissing as exc:
+            return Verdict(False, expected=row.rule, observed="capability missing", note=f"finding: {exc}")
+        except VendorError as exc:
+            return Verdict(False, expected=row.rule, observed="vendor error", note=str(exc))

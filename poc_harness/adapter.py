@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from poc_harness.clock import ClockMode
+from poc_harness.config import PocConfig
 from poc_harness.errors import CapabilityMissing, ConfigError
 from poc_harness.model import (
     Account,
@@ -192,3 +193,9 @@ def adapter_class(name: str) -> type[CRMAdapter]:
         listed = ", ".join(sorted(known)) or "none installed"
         raise ConfigError(f"unknown vendor adapter '{name}': known adapters are {listed}")
     return known[name]
+
+
+def build_adapter(config: PocConfig, vendor: str) -> CRMAdapter:
+    """The adapter for ``--vendor`` value ``vendor`` (``name`` or ``name:profile``), configured."""
+    adapter_name, table = config.vendor_table(vendor)
+    return adapter_class(adapter_name).from_table(vendor.partition(":")[0], table)

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from fixtures.factories import Dataset, build_dataset
-from poc_harness.adapter import CRMAdapter, adapter_class
+from poc_harness.adapter import CRMAdapter, build_adapter
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig
 from poc_harness.errors import CapabilityMissing, HarnessError, VendorError
@@ -82,9 +82,8 @@ class Trial:
         self.config = config
         self.settings = config.harness
         self.vendor = vendor.partition(":")[0]
-        adapter_name, table = config.vendor_table(vendor)
-        self.adapter: CRMAdapter = adapter_class(adapter_name).from_table(self.vendor, table)
-        self.adapter_name = adapter_name
+        self.adapter: CRMAdapter = build_adapter(config, vendor)
+        self.adapter_name = config.vendor_table(vendor)[0]
         self.clock_mode = clock or self.adapter.default_clock
         self.ledger = Ledger(self.settings.ledger)
         self.tolerance = timedelta(minutes=self.settings.tolerance_minutes)

@@ -36,10 +36,20 @@ def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout:
     config = tmp / "poc.toml"
     if not config.exists():
         config.write_text(f'[harness]\nreports_dir = "{reports}"\nledger = "{tmp / "ledger.sqlite"}"\n')
-    command = [sys.executable, "-m", "pytest", "scenarios/", "-q", "-p", "no:warnings", f"--poc-config={config}",
-               *args]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "scenarios/",
+        "-q",
+        "-p",
+        "no:warnings",
+        f"--poc-config={config}",
+        *args,
+    ]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
     found = sorted(reports.glob("*.json"), key=lambda p: p.stat().st_mtime) if reports.exists() else []
     results = json.loads(found[-1].read_text()) if found else None
     return SuiteRun(done.returncode, done.stdout, done.stderr, results)

@@ -1,0 +1,120 @@
+"""``poc-harness``: what is not a test run: vendors, doctor, cleanup, and serving the reference CRM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from poc_harness.adapter import CRMAdapter, build_adapter, discover
+from poc_harness.cleanup import cleanup
+from poc_harness.config import PocConfig, load_config
+from poc_harness.errors import ConfigError, PocError
+from poc_harness.ledger import Ledger
+from poc_harness.redaction import REDACTOR
+from poc_harness.sandbox.profiles import PROFILES
+
+
+def _vendors(_: argparse.Namespace) -> int:
+    for name, cls in sorted(discover().items()):
+        caps = ", ".join(sorted(c.value for c in cls.capabilities))
+        print(f"{name}: default clock {cls.default_clock.value}; capabilities: {caps}")
+    print("sandbox profiles: " + ", ".join(f"{p.name} ({p.description})" for p in PROFILES.values()))
+    return 0
+
+
+def _build(args: argparse.Namespace) -> tuple[PocConfig, CRMAdapter]:
+    config = load_config(args.poc_config)
+    return config, build_adapter(config, args.vendor)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    config, adapter = _build(args)
+    try:
+        answered = adapter.check_connection()
+    finally:
+        adapter.close()
+    print(f"ok: config {config.source}; vendor {args.vendor} answered: {answered}")
+    return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    config, adapter = _build(args)
+    ledger = Ledger(args.ledger or config.harness.ledger)
+    try:
+        report = cleanup(adapter, ledger, args.run, args.vendor.partition(":")[0], args.dry_run)
+    finally:
+        adapter.close()
+        ledger.close()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"{verb} {len(report.deleted)} record(s) of run {args.run}; already gone: {len(report.already_gone)}; "
+        f"never confirmed by the vendor: {len(report.unbound)}"
+    )
+    for record in report.deleted if args.dry_run else []:
+        print(f"  {record.kind} {record.key} -> {record.vendor_id}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from poc_harness.sandbox.server import serve
+
+    token = os.environ.get(args.token_env, "")
+    if not token:
+        raise ConfigError(
+            f"environment variable {args.token_env} is not set: export it with the API token "
+            "clients must send as 'Authorization: Bearer <token>'"
+        )
+    if args.profile not in PROFILES:
+        raise ConfigError(f"unknown profile '{args.profile}': choose one of {', '.join(PROFILES)}")
+    print(f"reference CRM (profile {args.profile}) on http://{args.host}:{args.port} - API docs at /docs")
+    serve(args.host, args.port, args.profile, token)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="poc-harness", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("vendors", help="list the installed adapters and the sandbox profiles").set_defaults(
+        run=_vendors
+    )
+
+    def with_vendor(name: str, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--vendor", required=True)
+        sub.add_argument("--poc-config", type=Path)
+        return sub
+
+    with_vendor("doctor", "check the configuration and reach the vendor").set_defaults(run=_doctor)
+    clean = with_vendor("cleanup", "delete the records one run created (and only those)")
+    clean.add_argument("--run", required=True, help="the run id (see the results JSON or the report)")
+    clean.add_argument("--ledger", type=Path)
+    clean.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+    clean.set_defaults(run=_cleanup)
+
+    sandbox = commands.add_parser("sandbox", help="the embedded reference CRM")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    serve = sandbox_commands.add_parser("serve", help="serve the reference CRM over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--profile", default="healthy", help="a defect profile (see 'poc-harness vendors')")
+    serve.add_argument("--token-env", default="POC_SANDBOX_TOKEN", help="variable holding the API token")
+    serve.set_defaults(run=_serve)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except PocError as exc:
+        print(f"poc-harness: error: {REDACTOR(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -50,8 +50,8 @@ def _cleanup(args: argparse.Namespace) -> int:
         ledger.close()
     verb = "would delete" if args.dry_run else "deleted"
     print(
-        f"{verb} {len(report.deleted)} record(s) of run {args.run}; already gone: {len(report.already_gone)}; "
-        f"never confirmed by the vendor: {len(report.unbound)}"
+        f"{verb} {len(report.deleted)} record(s) of run {args.run}; "
+        f"already gone: {len(report.already_gone)}; never confirmed by the vendor: {len(report.unbound)}"
     )
     for record in report.deleted if args.dry_run else []:
         print(f"  {record.kind} {record.key} -> {record.vendor_id}")

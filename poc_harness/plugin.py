@@ -60,6 +60,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "criterion(name): the scoring-matrix criterion the check serves: "
         + ", ".join(c.value for c in Criterion),
     )
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlReportHooks(), "poc-harness-html")
     vendor = config.getoption("vendor")
     if vendor is None:
         return
@@ -222,16 +224,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         terminal.write_line(f"poc-harness: results of run {trial.run_id} written to {path}")
 
 
-def pytest_html_report_title(report: Any) -> None:
-    report.title = "poc-harness trial run"
+class HtmlReportHooks:
+    """pytest-html hooks, registered only when pytest-html is active (``-p no:html`` stays valid)."""
 
+    @staticmethod
+    def pytest_html_report_title(report: Any) -> None:
+        report.title = "poc-harness trial run"
 
-def pytest_html_results_table_header(cells: list[str]) -> None:
-    cells.insert(1, "<th>Severity</th>")
-    cells.insert(2, "<th>Criterion</th>")
+    @staticmethod
+    def pytest_html_results_table_header(cells: list[str]) -> None:
+        cells.insert(1, "<th>Severity</th>")
+        cells.insert(2, "<th>Criterion</th>")
 
-
-def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
-    props = dict(report.user_properties)
-    cells.insert(1, f"<td>{props.get('severity', '')}</td>")
-    cells.insert(2, f"<td>{props.get('criterion', '')}</td>")
+    @staticmethod
+    def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+        props = dict(report.user_properties)
+        cells.insert(1, f"<td>{props.get('severity', '')}</td>")
+        cells.insert(2, f"<td>{props.get('criterion', '')}</td>")

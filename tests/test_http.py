@@ -19,7 +19,7 @@ from poc_harness.http import RetryPolicy, VendorHTTP, _Retryable, _WaitRetryAfte
 from poc_harness.redaction import REDACTOR
 
 BASE = "https://crm.test"
-FAST = RetryPolicy(attempts=4, max_total_wait=5, max_single_wait=0.2, initial_backoff=0.01)
+FAST = RetryPolicy(attempts=4, max_total_wait=5, max_single_wait=0.05, initial_backoff=0.01)
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
@@ -169,9 +169,9 @@ def test_wait_backoff_without_response_is_bounded() -> None:
 def test_vendor_http_sleeps_what_retry_after_asks(
     mock: respx.MockRouter, client: VendorHTTP, slept: list[float]
 ) -> None:
-    mock.get("/leads").mock(side_effect=[retry_after("0.15"), httpx.Response(200)])
+    mock.get("/leads").mock(side_effect=[retry_after("0.04"), httpx.Response(200)])
     client.request("GET", "/leads")
-    assert slept == [0.15]
+    assert slept == [0.04]
 
 
 def test_vendor_http_caps_a_long_retry_after(

@@ -78,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="poc-harness", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("vendors", help="list the installed adapters and the sandbox profiles").set_defaults(
-        run=_vendors
+        handler=_vendors
     )
 
     def with_vendor(name: str, text: str) -> argparse.ArgumentParser:
@@ -87,12 +87,12 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--poc-config", type=Path)
         return sub
 
-    with_vendor("doctor", "check the configuration and reach the vendor").set_defaults(run=_doctor)
+    with_vendor("doctor", "check the configuration and reach the vendor").set_defaults(handler=_doctor)
     clean = with_vendor("cleanup", "delete the records one run created (and only those)")
     clean.add_argument("--run", required=True, help="the run id (see the results JSON or the report)")
     clean.add_argument("--ledger", type=Path)
     clean.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
-    clean.set_defaults(run=_cleanup)
+    clean.set_defaults(handler=_cleanup)
 
     sandbox = commands.add_parser("sandbox", help="the embedded reference CRM")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
@@ -101,14 +101,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--profile", default="healthy", help="a defect profile (see 'poc-harness vendors')")
     serve.add_argument("--token-env", default="POC_SANDBOX_TOKEN", help="variable holding the API token")
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(handler=_serve)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        return int(args.handler(args))
     except PocError as exc:
         print(f"poc-harness: error: {REDACTOR(str(exc))}", file=sys.stderr)
         return 2

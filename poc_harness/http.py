@@ -21,8 +21,9 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
+    stop_before_delay,
+    wait_exponential,
+    wait_random,
 )
 from tenacity import Retrying as _Retrying
 
@@ -33,6 +34,8 @@ LOG = logging.getLogger("poc_harness.http")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES_ANY_METHOD = frozenset({429, 503})
 RETRY_STATUSES_IDEMPOTENT = frozenset({502, 504})
+SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization"})
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ def retry_after_seconds(response: httpx.Response | None, now: datetime | None = 
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if moment.tzinfo is None:  # "-0000" means UTC with no zone information (RFC 5322)
+        moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
@@ -83,7 +88,9 @@ class _WaitRetryAfter:
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
-        self.backoff = wait_exponential_jitter(multiplier=policy.initial_backoff, max=policy.max_single_wait)
+        self.backoff = wait_exponential(
+            multiplier=policy.initial_backoff, max=policy.max_single_wait
+        ) + wait_random(0, policy.initial_backoff)
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -107,6 +114,10 @@ class VendorHTTP:
         self.vendor = vendor
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
+        for name, value in (headers or {}).items():
+            if name.lower() in SENSITIVE_HEADERS:
+                REDACTOR.add(value)
+                REDACTOR.add(value.split()[-1])
         self._client = httpx.Client(
             base_url=base_url, headers=headers or {}, timeout=timeout, transport=transport
         )
@@ -117,7 +128,7 @@ class VendorHTTP:
     def _retrying(self) -> _Retrying:
         return _Retrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, _Retryable)),
-            stop=stop_after_attempt(self.policy.attempts) | stop_after_delay(self.policy.max_total_wait),
+            stop=stop_after_attempt(self.policy.attempts) | stop_before_delay(self.policy.max_total_wait),
             wait=_WaitRetryAfter(self.policy),
             before_sleep=self._note_retry,
             reraise=True,
@@ -131,7 +142,7 @@ class VendorHTTP:
         self.stats.calls += 1
         try:
             response = self._client.request(method, path, **kwargs)
-        except httpx.ConnectError as exc:
+        except NEVER_SENT as exc:
             raise _Retryable(None, exc) from exc
         except httpx.TimeoutException as exc:
             if method in IDEMPOTENT:
@@ -147,19 +158,27 @@ class VendorHTTP:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         method = method.upper()
         where = f"{self.vendor}: {method} {path}"
+        retrying = self._retrying()
         try:
-            response = self._retrying()(self._send_once, method, path, kwargs)
+            response = retrying(self._send_once, method, path, kwargs)
         except _Retryable as exc:
             self.stats.failures += 1
-            if exc.response is None:
-                cause = exc.cause.__class__.__name__ if exc.cause else "connection failed"
-                raise VendorUnreachable(
-                    REDACTOR(
-                        f"{where}: vendor unreachable at {self._client.base_url} ({cause}) "
-                        f"after {self.policy.attempts} attempts: check base_url and that the CRM is up"
-                    )
+            attempts = retrying.statistics.get("attempt_number", self.policy.attempts)
+            if exc.response is not None:
+                raise self._status_error(
+                    where, exc.response, f"still failing after {attempts} attempts"
                 ) from None
-            raise self._status_error(where, exc.response, "still failing after retries") from None
+            cause = exc.cause.__class__.__name__ if exc.cause else "connection failed"
+            if isinstance(exc.cause, httpx.TimeoutException) and not isinstance(exc.cause, NEVER_SENT):
+                raise VendorError(
+                    REDACTOR(f"{where}: no answer within the timeout ({cause}) after {attempts} attempts")
+                ) from None
+            raise VendorUnreachable(
+                REDACTOR(
+                    f"{where}: vendor unreachable at {self._client.base_url} ({cause}) "
+                    f"after {attempts} attempts: check base_url and that the CRM is up"
+                )
+            ) from None
         except httpx.TimeoutException as exc:
             self.stats.failures += 1
             raise VendorError(
@@ -178,7 +197,7 @@ class VendorHTTP:
 
     @staticmethod
     def _status_error(where: str, response: httpx.Response, note: str) -> VendorError:
-        body = " ".join(response.text.split())[:200]
+        body = REDACTOR(" ".join(response.text.split()))[:200]
         suffix = f" ({note})" if note else ""
         return VendorError(REDACTOR(f"{where}: HTTP {response.status_code}{suffix}: {body}"))
 
@@ -188,7 +207,7 @@ class VendorHTTP:
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            snippet = " ".join(response.text.split())[:120]
+            snippet = REDACTOR(" ".join(response.text.split()))[:120]
             raise VendorError(
                 REDACTOR(f"{self.vendor}: {method.upper()} {path}: answer is not JSON: {snippet!r}")
             ) from None

@@ -1,0 +1,102 @@
+"""Nothing is lost and nothing foreign is deleted: the ledger holds each record before its create call
+returns, a resumed run creates no duplicates, and cleanup removes exactly what one run created."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.sandbox import SandboxAdapter, SandboxOptions
+from fixtures.factories import build_dataset
+from poc_harness.adapter import RecordKind
+from poc_harness.errors import VendorError
+from poc_harness.ledger import Ledger
+from poc_harness.sandbox.server import BackgroundServer
+from poc_harness.seeding import Seeder
+from tests.conftest import ROOT, run_suite
+
+TOKEN = "cleanup-test-token-51c0"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_record_is_in_the_ledger_before_the_call_and_resume_skips_it(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.start_run("r1", "v", "sandbox", "tag", 1, 20, "en_US", "virtual", _now())
+    seeder = Seeder(SandboxAdapter(SandboxOptions()), ledger, "r1", _now)
+    seen_during_call: list[list[str | None]] = []
+
+    def crashing_call() -> str:
+        seen_during_call.append([r.vendor_id for r in ledger.records("r1")])
+        raise VendorError("connection reset after the vendor committed")
+
+    with pytest.raises(VendorError):
+        seeder.create(RecordKind.ACCOUNT, {"name": "x"}, "acct-1", crashing_call)
+    assert seen_during_call == [[None]], "the record must be in the ledger before the call is made"
+    calls = []
+    vendor_id = seeder.create(RecordKind.ACCOUNT, {"name": "x"}, "acct-1", lambda: calls.append(1) or "V1")
+    assert vendor_id == "V1" and ledger.vendor_id("r1", "account", "acct-1") == "V1"
+    again = seeder.create(RecordKind.ACCOUNT, {"name": "x"}, "acct-1", lambda: calls.append(1) or "V2")
+    assert again == "V1" and len(calls) == 1, "a resumed run must not create the record twice"
+
+
+def _count(url: str, collection: str, **params: str) -> int:
+    answer = httpx.get(f"{url}/{collection}", params=params, headers={"Authorization": f"Bearer {TOKEN}"})
+    answer.raise_for_status()
+    return len(answer.json())
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "poc_harness.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+
+
+def test_cleanup_removes_exactly_the_runs_records(tmp_path: Path) -> None:
+    env = {"SERVED_TOKEN": TOKEN}
+    with BackgroundServer(token=TOKEN) as url:
+        foreign = httpx.post(
+            f"{url}/accounts",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"name": "Customer data, not ours", "industry": "x", "city": "y", "phone": "+1"},
+        )
+        foreign.raise_for_status()
+        config = tmp_path / "poc.toml"
+        config.write_text(
+            f'[harness]\nreports_dir = "{tmp_path / "reports"}"\nledger = "{tmp_path / "ledger.sqlite"}"\n'
+            f'[vendors.served]\nadapter = "sandbox"\nbase_url = "{url}"\ntoken_env = "SERVED_TOKEN"\n'
+        )
+        run = run_suite(tmp_path, "--vendor=served", env=env)
+        assert run.results, run.stdout + run.stderr
+        run_id, tag = run.results["run"]["run_id"], run.results["run"]["tag"]
+        assert _count(url, "leads", tag=tag) > 0
+        common = ["--vendor=served", f"--poc-config={config}", f"--run={run_id}"]
+        dry = _cli("cleanup", *common, "--dry-run", env=env)
+        assert dry.returncode == 0 and "would delete" in dry.stdout, dry.stderr
+        assert _count(url, "leads", tag=tag) > 0, "a dry run deletes nothing"
+        wrong = _cli("cleanup", "--vendor=sandbox", f"--poc-config={config}", f"--run={run_id}", env=env)
+        assert wrong.returncode == 2 and "pass --vendor=served" in wrong.stderr
+        done = _cli("cleanup", *common, env=env)
+        assert done.returncode == 0, done.stderr
+        for collection in ("users", "accounts", "contacts", "leads", "deals", "activities"):
+            assert _count(url, collection, tag=tag) == 0, collection
+        assert _count(url, "deals") == 0 and _count(url, "activities") == 0
+        assert _count(url, "accounts") == 1, "the record created outside the harness must survive"
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    assert ledger.records(run_id, live_only=True) == []
+    expected = build_dataset(200, 1404, "fa_IR", tag).total()
+    assert len([r for r in ledger.records(run_id) if r.kind != "activity" and r.kind != "deal"]) == expected

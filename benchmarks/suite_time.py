@@ -7,44 +7,24 @@ seeding, every check, the reports) and prints seconds, HTTP calls and peak memor
 
 from __future__ import annotations
 
-import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.suite_runner import run_suite
 
 
 def measure(records: int) -> dict[str, float | int | str]:
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "poc.toml"
-        config.write_text(f'[harness]\nreports_dir = "{tmp}/reports"\nledger = "{tmp}/ledger.sqlite"\n')
         started = time.perf_counter()
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "scenarios/",
-                "-q",
-                "-p",
-                "no:warnings",
-                "--vendor=sandbox",
-                f"--records={records}",
-                f"--poc-config={config}",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
+        run = run_suite(Path(tmp), "--vendor=sandbox", f"--records={records}", timeout=3600)
         seconds = time.perf_counter() - started
-        results = next(Path(tmp, "reports").glob("*.json"), None)
-        calls = json.loads(results.read_text())["run"]["calls"].get("calls", 0) if results else 0
+    calls = run.results["run"]["calls"].get("calls", 0) if run.results else 0
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr.strip()[-200:]
+    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr.strip()[-200:]
     return {
         "records": records,
         "seconds": round(seconds, 2),

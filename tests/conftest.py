@@ -1,58 +1,12 @@
-"""Shared helpers of the harness's own tests: run the scenario suites in a subprocess and read results."""
+"""Shared fixtures of the harness's own tests."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class SuiteRun:
-    returncode: int
-    stdout: str
-    stderr: str
-    results: dict[str, Any] | None
-
-    def outcomes(self) -> dict[str, str]:
-        assert self.results is not None, self.stdout + self.stderr
-        return {test["check"]: test["outcome"] for test in self.results["tests"]}
-
-    def failed_checks(self) -> set[str]:
-        return {check for check, outcome in self.outcomes().items() if outcome in ("failed", "error")}
-
-
-def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> SuiteRun:
-    """``pytest scenarios/ <args>`` in a subprocess, writing reports and ledger under ``tmp``."""
-    reports = tmp / "reports"
-    config = tmp / "poc.toml"
-    if not config.exists():
-        config.write_text(f'[harness]\nreports_dir = "{reports}"\nledger = "{tmp / "ledger.sqlite"}"\n')
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "scenarios/",
-        "-q",
-        "-p",
-        "no:warnings",
-        f"--poc-config={config}",
-        *args,
-    ]
-    done = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
-    )
-    found = sorted(reports.glob("*.json"), key=lambda p: p.stat().st_mtime) if reports.exists() else []
-    results = json.loads(found[-1].read_text()) if found else None
-    return SuiteRun(done.returncode, done.stdout, done.stderr, results)
+from tests.suite_runner import SuiteRun, run_suite
 
 
 @pytest.fixture

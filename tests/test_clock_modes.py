@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from poc_harness.sandbox.server import BackgroundServer
-from tests.conftest import run_suite
+from tests.suite_runner import run_suite
 
 SILENCE = "lead_to_contract::silence_alert_after_7_days_and_not_after_activity"
 TOKEN = "wall-clock-test-token-7f3a"

@@ -18,7 +18,7 @@ from poc_harness.errors import VendorError
 from poc_harness.ledger import Ledger
 from poc_harness.sandbox.server import BackgroundServer
 from poc_harness.seeding import Seeder
-from tests.conftest import ROOT, run_suite
+from tests.suite_runner import ROOT, run_suite
 
 TOKEN = "cleanup-test-token-51c0"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_suite
+from tests.suite_runner import run_suite
 
 pytest_plugins = ["pytester"]
 

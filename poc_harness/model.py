@@ -64,6 +64,20 @@ class Lead(Record):
     estimated_value: int = Field(gt=0, description="expected deal size in the buyer's currency")
 
 
+class TicketPriority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Ticket(Record):
+    subject: str = Field(min_length=3)
+    description: str = Field(min_length=3)
+    priority: TicketPriority
+    contact_key: str
+
+
 class ActivityKind(StrEnum):
     CALL = "call"
     MEETING = "meeting"
@@ -76,6 +90,7 @@ class Activity(BaseModel):
 
     kind: ActivityKind
     subject: str
+    user_id: str | None = Field(default=None, description="the vendor id of the rep who did it")
     at: AwareDatetime | None = None
 
 
@@ -129,6 +144,63 @@ class DealView(View):
     stage: DealStage
     amount: int
     history: list[StageChange]
+
+
+class TicketView(View):
+    vendor_id: str
+    priority: TicketPriority
+    status: str
+    created_at: AwareDatetime
+    first_response_at: AwareDatetime | None
+    closed_at: AwareDatetime | None
+    first_response_breached: bool
+    resolution_breached: bool
+
+
+class SurveyInviteView(View):
+    vendor_id: str
+    ticket_id: str
+    sent_at: AwareDatetime
+
+
+class ConversionFigure(View):
+    leads: int
+    won: int
+    rate_pct: float
+
+
+class FirstResponseFigure(View):
+    tickets: int
+    mean_minutes: float
+    median_minutes: float
+
+
+class RepActivity(View):
+    call: int = 0
+    meeting: int = 0
+    email: int = 0
+    tasks_done: int = 0
+
+
+class WeeklyActivityFigure(View):
+    week_start: AwareDatetime
+    reps: dict[str, RepActivity]
+
+
+class SlaComplianceFigure(View):
+    tickets: int
+    met: int
+    rate_pct: float
+
+
+class ForecastFigure(View):
+    forecast_amount: float
+    won_amount: float
+
+
+class NpsFigure(View):
+    responses: int
+    nps: float
 
 
 def utc_iso(moment: datetime) -> str:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from fixtures import reference_data as ref
 from fixtures.factories import Dataset, Locale, build_dataset
-from poc_harness.model import Account, Contact, Lead, LeadSource, SalesRep
+from poc_harness.model import Account, Contact, Lead, LeadSource, SalesRep, Ticket, TicketPriority
 
 TAG = "poc-test-7"
 LOCALES: tuple[Locale, ...] = ("fa_IR", "en_US")
@@ -25,8 +25,8 @@ def dataset(records: int, seed: int, locale: Locale, tag: str = TAG) -> Dataset:
     return build_dataset(records, seed, locale, tag)
 
 
-def all_records(ds: Dataset) -> list[SalesRep | Account | Contact | Lead]:
-    return [*ds.reps, *ds.accounts, *ds.contacts, *ds.leads]
+def all_records(ds: Dataset) -> list[SalesRep | Account | Contact | Lead | Ticket]:
+    return [*ds.reps, *ds.accounts, *ds.contacts, *ds.leads, *ds.tickets]
 
 
 # --- sizes ---------------------------------------------------------------------------
@@ -41,6 +41,7 @@ def test_total_is_exact_and_split_favours_leads(records: int, locale: Locale) ->
     assert len(ds.reps) == 5
     assert len(ds.accounts) == max(1, records // 8)
     assert len(ds.contacts) == max(1, records // 4)
+    assert len(ds.tickets) == max(1, records // 8)
     assert len(ds.leads) > max(len(ds.reps), len(ds.accounts), len(ds.contacts))
 
 
@@ -235,6 +236,7 @@ def _parts(ds: Dataset) -> dict[str, list]:
         "accounts": list(ds.accounts),
         "contacts": list(ds.contacts),
         "leads": list(ds.leads),
+        "tickets": list(ds.tickets),
     }
 
 
@@ -281,4 +283,17 @@ def test_validator_rejects_duplicate_account_name_and_lead_title() -> None:
     parts["leads"][1] = parts["leads"][1].model_copy(update={"title": title})
     with pytest.raises(ValidationError) as info:
         Dataset(**parts)
-    assert name in str(info.value) and title in str(info.value)
+    messages = " ".join(error["msg"] for error in info.value.errors())
+    assert name in messages and title in messages
+
+
+def test_tickets_are_realistic_and_reference_seeded_contacts() -> None:
+    ds = dataset(200, 1, "fa_IR")
+    contact_keys = {c.key for c in ds.contacts}
+    assert {t.priority for t in ds.tickets} == set(TicketPriority)
+    assert all(t.contact_key in contact_keys and t.subject.endswith(f"[{TAG}]") for t in ds.tickets)
+    assert all(PERSIAN.search(t.subject) for t in ds.tickets)
+    parts = _parts(ds)
+    parts["tickets"][0] = parts["tickets"][0].model_copy(update={"contact_key": "contact-9999"})
+    with pytest.raises(ValueError, match="contact-9999"):
+        Dataset(**parts)

@@ -25,13 +25,22 @@ from poc_harness.model import (
     Activity,
     AlertView,
     Contact,
+    ConversionFigure,
     DealStage,
     DealView,
+    FirstResponseFigure,
+    ForecastFigure,
     Lead,
     LeadView,
+    NpsFigure,
     SalesRep,
+    SlaComplianceFigure,
+    SurveyInviteView,
     TaskView,
+    Ticket,
+    TicketView,
     View,
+    WeeklyActivityFigure,
 )
 from poc_harness.redaction import REDACTOR
 from poc_harness.sandbox.profiles import PROFILES
@@ -43,6 +52,7 @@ COLLECTIONS = {
     RecordKind.ACCOUNT: "accounts",
     RecordKind.CONTACT: "contacts",
     RecordKind.LEAD: "leads",
+    RecordKind.TICKET: "tickets",
     RecordKind.ACTIVITY: "activities",
     RecordKind.DEAL: "deals",
 }
@@ -74,6 +84,11 @@ class SandboxAdapter(CRMAdapter):
             Capability.BACKDATING,
             Capability.CLOCK_CONTROL,
             Capability.USER_ADMIN,
+            Capability.TICKETS,
+            Capability.SLA,
+            Capability.NPS_SURVEY,
+            Capability.REPORTS,
+            Capability.FORECAST,
         }
     )
     default_clock: ClassVar[ClockMode] = ClockMode.VIRTUAL
@@ -215,8 +230,11 @@ class SandboxAdapter(CRMAdapter):
         data = self.http.json("GET", f"/leads/{lead_id}/alerts")
         return self._parse_list(AlertView, data, "GET /leads/{id}/alerts")
 
-    def convert_lead(self, lead_id: str, amount: int) -> str:
-        return self._create(f"/leads/{lead_id}/convert", {"amount": amount})
+    def convert_lead(self, lead_id: str, amount: int, expected_close: datetime | None = None) -> str:
+        body: dict[str, Any] = {"amount": amount}
+        if expected_close is not None:
+            body["expected_close"] = expected_close.isoformat()
+        return self._create(f"/leads/{lead_id}/convert", body)
 
     def move_deal(self, deal_id: str, stage: DealStage) -> None:
         self.http.json("POST", f"/deals/{deal_id}/stage", json={"stage": stage.value})
@@ -224,6 +242,64 @@ class SandboxAdapter(CRMAdapter):
     def get_deal(self, deal_id: str) -> DealView:
         data = self.http.json("GET", f"/deals/{deal_id}")
         return self._parse(DealView, data, "GET /deals/{id}")
+
+    def complete_task(self, task_id: str, user_id: str | None) -> None:
+        self.http.json("POST", f"/tasks/{task_id}/complete", json={"user_id": user_id})
+
+    # --- tickets ------------------------------------------------------------------------
+    def create_ticket(self, ticket: Ticket, contact_id: str, opened_at: datetime | None = None) -> str:
+        body: dict[str, Any] = {
+            **ticket.model_dump(mode="json", exclude={"key", "contact_key"}),
+            "contact_id": contact_id,
+            "external_ref": ticket.key,
+        }
+        if opened_at is not None:
+            body["created_at"] = opened_at.isoformat()
+        return self._create("/tickets", body)
+
+    def get_ticket(self, ticket_id: str) -> TicketView:
+        return self._parse(TicketView, self.http.json("GET", f"/tickets/{ticket_id}"), "GET /tickets/{id}")
+
+    def reply_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
+        self.http.json("POST", f"/tickets/{ticket_id}/replies", json={"message": message, "user_id": user_id})
+
+    def close_ticket(self, ticket_id: str) -> None:
+        self.http.json("POST", f"/tickets/{ticket_id}/close")
+
+    def ticket_surveys(self, ticket_id: str) -> list[SurveyInviteView]:
+        data = self.http.json("GET", f"/tickets/{ticket_id}/surveys")
+        return self._parse_list(SurveyInviteView, data, "GET /tickets/{id}/surveys")
+
+    def answer_survey(self, survey_id: str, score: int) -> None:
+        self.http.json("POST", f"/surveys/{survey_id}/responses", json={"score": score})
+
+    # --- reports --------------------------------------------------------------------------
+    def _report(self, model: type[V], name: str, **params: Any) -> V:
+        query = {
+            ("from" if key == "start" else key): (value.isoformat() if isinstance(value, datetime) else value)
+            for key, value in params.items()
+        }
+        return self._parse(
+            model, self.http.json("GET", f"/reports/{name}", params=query), f"GET /reports/{name}"
+        )
+
+    def report_conversion(self, start: datetime, end: datetime, tag: str) -> ConversionFigure:
+        return self._report(ConversionFigure, "conversion", start=start, to=end, tag=tag)
+
+    def report_first_response(self, start: datetime, end: datetime, tag: str) -> FirstResponseFigure:
+        return self._report(FirstResponseFigure, "first-response", start=start, to=end, tag=tag)
+
+    def report_weekly_activity(self, week_start: datetime, tag: str) -> WeeklyActivityFigure:
+        return self._report(WeeklyActivityFigure, "weekly-activity", week_start=week_start, tag=tag)
+
+    def report_sla_compliance(self, start: datetime, end: datetime, tag: str) -> SlaComplianceFigure:
+        return self._report(SlaComplianceFigure, "sla-compliance", start=start, to=end, tag=tag)
+
+    def report_forecast(self, start: datetime, end: datetime, tag: str) -> ForecastFigure:
+        return self._report(ForecastFigure, "forecast", start=start, to=end, tag=tag)
+
+    def report_nps(self, tag: str) -> NpsFigure:
+        return self._report(NpsFigure, "nps", tag=tag)
 
 
 def _with_vendor_id(data: Any) -> Any:

@@ -24,12 +24,21 @@ from poc_harness.model import (
     Activity,
     AlertView,
     Contact,
+    ConversionFigure,
     DealStage,
     DealView,
+    FirstResponseFigure,
+    ForecastFigure,
     Lead,
     LeadView,
+    NpsFigure,
     SalesRep,
+    SlaComplianceFigure,
+    SurveyInviteView,
     TaskView,
+    Ticket,
+    TicketView,
+    WeeklyActivityFigure,
 )
 
 ENTRY_POINT_GROUP = "poc_harness.adapters"
@@ -61,6 +70,7 @@ class RecordKind(StrEnum):
     ACCOUNT = "account"
     CONTACT = "contact"
     LEAD = "lead"
+    TICKET = "ticket"
     ACTIVITY = "activity"
     DEAL = "deal"
 
@@ -168,7 +178,7 @@ class CRMAdapter(ABC):
     def lead_alerts(self, lead_id: str) -> list[AlertView]:
         raise self._lacks(Capability.SILENCE_ALERT)
 
-    def convert_lead(self, lead_id: str, amount: int) -> str:
+    def convert_lead(self, lead_id: str, amount: int, expected_close: datetime | None = None) -> str:
         raise self._lacks(Capability.DEALS)
 
     def move_deal(self, deal_id: str, stage: DealStage) -> None:
@@ -176,6 +186,48 @@ class CRMAdapter(ABC):
 
     def get_deal(self, deal_id: str) -> DealView:
         raise self._lacks(Capability.DEALS)
+
+    def complete_task(self, task_id: str, user_id: str | None) -> None:
+        raise self._lacks(Capability.FOLLOWUP_TASKS)
+
+    # --- ticket -> resolution -----------------------------------------------------------
+    def create_ticket(self, ticket: Ticket, contact_id: str, opened_at: datetime | None = None) -> str:
+        """Open a ticket; ``opened_at`` backdates it (needs BACKDATING)."""
+        raise self._lacks(Capability.TICKETS)
+
+    def get_ticket(self, ticket_id: str) -> TicketView:
+        raise self._lacks(Capability.TICKETS)
+
+    def reply_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
+        raise self._lacks(Capability.TICKETS)
+
+    def close_ticket(self, ticket_id: str) -> None:
+        raise self._lacks(Capability.TICKETS)
+
+    def ticket_surveys(self, ticket_id: str) -> list[SurveyInviteView]:
+        raise self._lacks(Capability.NPS_SURVEY)
+
+    def answer_survey(self, survey_id: str, score: int) -> None:
+        raise self._lacks(Capability.NPS_SURVEY)
+
+    # --- management reports (filtered to the run's tag where the vendor can) --------------
+    def report_conversion(self, start: datetime, end: datetime, tag: str) -> ConversionFigure:
+        raise self._lacks(Capability.REPORTS)
+
+    def report_first_response(self, start: datetime, end: datetime, tag: str) -> FirstResponseFigure:
+        raise self._lacks(Capability.REPORTS)
+
+    def report_weekly_activity(self, week_start: datetime, tag: str) -> WeeklyActivityFigure:
+        raise self._lacks(Capability.REPORTS)
+
+    def report_sla_compliance(self, start: datetime, end: datetime, tag: str) -> SlaComplianceFigure:
+        raise self._lacks(Capability.SLA)
+
+    def report_forecast(self, start: datetime, end: datetime, tag: str) -> ForecastFigure:
+        raise self._lacks(Capability.FORECAST)
+
+    def report_nps(self, tag: str) -> NpsFigure:
+        raise self._lacks(Capability.NPS_SURVEY)
 
 
 def discover() -> dict[str, type[CRMAdapter]]:

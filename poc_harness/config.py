@@ -21,6 +21,26 @@ DEFAULT_CONFIG = Path("poc.toml")
 MIN_ACCEPTANCE_RECORDS = 200
 
 
+class SlaPolicy(BaseModel):
+    """The buyer's service-level targets, in minutes per ticket priority (``[sla]``); configure the same
+    targets in each vendor's CRM."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    first_response_minutes: dict[Literal["low", "normal", "high", "urgent"], float] = {
+        "urgent": 60,
+        "high": 240,
+        "normal": 480,
+        "low": 1440,
+    }
+    resolution_minutes: dict[Literal["low", "normal", "high", "urgent"], float] = {
+        "urgent": 240,
+        "high": 1440,
+        "normal": 4320,
+        "low": 7200,
+    }
+
+
 class HarnessSettings(BaseModel):
     """The ``[harness]`` table."""
 
@@ -31,7 +51,15 @@ class HarnessSettings(BaseModel):
     seed: int = 1404
     ledger: Path = Path("reports/ledger.sqlite")
     reports_dir: Path = Path("reports")
-    tolerance_minutes: float = Field(default=60.0, gt=0)
+    tolerance_minutes: float = Field(
+        default=60.0, gt=0, description="due-time tolerance of follow-ups, alerts"
+    )
+    response_tolerance_seconds: float = Field(default=60.0, gt=0, description="first-response time tolerance")
+    survey_delay_minutes: float = Field(
+        default=60.0, ge=0, description="NPS survey due this long after close"
+    )
+    rate_tolerance_pp: float = Field(default=0.5, ge=0, description="reported rates, percentage points")
+    forecast_tolerance_pct: float = Field(default=10.0, ge=0, description="forecast error vs actual won")
 
 
 class PocConfig(BaseModel):
@@ -40,6 +68,7 @@ class PocConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     harness: HarnessSettings = HarnessSettings()
+    sla: SlaPolicy = SlaPolicy()
     vendors: dict[str, dict[str, Any]] = {}
     source: str = Field(default="(defaults)", exclude=True)
 

@@ -18,7 +18,7 @@ from poc_harness.adapter import discover
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, load_config
 from poc_harness.criteria import Criterion, Severity
-from poc_harness.errors import PocError
+from poc_harness.errors import CapabilityMissing, PocError
 from poc_harness.redaction import REDACTOR
 from poc_harness.results import TestResult, write_results
 from poc_harness.trial import Check, Trial
@@ -177,6 +177,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if TRIAL_KEY not in item.config.stash or not _is_scenario(item):
         return report
+    if call.excinfo is not None and isinstance(call.excinfo.value, PocError):
+        error = call.excinfo.value
+        label = "finding" if isinstance(error, CapabilityMissing) else type(error).__name__
+        report.longrepr = f"{label}: {error}"
     severity, criterion = _marker_arg(item, "severity"), _marker_arg(item, "criterion")
     report.user_properties.extend([("severity", severity), ("criterion", criterion)])
     finished = report.when == "call" or (report.when == "setup" and not report.passed)

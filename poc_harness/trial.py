@@ -23,9 +23,20 @@ from poc_harness.ledger import ExpectationRow, Ledger
 from poc_harness.model import Lead
 from poc_harness.rules import Verdict, load_rules
 from poc_harness.seeding import SeededWorld, Seeder
+from poc_harness.stories import (
+    ACTIVITY_DAY,
+    SILENCE_DAYS,
+    DealTruth,
+    ForecastTruth,
+    TicketTruth,
+    WeekTruth,
+    activity_story,
+    convert_deals,
+    forecast_story,
+    silence_story,
+    ticket_story,
+)
 
-SILENCE_DAYS = 7.0
-ACTIVITY_DAY = 6.0
 FOLLOWUP_DAYS = (2.0, 5.0)
 
 
@@ -39,16 +50,24 @@ class LeadCohorts:
 
     won: list[str]
     lost: list[str]
+    forecast: list[str]
     active: list[str]
     silent: list[str]
 
     @classmethod
     def plan(cls, leads: list[Lead], seed: int) -> LeadCohorts:
+        """5 % won, 5 % lost, 10 % forecast pipeline, 10 % active on day 6, the rest left silent."""
         keys = [lead.key for lead in leads]
         random.Random(seed).shuffle(keys)
         tenth = max(2, len(keys) // 10)
-        won, lost = keys[: tenth // 2 + tenth % 2], keys[tenth // 2 + tenth % 2 : tenth]
-        return cls(won=won, lost=lost, active=keys[tenth : 2 * tenth], silent=keys[2 * tenth :])
+        half = (tenth + 1) // 2
+        return cls(
+            won=keys[:half],
+            lost=keys[half:tenth],
+            forecast=keys[tenth : 2 * tenth],
+            active=keys[2 * tenth : 3 * tenth],
+            silent=keys[3 * tenth :],
+        )
 
 
 @dataclass
@@ -170,6 +189,31 @@ class Trial:
             return active_start if lead.key in active else silent_start
 
         return self.seeder.seed(self.dataset, arrival)
+
+    # --- stories (what the harness does, once per run; the silence timeline always first) --
+    @cached_property
+    def silence(self) -> dict[str, datetime]:
+        return silence_story(self)
+
+    @cached_property
+    def deals(self) -> list[DealTruth]:
+        self.silence  # noqa: B018 - the silence timeline must run before the clock moves on
+        return convert_deals(self)
+
+    @cached_property
+    def forecast(self) -> ForecastTruth:
+        self.deals  # noqa: B018 - the won/lost cohorts close first, as the truth assumes
+        return forecast_story(self)
+
+    @cached_property
+    def week(self) -> WeekTruth:
+        self.silence  # noqa: B018
+        return activity_story(self)
+
+    @cached_property
+    def tickets(self) -> list[TicketTruth]:
+        self.silence  # noqa: B018
+        return ticket_story(self)
 
     # --- checks -------------------------------------------------------------------------
     def check(self, check_id: str) -> Check:

@@ -14,12 +14,17 @@ from poc_harness.sandbox.server import BackgroundServer
 from tests.suite_runner import run_suite
 
 SILENCE = "lead_to_contract::silence_alert_after_7_days_and_not_after_activity"
+LATE = "ticket_to_resolution::late_answers_are_flagged_as_breached"
 TOKEN = "wall-clock-test-token-7f3a"
 
 
 def test_backdate_mode_judges_at_once(suite) -> None:  # type: ignore[no-untyped-def]
     run = suite("--vendor=sandbox", "--clock=backdate")
-    assert set(run.outcomes().values()) == {"passed"}, run.stdout
+    outcomes = run.outcomes()
+    assert outcomes[SILENCE] == "passed", run.stdout
+    assert set(outcomes.values()) <= {"passed", "pending"}, run.stdout
+    # timely tickets can only be cleared once their SLA target has passed: that is pending, not passed
+    assert outcomes["ticket_to_resolution::timely_answers_are_not_flagged"] == "pending"
     assert run.results and run.results["run"]["clock"] == "backdate"
 
 
@@ -53,10 +58,12 @@ def test_wall_mode_pending_then_judged_by_a_later_run(
         env = {"SERVED_TOKEN": TOKEN}
         first = run_suite(tmp_path, "--vendor=served", "--clock=wall", env=env)
         assert first.outcomes()[SILENCE] == "pending", first.stdout
+        assert first.outcomes()[LATE] == "pending", first.stdout  # late tickets are left unanswered
         first_run = first.results["run"]["run_id"] if first.results else ""
         _advance(url, 8)
         second = run_suite(tmp_path, "--vendor=served", "--clock=wall", env=env)
         assert second.outcomes()[SILENCE] == judged_outcome, second.stdout
+        assert second.outcomes()[LATE] == "passed", second.stdout  # run 1's tickets are now breached
         second_run = second.results["run"]["run_id"] if second.results else ""
     with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
         rows = db.execute(

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from poc_harness import __version__
 from poc_harness.sandbox.engine import Conflict, CRMState, NotFound
 from poc_harness.sandbox.profiles import PROFILES, Profile
+from poc_harness.sandbox.service import ServiceDesk
 
 Stage = Literal["qualification", "proposal", "negotiation", "won", "lost"]
 
@@ -71,11 +72,36 @@ class LeadIn(Body):
 class ActivityIn(Body):
     kind: Literal["call", "meeting", "email", "note"]
     subject: str
+    user_id: str | None = None
     at: AwareDatetime | None = None
 
 
 class ConvertIn(Body):
     amount: int = Field(gt=0)
+    expected_close: AwareDatetime | None = None
+
+
+class TicketIn(Body):
+    subject: str
+    description: str
+    priority: Literal["low", "normal", "high", "urgent"]
+    contact_id: str
+    tag: str | None = None
+    external_ref: str | None = None
+    created_at: AwareDatetime | None = None
+
+
+class ReplyIn(Body):
+    message: str
+    user_id: str | None = None
+
+
+class SurveyResponseIn(Body):
+    score: int = Field(ge=0, le=10)
+
+
+class TaskDoneIn(Body):
+    user_id: str | None = None
 
 
 class StageIn(Body):
@@ -86,7 +112,8 @@ class AdvanceIn(Body):
     seconds: float = Field(ge=0)
 
 
-COLLECTION_PATHS = ("users", "accounts", "contacts", "leads", "activities", "deals")
+Period = Annotated[datetime, Query(alias="from")]
+COLLECTION_PATHS = ("users", "accounts", "contacts", "leads", "activities", "deals", "tickets")
 
 
 def create_app(profile: str | Profile = "healthy", token: str | None = None) -> FastAPI:
@@ -182,7 +209,7 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
     @app.post("/leads/{lead_id}/convert", status_code=201, dependencies=auth)
     def convert(lead_id: str, body: ConvertIn) -> dict[str, Any]:
         with state.lock:
-            return state.convert_lead(lead_id, body.amount)
+            return state.convert_lead(lead_id, body.amount, body.expected_close)
 
     @app.get("/deals/{deal_id}", dependencies=auth)
     def get_deal(deal_id: str) -> dict[str, Any]:
@@ -193,6 +220,74 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
     def move_deal(deal_id: str, body: StageIn) -> dict[str, Any]:
         with state.lock:
             return state.move_deal(deal_id, body.stage)
+
+    desk = ServiceDesk(state)
+
+    @app.post("/tickets", status_code=201, dependencies=auth)
+    def create_ticket(body: TicketIn) -> dict[str, Any]:
+        with state.lock:
+            return desk.create_ticket(body.model_dump(exclude={"created_at"}), body.created_at)
+
+    @app.get("/tickets/{ticket_id}", dependencies=auth)
+    def get_ticket(ticket_id: str) -> dict[str, Any]:
+        with state.lock:
+            return desk.view(state.get("tickets", ticket_id))
+
+    @app.post("/tickets/{ticket_id}/replies", status_code=201, dependencies=auth)
+    def reply(ticket_id: str, body: ReplyIn) -> dict[str, Any]:
+        with state.lock:
+            return desk.reply(ticket_id, body.model_dump())
+
+    @app.post("/tickets/{ticket_id}/close", dependencies=auth)
+    def close_ticket(ticket_id: str) -> dict[str, Any]:
+        with state.lock:
+            return desk.close(ticket_id)
+
+    @app.get("/tickets/{ticket_id}/surveys", dependencies=auth)
+    def ticket_surveys(ticket_id: str) -> list[dict[str, Any]]:
+        with state.lock:
+            state.get("tickets", ticket_id)
+            return state.query("surveys", ticket_id=ticket_id)
+
+    @app.post("/surveys/{survey_id}/responses", status_code=201, dependencies=auth)
+    def survey_response(survey_id: str, body: SurveyResponseIn) -> dict[str, Any]:
+        with state.lock:
+            return desk.respond_to_survey(survey_id, body.score)
+
+    @app.post("/tasks/{task_id}/complete", dependencies=auth)
+    def complete_task(task_id: str, body: TaskDoneIn) -> dict[str, Any]:
+        with state.lock:
+            return desk.complete_task(task_id, body.user_id)
+
+    @app.get("/reports/conversion", dependencies=auth)
+    def conversion_report(start: Period, to: datetime, tag: str | None = None) -> dict[str, Any]:
+        with state.lock:
+            return desk.conversion(start, to, tag)
+
+    @app.get("/reports/first-response", dependencies=auth)
+    def first_response_report(start: Period, to: datetime, tag: str | None = None) -> dict[str, Any]:
+        with state.lock:
+            return desk.first_response(start, to, tag)
+
+    @app.get("/reports/weekly-activity", dependencies=auth)
+    def weekly_activity_report(week_start: datetime, tag: str | None = None) -> dict[str, Any]:
+        with state.lock:
+            return desk.weekly_activity(week_start, tag)
+
+    @app.get("/reports/sla-compliance", dependencies=auth)
+    def sla_report(start: Period, to: datetime, tag: str | None = None) -> dict[str, Any]:
+        with state.lock:
+            return desk.sla_compliance(start, to, tag)
+
+    @app.get("/reports/forecast", dependencies=auth)
+    def forecast_report(start: Period, to: datetime, tag: str | None = None) -> dict[str, Any]:
+        with state.lock:
+            return desk.forecast(start, to, tag)
+
+    @app.get("/reports/nps", dependencies=auth)
+    def nps_report(tag: str | None = None) -> dict[str, Any]:
+        with state.lock:
+            return desk.nps(tag)
 
     @app.get("/{collection}", dependencies=auth)
     def list_records(

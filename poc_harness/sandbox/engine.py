@@ -13,7 +13,7 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from poc_harness.sandbox.profiles import Profile
 
@@ -48,7 +48,23 @@ def _iso(moment: datetime) -> str:
 class CRMState:
     """Every collection of the reference CRM, guarded by one lock."""
 
-    COLLECTIONS = ("users", "accounts", "contacts", "leads", "tasks", "alerts", "activities", "deals")
+    COLLECTIONS = (
+        "users",
+        "accounts",
+        "contacts",
+        "leads",
+        "tasks",
+        "alerts",
+        "activities",
+        "deals",
+        "tickets",
+        "replies",
+        "surveys",
+    )
+    DEPENDENTS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "leads": ("tasks", "alerts", "activities"),
+        "tickets": ("replies", "surveys"),
+    }
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
@@ -76,10 +92,10 @@ class CRMState:
     def delete(self, collection: str, record_id: str) -> None:
         if self.data[collection].pop(record_id, None) is None:
             raise NotFound(f"{collection}/{record_id}")
-        if collection == "leads":
-            for dependent in ("tasks", "alerts", "activities"):
-                for rid in [r for r, rec in self.data[dependent].items() if rec.get("lead_id") == record_id]:
-                    del self.data[dependent][rid]
+        parent_field = f"{collection[:-1]}_id"
+        for dependent in self.DEPENDENTS.get(collection, ()):
+            for rid in [r for r, rec in self.data[dependent].items() if rec.get(parent_field) == record_id]:
+                del self.data[dependent][rid]
 
     def query(self, collection: str, **filters: Any) -> list[dict[str, Any]]:
         wanted = {k: v for k, v in filters.items() if v is not None}
@@ -110,7 +126,7 @@ class CRMState:
         due = since + timedelta(days=self.profile.silence_days)
         heapq.heappush(self._timers, (due, next(self._seq), lead["id"], marker))
 
-    def _past_or_now(self, moment: datetime | None) -> datetime:
+    def past_or_now(self, moment: datetime | None) -> datetime:
         if moment is None:
             return self.clock.now
         if moment > self.clock.now:
@@ -130,7 +146,7 @@ class CRMState:
         return str(owner["id"])
 
     def create_lead(self, fields: dict[str, Any], arrived_at: datetime | None) -> dict[str, Any]:
-        arrived = self._past_or_now(arrived_at)
+        arrived = self.past_or_now(arrived_at)
         lead = self.insert(
             "leads",
             {
@@ -159,7 +175,7 @@ class CRMState:
 
     def log_activity(self, lead_id: str, fields: dict[str, Any], at: datetime | None) -> dict[str, Any]:
         lead = self.get("leads", lead_id)
-        when = self._past_or_now(at)
+        when = self.past_or_now(at)
         self.run_timers(until=when)
         activity = self.insert("activities", {**fields, "lead_id": lead_id, "at": _iso(when)})
         if when > datetime.fromisoformat(lead["last_activity_at"]):
@@ -171,7 +187,7 @@ class CRMState:
         return activity
 
     # --- conversion ----------------------------------------------------------------------
-    def convert_lead(self, lead_id: str, amount: int) -> dict[str, Any]:
+    def convert_lead(self, lead_id: str, amount: int, expected_close: datetime | None) -> dict[str, Any]:
         lead = self.get("leads", lead_id)
         if lead["status"] in CLOSED_LEAD_STATUSES:
             raise Conflict(f"lead {lead_id} is already {lead['status']}")
@@ -186,6 +202,8 @@ class CRMState:
                 "owner_id": lead["owner_id"],
                 "tag": lead.get("tag"),
                 "stage": "qualification",
+                "won_at": None,
+                "expected_close": expected_close.isoformat() if expected_close else None,
                 "history": [{"stage": "qualification", "at": now}],
             },
         )
@@ -196,5 +214,7 @@ class CRMState:
             raise Conflict(f"deal {deal_id} is closed ({deal['stage']})")
         change = {"stage": stage, "at": _iso(self.clock.now)}
         deal["stage"] = stage
+        if stage == "won":
+            deal["won_at"] = change["at"]
         deal["history"] = [*deal["history"], change] if self.profile.keeps_stage_history else [change]
         return deal

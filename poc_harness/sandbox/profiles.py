@@ -16,6 +16,11 @@ class Profile:
     silence_days: float | None = 7.0
     silence_resets_on_activity: bool = True
     keeps_stage_history: bool = True
+    sla_by_priority: bool = True
+    surveys_per_close: int = 1
+    conversion_counts_lost: bool = False
+    first_response_from_close: bool = False
+    forecast_factor: float = 1.0
 
 
 PROFILES: dict[str, Profile] = {
@@ -32,5 +37,26 @@ PROFILES: dict[str, Profile] = {
             silence_resets_on_activity=False,
         ),
         Profile("no_stage_history", "a deal keeps only its current stage", keeps_stage_history=False),
+        Profile("sla_ignores_priority", "every ticket gets the normal priority's SLA", sla_by_priority=False),
+        Profile("no_nps_survey", "no NPS survey is sent when a ticket closes", surveys_per_close=0),
+        Profile("nps_survey_twice", "two NPS surveys are sent when a ticket closes", surveys_per_close=2),
+        Profile(
+            "conversion_counts_lost",
+            "the conversion report counts lost deals as won",
+            conversion_counts_lost=True,
+        ),
+        Profile(
+            "first_response_wrong_event",
+            "first response is measured to the close, not the first reply",
+            first_response_from_close=True,
+        ),
+        Profile("forecast_20_off", "the forecast report is 20 % too high", forecast_factor=1.2),
+        Profile(
+            "broken_reports",
+            "conversion, first-response and forecast reports all wrong",
+            conversion_counts_lost=True,
+            first_response_from_close=True,
+            forecast_factor=1.2,
+        ),
     )
 }

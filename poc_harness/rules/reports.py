@@ -1,0 +1,116 @@
+"""Rules of the CEO reporting scenario: the CRM's management reports against the ledger's truth.
+
+Counts must match exactly; rates within ``tolerance_pp`` percentage points; times
+within ``tolerance_s``; the forecast within ``tolerance_pct`` % of the actual won amount.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+from typing import Any
+
+from poc_harness.adapter import CRMAdapter
+from poc_harness.rules import Verdict, rule
+
+
+def _period(params: dict[str, Any]) -> tuple[datetime, datetime]:
+    return datetime.fromisoformat(params["start"]), datetime.fromisoformat(params["end"])
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+def _compare(expected: dict[str, Any], observed: dict[str, Any], tolerances: dict[str, float]) -> list[str]:
+    wrong = []
+    for name, want in expected.items():
+        seen = observed[name]
+        allowed = tolerances.get(name, 0.0)
+        if abs(float(seen) - float(want)) > allowed:
+            wrong.append(f"{name} {seen} instead of {want}" + (f" (±{allowed})" if allowed else ""))
+    return wrong
+
+
+def _verdict(expected: dict[str, Any], observed: dict[str, Any], tolerances: dict[str, float]) -> Verdict:
+    wrong = _compare(expected, observed, tolerances)
+    return Verdict(not wrong, expected=expected, observed=observed, note="; ".join(wrong))
+
+
+@rule("report_conversion")
+def report_conversion(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+    figure = adapter.report_conversion(*_period(params), tag)
+    expected = {
+        "leads": params["leads"],
+        "won": params["won"],
+        "rate_pct": _rate(params["won"], params["leads"]),
+    }
+    return _verdict(expected, figure.model_dump(), {"rate_pct": float(params["tolerance_pp"])})
+
+
+@rule("report_first_response")
+def report_first_response(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+    minutes: list[float] = params["minutes"]
+    figure = adapter.report_first_response(*_period(params), tag)
+    expected = {
+        "tickets": len(minutes),
+        "mean_minutes": round(statistics.fmean(minutes), 2) if minutes else 0.0,
+        "median_minutes": round(statistics.median(minutes), 2) if minutes else 0.0,
+    }
+    tolerance = float(params["tolerance_s"]) / 60
+    return _verdict(expected, figure.model_dump(), {"mean_minutes": tolerance, "median_minutes": tolerance})
+
+
+@rule("report_weekly_activity")
+def report_weekly_activity(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+    figure = adapter.report_weekly_activity(datetime.fromisoformat(params["week_start"]), tag)
+    kinds = ("call", "meeting", "email", "tasks_done")
+    expected = {rep: {k: counts.get(k, 0) for k in kinds} for rep, counts in params["reps"].items()}
+    observed = {rep: {k: getattr(counts, k) for k in kinds} for rep, counts in figure.reps.items()}
+    observed = {rep: counts for rep, counts in observed.items() if any(counts.values())}
+    wrong = [
+        f"rep {rep}: {observed.get(rep)} instead of {want}"
+        for rep, want in expected.items()
+        if observed.get(rep) != want
+    ]
+    wrong += [
+        f"rep {rep} not in the ledger: {counts}" for rep, counts in observed.items() if rep not in expected
+    ]
+    return Verdict(
+        not wrong and bool(expected),
+        expected=expected,
+        observed=observed,
+        note="; ".join(wrong) if expected else "no activity was logged",
+    )
+
+
+@rule("report_sla_compliance")
+def report_sla_compliance(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+    figure = adapter.report_sla_compliance(*_period(params), tag)
+    expected = {
+        "tickets": params["tickets"],
+        "met": params["met"],
+        "rate_pct": _rate(params["met"], params["tickets"]),
+    }
+    return _verdict(expected, figure.model_dump(), {"rate_pct": float(params["tolerance_pp"])})
+
+
+@rule("report_forecast")
+def report_forecast(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+    """The forecast read before the period's deals closed is within ±tolerance % of the actual won amount,
+    and the CRM now reports that won amount itself."""
+    actual = float(params["actual_won"])
+    forecast = float(params["forecast_amount"])
+    figure = adapter.report_forecast(*_period(params), tag)
+    error_pct = 100.0 * (forecast - actual) / actual if actual else float("inf")
+    problems = []
+    if abs(error_pct) > float(params["tolerance_pct"]):
+        problems.append(f"forecast {forecast:,.0f} is {error_pct:+.1f} % off the actual won {actual:,.0f}")
+    if abs(figure.won_amount - actual) > 0.5:
+        problems.append(f"the CRM reports {figure.won_amount:,.0f} won, the ledger {actual:,.0f}")
+    return Verdict(
+        not problems,
+        expected={"actual_won": actual, "max_error_pct": params["tolerance_pct"]},
+        observed={"forecast": forecast, "error_pct": round(error_pct, 2), "won_reported": figure.won_amount},
+        note="; ".join(problems),
+    )

@@ -1,0 +1,162 @@
+"""PoC scenario 3, CEO reporting: the CRM's own management reports (conversion rate, first response
+time, weekly sales activity, SLA compliance, forecast) against the truth the harness knows because it
+made the data; at least three must be ready and right.  Each report's latency is measured too.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from poc_harness.ledger import ExpectationRow
+from poc_harness.plugin import check_id_of, verify
+from poc_harness.trial import Check, Trial
+
+LATENCY_SAMPLES = 5
+MANAGEMENT_REPORTS = {
+    "conversion_rate_report": "conversion rate",
+    "first_response_time_report": "first response time",
+    "weekly_sales_activity_report": "weekly sales activity",
+    "sla_compliance_report": "SLA compliance",
+    "forecast_accuracy": "forecast",
+}
+REQUIRED_READY = 3
+
+
+def _latency(check: Check, call: Callable[[], Any]) -> None:
+    """Time the report call a few times; p50/p95 go to the ledger. A vendor error is left to the check."""
+    samples = []
+    for _ in range(LATENCY_SAMPLES):
+        started = time.perf_counter()
+        try:
+            call()
+        except Exception:
+            return
+        samples.append(1000 * (time.perf_counter() - started))
+    samples.sort()
+    p95 = samples[max(0, math.ceil(0.95 * len(samples)) - 1)]
+    check.observe(
+        "latency_ms",
+        {"p50": round(samples[len(samples) // 2], 2), "p95": round(p95, 2), "samples": len(samples)},
+    )
+
+
+def _period(trial: Trial) -> tuple[str, str]:
+    start = min(trial.world.arrivals.values()) - timedelta(days=1)
+    return start.isoformat(), (trial.now() + timedelta(days=1)).isoformat()
+
+
+@pytest.mark.severity("major")
+@pytest.mark.criterion("reporting")
+def test_conversion_rate_report(trial: Trial, check: Check) -> None:
+    deals = trial.deals + trial.forecast.deals
+    start, end = _period(trial)
+    params = {
+        "start": start,
+        "end": end,
+        "leads": len(trial.world.leads),
+        "won": sum(d.won for d in deals),
+        "tolerance_pp": trial.settings.rate_tolerance_pp,
+    }
+    check.expect("report_conversion", trial.tag, params, due_at=trial.now())
+    _latency(
+        check,
+        lambda: trial.adapter.report_conversion(trial.now() - timedelta(days=30), trial.now(), trial.tag),
+    )
+    verify(check.settle())
+
+
+@pytest.mark.severity("major")
+@pytest.mark.criterion("reporting")
+def test_first_response_time_report(trial: Trial, check: Check) -> None:
+    answered = [t for t in trial.tickets if t.replied_at is not None]
+    minutes = [(t.replied_at - t.opened_at).total_seconds() / 60 for t in answered if t.replied_at]
+    start, end = _period(trial)
+    params = {
+        "start": start,
+        "end": end,
+        "minutes": minutes,
+        "tolerance_s": trial.settings.response_tolerance_seconds,
+    }
+    check.expect("report_first_response", trial.tag, params, due_at=trial.now())
+    _latency(
+        check,
+        lambda: trial.adapter.report_first_response(trial.now() - timedelta(days=30), trial.now(), trial.tag),
+    )
+    verify(check.settle())
+
+
+@pytest.mark.severity("major")
+@pytest.mark.criterion("reporting")
+def test_weekly_sales_activity_report(trial: Trial, check: Check) -> None:
+    week = trial.week
+    params = {"week_start": week.week_start.isoformat(), "reps": week.reps}
+    check.expect("report_weekly_activity", trial.tag, params, due_at=trial.now())
+    _latency(check, lambda: trial.adapter.report_weekly_activity(week.week_start, trial.tag))
+    verify(check.settle())
+
+
+@pytest.mark.severity("major")
+@pytest.mark.criterion("reporting")
+def test_sla_compliance_report(trial: Trial, check: Check) -> None:
+    closed = [t for t in trial.tickets if t.closed_at is not None]
+    start, end = _period(trial)
+    params = {
+        "start": start,
+        "end": end,
+        "tickets": len(closed),
+        "met": sum(not t.late for t in closed),
+        "tolerance_pp": trial.settings.rate_tolerance_pp,
+    }
+    check.expect("report_sla_compliance", trial.tag, params, due_at=trial.now())
+    _latency(
+        check,
+        lambda: trial.adapter.report_sla_compliance(trial.now() - timedelta(days=30), trial.now(), trial.tag),
+    )
+    verify(check.settle())
+
+
+@pytest.mark.severity("major")
+@pytest.mark.criterion("reporting")
+def test_forecast_accuracy(trial: Trial, check: Check) -> None:
+    truth = trial.forecast
+    params = {
+        "start": truth.start.isoformat(),
+        "end": truth.end.isoformat(),
+        "forecast_amount": truth.forecast_amount,
+        "actual_won": truth.actual_won(trial.deals + truth.deals),
+        "tolerance_pct": trial.settings.forecast_tolerance_pct,
+    }
+    check.expect("report_forecast", trial.tag, params, due_at=trial.now())
+    _latency(check, lambda: trial.adapter.report_forecast(truth.start, truth.end, trial.tag))
+    verify(check.settle())
+
+
+def _ready(rows: list[ExpectationRow]) -> bool:
+    return bool(rows) and all(row.status == "passed" for row in rows)
+
+
+@pytest.mark.severity("critical")
+@pytest.mark.criterion("reporting")
+def test_three_management_reports_ready(trial: Trial, check: Check, request: pytest.FixtureRequest) -> None:
+    """Acceptance criterion: at least three management reports are provided and right (from this run's
+    report checks, which run before this one)."""
+    module = check_id_of(request.node).split("::")[0]
+    ready = {
+        title: _ready(trial.ledger.expectations(trial.run_id, f"{module}::{name}"))
+        for name, title in MANAGEMENT_REPORTS.items()
+    }
+    check.observe("management_reports", ready)
+    count = sum(ready.values())
+    if count < REQUIRED_READY:
+        missing = ", ".join(title for title, ok in ready.items() if not ok)
+        pytest.fail(
+            f"{count} of {len(ready)} management reports ready and right (at least {REQUIRED_READY} "
+            f"required); not ready: {missing}",
+            pytrace=False,
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -46,9 +46,18 @@ def _latency(check: Check, call: Callable[[], Any]) -> None:
     )
 
 
-def _period(trial: Trial) -> tuple[str, str]:
-    start = min(trial.world.arrivals.values()) - timedelta(days=1)
-    return start.isoformat(), (trial.now() + timedelta(days=1)).isoformat()
+def _judge_report(
+    trial: Trial, check: Check, rule: str, params: dict[str, Any], call: Callable[[], Any]
+) -> None:
+    """File the report's expectation, time the report, and judge it now."""
+    check.expect(rule, trial.tag, params, due_at=trial.now())
+    _latency(check, call)
+    verify(check.settle())
+
+
+def _period(trial: Trial) -> tuple[datetime, datetime]:
+    """From a day before the first lead arrived to a day from now: the whole run."""
+    return min(trial.world.arrivals.values()) - timedelta(days=1), trial.now() + timedelta(days=1)
 
 
 @pytest.mark.severity("major")
@@ -57,18 +66,19 @@ def test_conversion_rate_report(trial: Trial, check: Check) -> None:
     deals = trial.deals + trial.forecast.deals
     start, end = _period(trial)
     params = {
-        "start": start,
-        "end": end,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
         "leads": len(trial.world.leads),
         "won": sum(d.won for d in deals),
         "tolerance_pp": trial.settings.rate_tolerance_pp,
     }
-    check.expect("report_conversion", trial.tag, params, due_at=trial.now())
-    _latency(
+    _judge_report(
+        trial,
         check,
-        lambda: trial.adapter.report_conversion(trial.now() - timedelta(days=30), trial.now(), trial.tag),
+        "report_conversion",
+        params,
+        lambda: trial.adapter.report_conversion(start, end, trial.tag),
     )
-    verify(check.settle())
 
 
 @pytest.mark.severity("major")
@@ -78,17 +88,18 @@ def test_first_response_time_report(trial: Trial, check: Check) -> None:
     minutes = [(t.replied_at - t.opened_at).total_seconds() / 60 for t in answered if t.replied_at]
     start, end = _period(trial)
     params = {
-        "start": start,
-        "end": end,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
         "minutes": minutes,
         "tolerance_s": trial.settings.response_tolerance_seconds,
     }
-    check.expect("report_first_response", trial.tag, params, due_at=trial.now())
-    _latency(
+    _judge_report(
+        trial,
         check,
-        lambda: trial.adapter.report_first_response(trial.now() - timedelta(days=30), trial.now(), trial.tag),
+        "report_first_response",
+        params,
+        lambda: trial.adapter.report_first_response(start, end, trial.tag),
     )
-    verify(check.settle())
 
 
 @pytest.mark.severity("major")
@@ -96,9 +107,13 @@ def test_first_response_time_report(trial: Trial, check: Check) -> None:
 def test_weekly_sales_activity_report(trial: Trial, check: Check) -> None:
     week = trial.week
     params = {"week_start": week.week_start.isoformat(), "reps": week.reps}
-    check.expect("report_weekly_activity", trial.tag, params, due_at=trial.now())
-    _latency(check, lambda: trial.adapter.report_weekly_activity(week.week_start, trial.tag))
-    verify(check.settle())
+    _judge_report(
+        trial,
+        check,
+        "report_weekly_activity",
+        params,
+        lambda: trial.adapter.report_weekly_activity(week.week_start, trial.tag),
+    )
 
 
 @pytest.mark.severity("major")
@@ -107,18 +122,19 @@ def test_sla_compliance_report(trial: Trial, check: Check) -> None:
     closed = [t for t in trial.tickets if t.closed_at is not None]
     start, end = _period(trial)
     params = {
-        "start": start,
-        "end": end,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
         "tickets": len(closed),
         "met": sum(not t.late for t in closed),
         "tolerance_pp": trial.settings.rate_tolerance_pp,
     }
-    check.expect("report_sla_compliance", trial.tag, params, due_at=trial.now())
-    _latency(
+    _judge_report(
+        trial,
         check,
-        lambda: trial.adapter.report_sla_compliance(trial.now() - timedelta(days=30), trial.now(), trial.tag),
+        "report_sla_compliance",
+        params,
+        lambda: trial.adapter.report_sla_compliance(start, end, trial.tag),
     )
-    verify(check.settle())
 
 
 @pytest.mark.severity("major")
@@ -132,9 +148,13 @@ def test_forecast_accuracy(trial: Trial, check: Check) -> None:
         "actual_won": truth.actual_won(trial.deals + truth.deals),
         "tolerance_pct": trial.settings.forecast_tolerance_pct,
     }
-    check.expect("report_forecast", trial.tag, params, due_at=trial.now())
-    _latency(check, lambda: trial.adapter.report_forecast(truth.start, truth.end, trial.tag))
-    verify(check.settle())
+    _judge_report(
+        trial,
+        check,
+        "report_forecast",
+        params,
+        lambda: trial.adapter.report_forecast(truth.start, truth.end, trial.tag),
+    )
 
 
 def _ready(rows: list[ExpectationRow]) -> bool:

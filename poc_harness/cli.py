@@ -14,6 +14,7 @@ from poc_harness.config import PocConfig, load_config
 from poc_harness.errors import ConfigError, PocError
 from poc_harness.ledger import Ledger
 from poc_harness.redaction import REDACTOR
+from poc_harness.report.publish import compare, publish
 from poc_harness.sandbox.profiles import PROFILES
 
 
@@ -74,6 +75,21 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    config = load_config(args.poc_config)
+    json_path, html = publish(args.results, config, args.lang, args.satisfaction, args.scorecard)
+    print(f"acceptance: {json_path}\nreport: {html}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    try:
+        print(f"comparison: {compare(args.reports_dir, args.lang, args.out)}")
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="poc-harness", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -93,6 +109,19 @@ def parser() -> argparse.ArgumentParser:
     clean.add_argument("--ledger", type=Path)
     clean.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     clean.set_defaults(handler=_cleanup)
+
+    report = commands.add_parser("report", help="grade a run's results JSON and render its acceptance report")
+    report.add_argument("results", type=Path, help="reports/<vendor>-<run>.json")
+    report.add_argument("--poc-config", type=Path)
+    report.add_argument("--lang", choices=["en", "fa"], default="en")
+    report.add_argument("--satisfaction", type=Path, help="tester survey answers (CSV or YAML)")
+    report.add_argument("--scorecard", type=Path, help="the committee's scorecard (YAML)")
+    report.set_defaults(handler=_report)
+    side = commands.add_parser("compare", help="every vendor's latest run side by side")
+    side.add_argument("--reports-dir", type=Path, default=Path("reports"))
+    side.add_argument("--lang", choices=["en", "fa"], default="en")
+    side.add_argument("--out", type=Path)
+    side.set_defaults(handler=_compare)
 
     sandbox = commands.add_parser("sandbox", help="the embedded reference CRM")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)

@@ -12,8 +12,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from poc_harness.criteria import DEFAULT_WEIGHTS, Criterion
 from poc_harness.errors import ConfigError
 from poc_harness.redaction import REDACTOR
 
@@ -62,6 +63,39 @@ class HarnessSettings(BaseModel):
     forecast_tolerance_pct: float = Field(default=10.0, ge=0, description="forecast error vs actual won")
 
 
+class MatrixSettings(BaseModel):
+    """The ``[matrix]`` table: the weighted scoring matrix (all eight criteria, weights summing to 100)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: dict[Criterion, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    measured_share: float = Field(
+        default=0.5, ge=0, le=1, description="share of measured vs declared evidence"
+    )
+    target: float = Field(default=85.0, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _complete_and_summing_to_100(self) -> MatrixSettings:
+        missing = [c.value for c in Criterion if c not in self.weights]
+        if missing:
+            raise ValueError(f"weights miss {', '.join(missing)}: give all eight criteria")
+        total = sum(self.weights.values())
+        if abs(total - 100) > 1e-9:
+            raise ValueError(f"weights sum to {total:g}, not 100: adjust them")
+        return self
+
+
+class EvidenceSettings(BaseModel):
+    """The ``[evidence]`` table: where the committee's declared evidence lives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    satisfaction: Path | None = Field(default=None, description="tester survey answers, CSV or YAML")
+    scorecards: Path | None = Field(default=None, description="folder of <vendor>.yaml scorecards")
+    scale_max: int = Field(default=5, ge=2)
+    satisfied_at: int = Field(default=4, ge=1)
+
+
 class PocConfig(BaseModel):
     """The whole file: ``[harness]`` and one ``[vendors.<name>]`` table per candidate."""
 
@@ -69,6 +103,8 @@ class PocConfig(BaseModel):
 
     harness: HarnessSettings = HarnessSettings()
     sla: SlaPolicy = SlaPolicy()
+    matrix: MatrixSettings = MatrixSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     vendors: dict[str, dict[str, Any]] = {}
     source: str = Field(default="(defaults)", exclude=True)
 
@@ -89,7 +125,9 @@ def _describe(exc: ValidationError, source: str) -> str:
     key = ".".join(str(part) for part in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"{source}: unknown key '{key}': remove it or check its spelling"
-    return f"{source}: key '{key}': {first['msg']} (got {first.get('input')!r})"
+    given = first.get("input")
+    shown = "" if isinstance(given, dict | list) else f" (got {given!r})"
+    return f"{source}: key '{key}': {first['msg']}{shown}"
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> PocConfig:

@@ -240,6 +240,27 @@ class Ledger:
             evidence=json.loads(row["evidence"]) if row["evidence"] else None,
         )
 
+    def expectation_summary(self, run_id: str, failures_kept: int = 25) -> dict[str, Any]:
+        """Per check: what this run filed or judged, counted by status, with the first failures' evidence."""
+        rows = self._db.execute(
+            "SELECT * FROM expectations WHERE run_id=? OR judged_by_run=? ORDER BY id", (run_id, run_id)
+        ).fetchall()
+        summary: dict[str, Any] = {}
+        for row in map(self._expectation, rows):
+            entry = summary.setdefault(
+                row.check_id,
+                {"passed": 0, "failed": 0, "pending": 0, "first_pending_due": None, "failures": []},
+            )
+            entry[row.status] += 1
+            if row.status == "pending":
+                due = row.due_at.isoformat()
+                entry["first_pending_due"] = min(filter(None, [entry["first_pending_due"], due]))
+            elif row.status == "failed" and len(entry["failures"]) < failures_kept:
+                entry["failures"].append(
+                    {"subject": row.subject, "rule": row.rule, "from_run": row.run_id, **(row.evidence or {})}
+                )
+        return summary
+
     # --- observations -------------------------------------------------------------------
     def observe(self, run_id: str, check_id: str, name: str, value: Any, at: datetime) -> None:
         with self._tx() as db:

@@ -18,8 +18,9 @@ from poc_harness.adapter import discover
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, load_config
 from poc_harness.criteria import Criterion, Severity
-from poc_harness.errors import CapabilityMissing, PocError
+from poc_harness.errors import CapabilityMissing, PocError, VendorError
 from poc_harness.redaction import REDACTOR
+from poc_harness.report.publish import evidence_for, publish
 from poc_harness.results import TestResult, write_results
 from poc_harness.trial import Check, Trial
 
@@ -50,6 +51,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--ledger", type=Path, help="the ledger file (default from config: reports/ledger.sqlite)"
     )
+    group.addoption(
+        "--report-lang",
+        choices=["en", "fa"],
+        default="en",
+        help="language of the acceptance report: en, or fa (right to left, Jalali dates)",
+    )
+    group.addoption("--satisfaction", type=Path, help="the test users' survey answers (CSV or YAML)")
+    group.addoption("--scorecard", type=Path, help="the committee's scorecard for this vendor (YAML)")
     parser.addini("poc_scenarios", "folder of the scenario suites (relative to rootdir)", default="scenarios")
 
 
@@ -77,6 +86,11 @@ def pytest_configure(config: pytest.Config) -> None:
         clock = config.getoption("clock")
         trial = Trial(settings, vendor, ClockMode(clock) if clock else None)
     except PocError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    try:
+        evidence_for(settings, trial.vendor, config.getoption("satisfaction"), config.getoption("scorecard"))
+    except PocError as exc:
+        trial.adapter.close()
         raise pytest.UsageError(str(exc)) from None
     try:
         answered = trial.connect()
@@ -172,6 +186,14 @@ def verify(outcome: Any) -> None:
         pytest.fail("nothing was checked: the check filed no expectation", pytrace=False)
 
 
+def _fault(call: pytest.CallInfo[None]) -> str:
+    """Whose fault a failure is: the vendor's (a check failed, the CRM misbehaved) or ours."""
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, VendorError | AssertionError | pytest.fail.Exception):
+        return "vendor"
+    return "harness"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
@@ -187,12 +209,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if finished:
         outcome = report.outcome
         message = ""
+        fault = None
         if report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2]).removeprefix("Skipped: ")
             outcome = "pending" if message.startswith(PENDING_PREFIX) else "skipped"
         elif report.failed:
             outcome = "failed" if report.when == "call" else "error"
             message = report.longreprtext.strip()
+            fault = _fault(call)
         item.config.stash[RESULTS_KEY].append(
             TestResult(
                 nodeid=item.nodeid,
@@ -202,6 +226,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 criterion=criterion,
                 duration_s=round(report.duration, 3),
                 message=REDACTOR(message),
+                fault=fault,
             )
         )
     return report
@@ -220,12 +245,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "calls": trial.adapter.call_stats(),
     }
     path = trial.settings.reports_dir / f"{trial.vendor}-{trial.run_id}.json"
-    write_results(path, run, results, trial.ledger.observations(trial.run_id))
+    write_results(
+        path,
+        run,
+        results,
+        trial.ledger.observations(trial.run_id),
+        trial.ledger.expectation_summary(trial.run_id),
+    )
     failed = sum(1 for r in results if r.outcome in ("failed", "error"))
     trial.close("failed" if failed else "passed")
     terminal = config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is not None:
-        terminal.write_line(f"poc-harness: results of run {trial.run_id} written to {path}")
+    say = terminal.write_line if terminal is not None else print
+    say(f"poc-harness: results of run {trial.run_id} written to {path}")
+    _, html = publish(
+        path,
+        trial.config,
+        config.getoption("report_lang"),
+        config.getoption("satisfaction"),
+        config.getoption("scorecard"),
+    )
+    say(f"poc-harness: acceptance report: {html}")
 
 
 class HtmlReportHooks:

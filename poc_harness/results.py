@@ -1,8 +1,18 @@
 """The results JSON of a run: written at the end of every scenario run, the source of every later view.
 
-Schema ``poc-harness/results`` version 1: ``{"schema", "version", "run": {...metadata},
-"tests": [{"nodeid", "check", "outcome", "severity", "criterion", "duration_s",
-"message"}], "observations": [...]}``.  ``outcome`` is passed, failed, error or pending.
+Schema ``poc-harness/results`` version 1::
+
+    {"schema": "poc-harness/results", "version": 1,
+     "run": {vendor, adapter, run_id, tag, seed, records, locale, clock, acceptance_run, profile,
+             started_at, finished_at, calls: {calls, retries, failures, by_status}},
+     "tests": [{nodeid, check, outcome, severity, criterion, duration_s, message, fault}],
+     "observations": [{check_id, name, value, at}],
+     "expectations": {check: {passed, failed, pending, first_pending_due, failures: [...]}}}
+
+``outcome`` is passed, failed, error, pending or skipped; ``fault`` is vendor or harness
+for a failure (a harness fault never counts against the vendor).  ``expectations`` covers
+what this run filed and what it judged from earlier runs; ``failures`` holds up to 25
+failed expectations each with subject, rule, expected, observed and note.
 """
 
 from __future__ import annotations
@@ -25,10 +35,15 @@ class TestResult:
     criterion: str | None
     duration_s: float
     message: str
+    fault: str | None = None
 
 
 def write_results(
-    path: Path, run: dict[str, Any], tests: list[TestResult], observations: list[dict[str, Any]]
+    path: Path,
+    run: dict[str, Any],
+    tests: list[TestResult],
+    observations: list[dict[str, Any]],
+    expectations: dict[str, Any] | None = None,
 ) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
@@ -37,6 +52,7 @@ def write_results(
         "run": run,
         "tests": [asdict(t) for t in tests],
         "observations": observations,
+        "expectations": expectations or {},
     }
     path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return path

@@ -133,8 +133,11 @@ class Trial:
         return self.settings.records >= MIN_ACCEPTANCE_RECORDS
 
     def metadata(self) -> dict[str, Any]:
+        profile = getattr(self.adapter, "profile", None)
+        label = self.vendor if profile in (None, "healthy") else f"{self.vendor}:{profile}"
         return {
             "vendor": self.vendor,
+            "label": label,
             "adapter": self.adapter_name,
             "run_id": self.run_id,
             "tag": self.tag,
@@ -143,7 +146,7 @@ class Trial:
             "locale": self.settings.locale,
             "clock": self.clock_mode.value,
             "acceptance_run": self.acceptance,
-            "profile": getattr(self.adapter, "profile", None),
+            "profile": profile,
         }
 
     def close(self, outcome: str) -> None:

@@ -1,0 +1,86 @@
+"""The acceptance document: a run's results plus its grade, as versioned JSON (``poc-harness/acceptance``
+v1).  It is written before any HTML, and every HTML view is rendered from it, so a run can be
+re-rendered (another language, new evidence) and compared with other vendors later."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from poc_harness.grading import Grade
+
+SCHEMA = "poc-harness/acceptance"
+VERSION = 1
+
+
+def _checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    expectations = results.get("expectations", {})
+    return [
+        {
+            **test,
+            "scenario": test["check"].split("::")[0],
+            "expectations": expectations.get(test["check"], {}),
+        }
+        for test in results["tests"]
+    ]
+
+
+def _latency(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"report": obs["check_id"].split("::")[-1], **obs["value"]}
+        for obs in results.get("observations", [])
+        if obs["name"] == "latency_ms"
+    ]
+
+
+def _pending(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "check": c["check"],
+            "count": c["expectations"]["pending"],
+            "first_due": c["expectations"]["first_pending_due"],
+        }
+        for c in checks
+        if c["expectations"].get("pending")
+    ]
+
+
+def build(results: dict[str, Any], grade: Grade, links: dict[str, str] | None = None) -> dict[str, Any]:
+    checks = _checks(results)
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run": results["run"],
+        **grade.to_json(),
+        "checks": checks,
+        "pending": _pending(checks),
+        "latency": _latency(results),
+        "links": links or {},
+    }
+
+
+def write(path: Path, document: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return path
+
+
+def read(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if document.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: not a poc-harness acceptance file")
+    return document
+
+
+def latest_per_vendor(folder: Path) -> list[dict[str, Any]]:
+    """The newest acceptance document of each vendor found in ``folder``."""
+    newest: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.acceptance.json")):
+        document = read(path)
+        vendor = document["run"].get("label") or document["run"]["vendor"]
+        if vendor not in newest or document["run"]["started_at"] > newest[vendor]["run"]["started_at"]:
+            newest[vendor] = document
+    return [newest[vendor] for vendor in sorted(newest)]

@@ -1,0 +1,129 @@
+"""Report language: English (default) or Persian (right to left, Jalali dates, Persian digits)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import jdatetime
+
+Lang = Literal["en", "fa"]
+PERSIAN_DIGITS = str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")
+
+LABELS: dict[str, dict[str, str]] = {
+    "title": {"en": "PoC acceptance report", "fa": "گزارش پذیرش آزمون اثبات مفهوم"},
+    "compare_title": {"en": "PoC comparison of vendors", "fa": "مقایسه تأمین‌کنندگان در آزمون اثبات مفهوم"},
+    "vendor": {"en": "Vendor", "fa": "تأمین‌کننده"},
+    "run": {"en": "Run", "fa": "اجرا"},
+    "generated": {"en": "Generated", "fa": "تاریخ تهیه"},
+    "verdict": {"en": "Verdict", "fa": "نتیجه"},
+    "accept": {"en": "ACCEPT", "fa": "پذیرفته"},
+    "reject": {"en": "REJECT", "fa": "رد"},
+    "incomplete": {"en": "INCOMPLETE", "fa": "ناتمام"},
+    "why": {"en": "Why", "fa": "دلیل"},
+    "rules": {"en": "Acceptance rules", "fa": "معیارهای پذیرش"},
+    "rule": {"en": "Rule", "fa": "معیار"},
+    "status": {"en": "Status", "fa": "وضعیت"},
+    "evidence": {"en": "Evidence", "fa": "شواهد"},
+    "met": {"en": "met", "fa": "برآورده"},
+    "not met": {"en": "not met", "fa": "برآورده نشده"},
+    "not yet known": {"en": "not yet known", "fa": "هنوز نامعلوم"},
+    "matrix": {"en": "Weighted scoring matrix", "fa": "ماتریس امتیازدهی وزنی"},
+    "criterion": {"en": "Criterion", "fa": "معیار"},
+    "weight": {"en": "Weight", "fa": "وزن"},
+    "measured": {"en": "Measured", "fa": "اندازه‌گیری‌شده"},
+    "declared": {"en": "Declared", "fa": "اظهارشده"},
+    "score": {"en": "Score", "fa": "امتیاز"},
+    "points": {"en": "Points", "fa": "امتیاز وزنی"},
+    "source": {"en": "Source", "fa": "منبع"},
+    "both": {"en": "measured + declared", "fa": "اندازه‌گیری + اظهار"},
+    "none": {"en": "no evidence", "fa": "بدون شواهد"},
+    "total": {"en": "Total", "fa": "جمع"},
+    "target": {"en": "target", "fa": "هدف"},
+    "checks": {"en": "Checks by criterion", "fa": "بررسی‌ها به تفکیک معیار"},
+    "check": {"en": "Check", "fa": "بررسی"},
+    "scenario": {"en": "Scenario", "fa": "سناریو"},
+    "severity": {"en": "Severity", "fa": "شدت"},
+    "outcome": {"en": "Outcome", "fa": "نتیجه"},
+    "passed": {"en": "passed", "fa": "موفق"},
+    "failed": {"en": "failed", "fa": "ناموفق"},
+    "error": {"en": "error", "fa": "خطا"},
+    "pending": {"en": "pending", "fa": "در انتظار"},
+    "skipped": {"en": "skipped", "fa": "رد شده"},
+    "expected": {"en": "expected", "fa": "مورد انتظار"},
+    "observed": {"en": "observed", "fa": "مشاهده‌شده"},
+    "pending_title": {"en": "Time-based expectations still pending", "fa": "انتظارهای زمانی در انتظار داوری"},
+    "due": {"en": "first due", "fa": "نخستین سررسید"},
+    "count": {"en": "count", "fa": "تعداد"},
+    "charts": {"en": "At a glance", "fa": "در یک نگاه"},
+    "cost": {"en": "Cost: yearly TCO and ROI", "fa": "هزینه: TCO سالانه و ROI"},
+    "tco": {"en": "Yearly TCO", "fa": "TCO سالانه"},
+    "roi": {"en": "Yearly ROI", "fa": "ROI سالانه"},
+    "satisfaction": {"en": "Tester satisfaction", "fa": "رضایت کاربران آزمون"},
+    "links": {"en": "Engineers' detail", "fa": "جزئیات فنی"},
+    "metadata": {"en": "Run details", "fa": "مشخصات اجرا"},
+    "differences": {"en": "Checks where vendors differ", "fa": "بررسی‌هایی که نتیجه متفاوت دارند"},
+    "all_checks": {"en": "All checks", "fa": "همه بررسی‌ها"},
+    "no_differences": {"en": "No differences.", "fa": "تفاوتی نیست."},
+    "notes": {"en": "Notes", "fa": "یادداشت‌ها"},
+    "critical": {"en": "critical", "fa": "بحرانی"},
+    "major": {"en": "major", "fa": "مهم"},
+    "minor": {"en": "minor", "fa": "جزئی"},
+    "latency": {"en": "Report latency", "fa": "زمان پاسخ گزارش‌ها"},
+    "rule_no_critical_failure": {"en": "No critical failure", "fa": "بدون خطای بحرانی"},
+    "rule_integrations": {"en": "Integrations run without a critical error", "fa": "یکپارچگی‌ها بدون خطای بحرانی"},
+    "rule_three_reports": {"en": "Three management reports ready", "fa": "سه گزارش مدیریتی آماده"},
+    "rule_satisfaction": {"en": "At least 80 % of test users satisfied", "fa": "رضایت دست‌کم ۸۰٪ کاربران آزمون"},
+}
+
+CRITERIA_FA: dict[str, str] = {
+    "security": "امنیت و هویت",
+    "scalability": "مقیاس‌پذیری و کارایی",
+    "integration": "یکپارچگی با اکوسیستم",
+    "reliability": "قابلیت اطمینان: SLA، HA، DR",
+    "customisation": "سفارشی‌سازی و توسعه",
+    "reporting": "گزارش‌گیری و تحلیل",
+    "localisation": "بومی‌سازی و استقرار",
+    "cost": "قیمت و TCO",
+}
+
+SCENARIOS: dict[str, dict[str, str]] = {
+    "lead_to_contract": {"en": "Lead → contract", "fa": "سرنخ ← قرارداد"},
+    "ticket_to_resolution": {"en": "Ticket → resolution", "fa": "تیکت ← حل"},
+    "ceo_reporting": {"en": "CEO reporting", "fa": "گزارش مدیرعامل"},
+}
+
+
+def label(key: str, lang: Lang) -> str:
+    return LABELS.get(key, {}).get(lang) or LABELS.get(key, {}).get("en") or key
+
+
+def criterion_title(key: str, english: str, lang: Lang) -> str:
+    return CRITERIA_FA.get(key, english) if lang == "fa" else english
+
+
+def scenario_title(check: str, lang: Lang) -> str:
+    scenario = check.split("::")[0]
+    return SCENARIOS.get(scenario, {}).get(lang) or scenario.replace("_", " ").capitalize()
+
+
+def check_title(check: str) -> str:
+    return check.split("::")[-1].replace("_", " ").capitalize()
+
+
+def number(value: float | int | None, lang: Lang, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+    return text.translate(PERSIAN_DIGITS).replace(",", "٬") if lang == "fa" else text
+
+
+def moment(iso: str | None, lang: Lang) -> str:
+    """A timestamp for people: Jalali (Shamsi) with Persian digits in fa, ISO-like in en."""
+    if not iso:
+        return "–"
+    value = datetime.fromisoformat(iso)
+    if lang == "fa":
+        shamsi = jdatetime.datetime.fromgregorian(datetime=value)
+        return shamsi.strftime("%Y/%m/%d %H:%M").translate(PERSIAN_DIGITS)
+    return value.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,67 @@
+"""Publishing a run: results JSON -> grade -> acceptance JSON -> acceptance HTML (and comparisons)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from poc_harness.config import PocConfig
+from poc_harness.evidence import SatisfactionSurvey, Scorecard, load_satisfaction, load_scorecard
+from poc_harness.grading import grade
+from poc_harness.report import acceptance
+from poc_harness.report.i18n import Lang
+from poc_harness.report.render import render_acceptance, render_compare
+from poc_harness.results import read_results
+
+
+def evidence_for(
+    config: PocConfig, vendor: str, satisfaction: Path | None = None, scorecard: Path | None = None
+) -> tuple[SatisfactionSurvey | None, Scorecard | None]:
+    """The committee's evidence: explicit paths first, then the ``[evidence]`` table of the config."""
+    settings = config.evidence
+    survey_path = satisfaction or settings.satisfaction
+    if scorecard is None and settings.scorecards is not None:
+        candidate = settings.scorecards / f"{vendor}.yaml"
+        scorecard = candidate if candidate.exists() else None
+    survey = (
+        load_satisfaction(survey_path, settings.scale_max, settings.satisfied_at) if survey_path else None
+    )
+    return survey, load_scorecard(scorecard) if scorecard else None
+
+
+def publish(
+    results_path: Path,
+    config: PocConfig,
+    lang: Lang = "en",
+    satisfaction: Path | None = None,
+    scorecard: Path | None = None,
+) -> tuple[Path, Path]:
+    """Grade a run's results and write ``<stem>.acceptance.json`` then ``<stem>.acceptance[.fa].html``."""
+    results = read_results(results_path)
+    survey, card = evidence_for(config, results["run"]["vendor"], satisfaction, scorecard)
+    matrix = config.matrix
+    graded = grade(results, survey, card, matrix.weights, matrix.measured_share, matrix.target)
+    stem = results_path.with_suffix("")
+    links = {
+        name: sibling.name
+        for name, sibling in (
+            ("pytest-html (engineers)", stem.with_suffix(".html")),
+            ("JUnit XML", stem.with_suffix(".xml")),
+            ("results JSON", results_path),
+        )
+        if sibling.exists()
+    }
+    document = acceptance.build(results, graded, links)
+    json_path = acceptance.write(Path(f"{stem}.acceptance.json"), document)
+    html_path = Path(f"{stem}.acceptance{'.fa' if lang == 'fa' else ''}.html")
+    html_path.write_text(render_acceptance(document, lang), encoding="utf-8")
+    return json_path, html_path
+
+
+def compare(folder: Path, lang: Lang = "en", out: Path | None = None) -> Path:
+    """Every vendor's latest acceptance document in ``folder``, side by side."""
+    documents = acceptance.latest_per_vendor(folder)
+    if not documents:
+        raise FileNotFoundError(f"no *.acceptance.json in {folder}: run the scenarios first")
+    path = out or folder / f"comparison{'.fa' if lang == 'fa' else ''}.html"
+    path.write_text(render_compare(documents, lang), encoding="utf-8")
+    return path

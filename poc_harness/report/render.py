@@ -1,0 +1,112 @@
+"""HTML views rendered from acceptance documents with Jinja2: one vendor, or vendors side by side."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from poc_harness.report import charts
+from poc_harness.report.i18n import Lang, check_title, criterion_title, label, moment, number, scenario_title
+
+ENV = Environment(
+    loader=PackageLoader("poc_harness.report", "templates"),
+    autoescape=select_autoescape(),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _helpers(lang: Lang) -> dict[str, Any]:
+    return {
+        "lang": lang,
+        "rtl": lang == "fa",
+        "t": lambda key: label(key, lang),
+        "num": lambda value, digits=1: number(value, lang, digits),
+        "when": lambda iso: moment(iso, lang),
+        "criterion": lambda key, english: criterion_title(key, english, lang),
+        "scenario": lambda check: scenario_title(check, lang),
+        "check_title": check_title,
+    }
+
+
+def _charts(document: dict[str, Any], lang: Lang) -> list[str]:
+    criteria = document["criteria"]
+    drawn = [
+        charts.criterion_scores(
+            [criterion_title(c["criterion"], c["title"], lang) for c in criteria],
+            [c["score"] for c in criteria],
+            [c["source"] for c in criteria],
+            document["target"],
+            f"{label('score', lang)} / {label('criterion', lang)}",
+        )
+    ]
+    scenarios = sorted({c["scenario"] for c in document["checks"]})
+    counts: dict[str, list[int]] = {"passed": [], "failed": [], "pending": []}
+    for scenario in scenarios:
+        tally = Counter(c["outcome"] for c in document["checks"] if c["scenario"] == scenario)
+        counts["passed"].append(tally["passed"])
+        counts["failed"].append(tally["failed"] + tally["error"])
+        counts["pending"].append(tally["pending"])
+    if scenarios:
+        drawn.append(
+            charts.scenario_outcomes(
+                [scenario_title(s, lang) for s in scenarios],
+                counts,
+                {k: label(k, lang) for k in counts},
+                label("scenario", lang),
+            )
+        )
+    if document["latency"]:
+        drawn.append(
+            charts.latency(
+                [row["report"].replace("_", " ") for row in document["latency"]],
+                [row["p50"] for row in document["latency"]],
+                [row["p95"] for row in document["latency"]],
+                label("latency", lang),
+            )
+        )
+    return drawn
+
+
+def render_acceptance(document: dict[str, Any], lang: Lang = "en") -> str:
+    by_criterion: dict[str, list[dict[str, Any]]] = {}
+    for check in document["checks"]:
+        by_criterion.setdefault(check["criterion"] or "other", []).append(check)
+    return ENV.get_template("acceptance.html.j2").render(
+        doc=document, by_criterion=by_criterion, charts=_charts(document, lang), **_helpers(lang)
+    )
+
+
+def render_compare(documents: list[dict[str, Any]], lang: Lang = "en") -> str:
+    vendors = [d["run"].get("label") or d["run"]["vendor"] for d in documents]
+    checks = sorted({c["check"] for d in documents for c in d["checks"]})
+    outcomes = {
+        check: [next((c["outcome"] for c in d["checks"] if c["check"] == check), "–") for d in documents]
+        for check in checks
+    }
+    differing = [check for check, row in outcomes.items() if len(set(row)) > 1]
+    criteria = [
+        (
+            c["criterion"],
+            c["title"],
+            [next(x for x in d["criteria"] if x["criterion"] == c["criterion"]) for d in documents],
+        )
+        for c in documents[0]["criteria"]
+    ]
+    chart = charts.vendor_totals(
+        vendors,
+        [d["total"] for d in documents],
+        documents[0]["target"],
+        f"{label('total', lang)} / {label('target', lang)} {documents[0]['target']:.0f}",
+    )
+    return ENV.get_template("compare.html.j2").render(
+        docs=documents,
+        vendors=vendors,
+        outcomes=outcomes,
+        differing=differing,
+        criteria=criteria,
+        chart=chart,
+        **_helpers(lang),
+    )

@@ -20,7 +20,7 @@ from poc_harness.config import MIN_ACCEPTANCE_RECORDS, load_config
 from poc_harness.criteria import Criterion, Severity
 from poc_harness.errors import CapabilityMissing, PocError, VendorError
 from poc_harness.redaction import REDACTOR
-from poc_harness.report.publish import evidence_for, publish
+from poc_harness.report.publish import evidence_for, publish, sibling_links
 from poc_harness.results import TestResult, write_results
 from poc_harness.trial import Check, Trial
 
@@ -257,13 +257,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     say = terminal.write_line if terminal is not None else print
     say(f"poc-harness: results of run {trial.run_id} written to {path}")
-    _, html = publish(
-        path,
-        trial.config,
-        config.getoption("report_lang"),
-        config.getoption("satisfaction"),
-        config.getoption("scorecard"),
+    html_option, xml_option = (
+        getattr(config.option, "htmlpath", None),
+        getattr(config.option, "xmlpath", None),
     )
+    links = sibling_links(
+        path, Path(html_option) if html_option else None, Path(xml_option) if xml_option else None
+    )
+    lang, satisfaction, scorecard = (
+        config.getoption(name) for name in ("report_lang", "satisfaction", "scorecard")
+    )
+    _, html = publish(path, trial.config, lang, satisfaction, scorecard, links)
     say(f"poc-harness: acceptance report: {html}")
 
 

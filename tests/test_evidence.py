@@ -153,7 +153,8 @@ def test_threshold_outside_the_scale_is_refused(tmp_path: Path) -> None:
 
 
 def test_csv_with_persian_names_roles_and_comments(tmp_path: Path) -> None:
-    text = HEADER + "مریم احمدی,کارشناس فروش,5,ثبت سرنخ سریع بود\n" + "علی رضایی,sales rep,۳,گزارش‌ها کند است\n"
+    text = HEADER + "مریم احمدی,کارشناس فروش,5,ثبت سرنخ سریع بود\n"
+    text += "علی رضایی,sales rep,۳,گزارش‌ها کند است\n"
     loaded = load_satisfaction(write(tmp_path, "نظرسنجی.csv", text))
     first, second = loaded.answers
     assert (first.tester, first.role, first.score, first.comment) == (
@@ -392,7 +393,7 @@ def test_missing_scorecard_names_it(tmp_path: Path) -> None:
 
 def test_file_that_is_not_utf8_names_it(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
-    path.write_bytes(HEADER.encode() + "مریم,sales rep,4,\n".encode("cp1256"))
+    path.write_bytes(HEADER.encode() + "مرجان,sales rep,4,\n".encode("cp1256"))
     with pytest.raises(EvidenceError) as info:
         load_satisfaction(path)
     assert evidence_error(info) == f"{path}: is not UTF-8 text: save it as UTF-8"
@@ -493,7 +494,7 @@ def test_zero_users_is_refused(tmp_path: Path) -> None:
     [
         ("  users: 60\n", "  users: 60\n  user_count: 60\n", "cost.user_count"),
         ("vendor: acme-crm\n", "vendor: acme-crm\nvendr: acme\n", "vendr"),
-        ("evidence: \"quote Q-2026-114\"", 'evidence: "quote", weight: 5', "criteria.cost.weight"),
+        ('evidence: "quote Q-2026-114"', 'evidence: "quote", weight: 5', "criteria.cost.weight"),
     ],
 )
 def test_unknown_key_is_named_with_its_path(tmp_path: Path, old: str, new: str, key: str) -> None:

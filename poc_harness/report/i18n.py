@@ -71,9 +71,15 @@ LABELS: dict[str, dict[str, str]] = {
     "minor": {"en": "minor", "fa": "جزئی"},
     "latency": {"en": "Report latency", "fa": "زمان پاسخ گزارش‌ها"},
     "rule_no_critical_failure": {"en": "No critical failure", "fa": "بدون خطای بحرانی"},
-    "rule_integrations": {"en": "Integrations run without a critical error", "fa": "یکپارچگی‌ها بدون خطای بحرانی"},
+    "rule_integrations": {
+        "en": "Integrations run without a critical error",
+        "fa": "یکپارچگی‌ها بدون خطای بحرانی",
+    },
     "rule_three_reports": {"en": "Three management reports ready", "fa": "سه گزارش مدیریتی آماده"},
-    "rule_satisfaction": {"en": "At least 80 % of test users satisfied", "fa": "رضایت دست‌کم ۸۰٪ کاربران آزمون"},
+    "rule_satisfaction": {
+        "en": "At least 80 % of test users satisfied",
+        "fa": "رضایت دست‌کم ۸۰٪ کاربران آزمون",
+    },
 }
 
 CRITERIA_FA: dict[str, str] = {

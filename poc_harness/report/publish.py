@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from poc_harness.config import PocConfig
@@ -28,12 +29,28 @@ def evidence_for(
     return survey, load_scorecard(scorecard) if scorecard else None
 
 
+def sibling_links(results_path: Path, html: Path | None = None, junit: Path | None = None) -> dict[str, str]:
+    """Links from the acceptance report to the engineers' files, relative to the reports folder."""
+    stem = results_path.with_suffix("")
+    found = {
+        "pytest-html (engineers)": html or stem.with_suffix(".html"),
+        "JUnit XML": junit or stem.with_suffix(".xml"),
+        "results JSON": results_path,
+    }
+    return {
+        name: os.path.relpath(path, results_path.parent)
+        for name, path in found.items()
+        if path in (html, junit) or path.exists()
+    }
+
+
 def publish(
     results_path: Path,
     config: PocConfig,
     lang: Lang = "en",
     satisfaction: Path | None = None,
     scorecard: Path | None = None,
+    links: dict[str, str] | None = None,
 ) -> tuple[Path, Path]:
     """Grade a run's results and write ``<stem>.acceptance.json`` then ``<stem>.acceptance[.fa].html``."""
     results = read_results(results_path)
@@ -41,16 +58,7 @@ def publish(
     matrix = config.matrix
     graded = grade(results, survey, card, matrix.weights, matrix.measured_share, matrix.target)
     stem = results_path.with_suffix("")
-    links = {
-        name: sibling.name
-        for name, sibling in (
-            ("pytest-html (engineers)", stem.with_suffix(".html")),
-            ("JUnit XML", stem.with_suffix(".xml")),
-            ("results JSON", results_path),
-        )
-        if sibling.exists()
-    }
-    document = acceptance.build(results, graded, links)
+    document = acceptance.build(results, graded, links if links is not None else sibling_links(results_path))
     json_path = acceptance.write(Path(f"{stem}.acceptance.json"), document)
     html_path = Path(f"{stem}.acceptance{'.fa' if lang == 'fa' else ''}.html")
     html_path.write_text(render_acceptance(document, lang), encoding="utf-8")

@@ -49,6 +49,11 @@ def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout:
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
     )
-    found = sorted(reports.glob("*.json"), key=lambda p: p.stat().st_mtime) if reports.exists() else []
+    found = sorted(
+        (p for p in reports.glob("*.json") if not p.name.endswith(".acceptance.json"))
+        if reports.exists()
+        else [],
+        key=lambda p: p.stat().st_mtime,
+    )
     results = json.loads(found[-1].read_text()) if found else None
     return SuiteRun(done.returncode, done.stdout, done.stderr, results)

@@ -41,6 +41,15 @@ def criterion_scores(
     ]
     axes.barh(list(labels)[::-1], list(scores)[::-1], color=colours[::-1])
     axes.axvline(target, color=RED, linestyle="--", linewidth=1)
+    axes.annotate(
+        f"{target:g}",
+        (target, 1.0),
+        xycoords=("data", "axes fraction"),
+        color=RED,
+        fontsize=8,
+        ha="center",
+        va="bottom",
+    )
     axes.set_xlim(0, 100)
     axes.set_title(title)
     return _svg(figure, title)
@@ -56,7 +65,7 @@ def scenario_outcomes(
         values = list(counts[outcome])
         axes.barh(list(scenarios), values, left=left, color=colour, label=labels[outcome])
         left = [a + b for a, b in zip(left, values, strict=True)]
-    axes.legend(loc="lower right", frameon=False)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
     axes.set_title(title)
     return _svg(figure, title)
 
@@ -67,7 +76,7 @@ def latency(reports: Sequence[str], p50: Sequence[float], p95: Sequence[float], 
     positions = range(len(reports))
     axes.bar([p - 0.2 for p in positions], list(p50), width=0.4, color=BLUE, label="p50")
     axes.bar([p + 0.2 for p in positions], list(p95), width=0.4, color=AMBER, label="p95")
-    axes.set_xticks(list(positions), list(reports), rotation=15, ha="right")
+    axes.set_xticks(list(positions), list(reports), rotation=20, ha="right", fontsize=8)
     axes.set_ylabel("ms")
     axes.legend(frameon=False)
     axes.set_title(title)

@@ -113,8 +113,53 @@ def scenario_title(check: str, lang: Lang) -> str:
     return SCENARIOS.get(scenario, {}).get(lang) or scenario.replace("_", " ").capitalize()
 
 
-def check_title(check: str) -> str:
-    return check.split("::")[-1].replace("_", " ").capitalize()
+CHECK_TITLES: dict[str, dict[str, str]] = {
+    "every_lead_gets_an_owner": {"en": "Every lead gets an owner", "fa": "هر سرنخ یک مسئول می‌گیرد"},
+    "followups_due_at_t2_and_t5": {"en": "Follow-ups due at T+2 and T+5 days", "fa": "پیگیری در روز ۲ و ۵"},
+    "silence_alert_after_7_days_and_not_after_activity": {
+        "en": "Silence alert after 7 days, none after activity",
+        "fa": "هشدار سکوت پس از ۷ روز، نه پس از فعالیت",
+    },
+    "conversion_to_won_contract_keeps_history": {
+        "en": "Conversion to a won contract keeps the history",
+        "fa": "تبدیل به قرارداد برنده با حفظ تاریخچه",
+    },
+    "timely_answers_are_not_flagged": {
+        "en": "Timely answers are not flagged",
+        "fa": "پاسخ به‌موقع نقض نمی‌شود",
+    },
+    "late_answers_are_flagged_as_breached": {
+        "en": "Late answers are flagged as SLA breaches",
+        "fa": "پاسخ دیرهنگام نقض SLA ثبت می‌شود",
+    },
+    "first_response_time_matches_the_ledger": {
+        "en": "First response time matches the ledger",
+        "fa": "زمان اولین پاسخ مطابق دفتر ثبت",
+    },
+    "closing_sends_exactly_one_nps_survey": {
+        "en": "Closing sends exactly one NPS survey",
+        "fa": "بستن تیکت دقیقاً یک نظرسنجی NPS می‌فرستد",
+    },
+    "nps_matches_recorded_responses": {
+        "en": "NPS matches the recorded answers",
+        "fa": "NPS مطابق پاسخ‌های ثبت‌شده",
+    },
+    "conversion_rate_report": {"en": "Conversion rate report", "fa": "گزارش نرخ تبدیل"},
+    "first_response_time_report": {"en": "First response time report", "fa": "گزارش زمان اولین پاسخ"},
+    "weekly_sales_activity_report": {"en": "Weekly sales activity report", "fa": "گزارش فعالیت هفتگی فروش"},
+    "sla_compliance_report": {"en": "SLA compliance report", "fa": "گزارش رعایت SLA"},
+    "forecast_accuracy": {"en": "Forecast accuracy (±10 %)", "fa": "دقت پیش‌بینی (±۱۰٪)"},
+    "three_management_reports_ready": {
+        "en": "Three management reports ready",
+        "fa": "سه گزارش مدیریتی آماده",
+    },
+}
+
+
+def check_title(check: str, lang: Lang = "en") -> str:
+    name = check.split("::")[-1]
+    titles = CHECK_TITLES.get(name, {})
+    return titles.get(lang) or titles.get("en") or name.replace("_", " ").capitalize()
 
 
 def number(value: float | int | None, lang: Lang, digits: int = 1) -> str:

@@ -27,7 +27,7 @@ def _helpers(lang: Lang) -> dict[str, Any]:
         "when": lambda iso: moment(iso, lang),
         "criterion": lambda key, english: criterion_title(key, english, lang),
         "scenario": lambda check: scenario_title(check, lang),
-        "check_title": check_title,
+        "check_title": lambda check: check_title(check, lang),
     }
 
 

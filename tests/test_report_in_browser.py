@@ -8,6 +8,7 @@ look at.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -40,7 +41,8 @@ JALALI_YEAR = re.compile(r"۱۴۰[۰-۹]")  # 1400-1409 in Persian digits
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: {INSTALL_HINT}")
+        # CI (.ci/run) installs the browser, so there its absence is a failure, not a skip
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"{CHROMIUM} is missing: {INSTALL_HINT}")
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason=f"the playwright module is missing: {INSTALL_HINT}"
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +55,7 @@ class CallStats:
     calls: int = 0
     retries: int = 0
     failures: int = 0
+    rate_limit_pauses: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
 
 
@@ -110,10 +113,15 @@ class VendorHTTP:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
+        pause_after: Callable[[httpx.Response], float | None] | None = None,
     ) -> None:
+        """``pause_after`` reads a vendor's rate-limit headers (e.g. ``X-RateLimit-Remaining`` at 0) and
+        returns the seconds to wait before the next call; the wait is capped by the retry policy."""
         self.vendor = vendor
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
+        self._pause_after = pause_after
+        self._sleep = time.sleep
         for name, value in (headers or {}).items():
             if name.lower() in SENSITIVE_HEADERS:
                 REDACTOR.add(value)
@@ -149,6 +157,10 @@ class VendorHTTP:
                 raise _Retryable(None, exc) from exc
             raise
         self.stats.by_status[response.status_code] = self.stats.by_status.get(response.status_code, 0) + 1
+        pause = self._pause_after(response) if self._pause_after else None
+        if pause and pause > 0:
+            self.stats.rate_limit_pauses += 1
+            self._sleep(min(pause, self.policy.max_single_wait))
         retry_any = response.status_code in RETRY_STATUSES_ANY_METHOD
         retry_idem = method in IDEMPOTENT and response.status_code in RETRY_STATUSES_IDEMPOTENT
         if retry_any or retry_idem:

@@ -470,3 +470,18 @@ def test_every_error_message_is_one_line(
             client.request(method, "/x")
     assert_one_line(str(info.value))
     assert str(info.value).startswith(f"acme: {method} /x")
+
+
+def test_pause_after_reads_rate_limit_headers_and_waits_capped(mock: respx.MockRouter) -> None:
+    mock.get("/leads").respond(200, json=[], headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "99"})
+    slept: list[float] = []
+
+    def pause(response: httpx.Response) -> float | None:
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        return float(response.headers["X-RateLimit-Reset"]) if remaining == "0" else None
+
+    http = VendorHTTP("acme", BASE, policy=FAST, pause_after=pause)
+    http._sleep = slept.append
+    http.request("GET", "/leads")
+    http.close()
+    assert slept == [FAST.max_single_wait] and http.stats.rate_limit_pauses == 1

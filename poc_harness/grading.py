@@ -168,15 +168,33 @@ def measured_score(tests: list[dict[str, Any]], criterion: Criterion) -> tuple[f
     return 100.0 * passed / total, len(settled)
 
 
+def api_success(calls: dict[str, Any]) -> tuple[float | None, str]:
+    """The vendor API's success rate over the run (requests that finally failed after bounded retries),
+    the measured part of the reliability criterion when no reliability check ran."""
+    requests = int(calls.get("calls", 0)) - int(calls.get("retries", 0))
+    if requests <= 0:
+        return None, ""
+    failures = int(calls.get("failures", 0))
+    evidence = (
+        f"API: {requests} requests, {failures} failed after retries, {calls.get('retries', 0)} retried, "
+        f"by status {calls.get('by_status', {})}"
+    )
+    return 100.0 * (requests - failures) / requests, evidence
+
+
 def score_matrix(
     tests: list[dict[str, Any]],
     scorecard: Scorecard | None,
     weights: dict[Criterion, float],
     measured_share: float,
+    calls: dict[str, Any] | None = None,
 ) -> list[CriterionScore]:
     rows = []
     for criterion in Criterion:
         measured, count = measured_score(tests, criterion)
+        if criterion is Criterion.RELIABILITY and measured is None and calls:
+            measured, _ = api_success(calls)
+            count = 1 if measured is not None else 0
         declared_entry = scorecard.criteria.get(criterion) if scorecard else None
         declared = declared_entry.score if declared_entry else None
         if measured is not None and declared is not None:
@@ -218,7 +236,8 @@ def grade(
         rule_three_reports(tests, results.get("observations", [])),
         rule_satisfaction(survey),
     ]
-    criteria = score_matrix(tests, scorecard, weights or dict(DEFAULT_WEIGHTS), measured_share)
+    calls = results.get("run", {}).get("calls") or {}
+    criteria = score_matrix(tests, scorecard, weights or dict(DEFAULT_WEIGHTS), measured_share, calls)
     total = round(sum(c.points for c in criteria), 2)
     reasons = [f"{r.title}: {r.evidence}" for r in rules if r.status is Status.NOT_MET]
     if reasons:
@@ -245,6 +264,9 @@ def grade(
         for t in tests
         if t.get("fault") == "harness"
     ]
+    api_evidence = api_success(calls)[1]
+    if api_evidence:
+        notes.append(f"Reliability (measured part): {api_evidence}")
     cost = None
     if scorecard and scorecard.cost:
         lines = scorecard.cost

@@ -219,6 +219,7 @@ class VendorHTTP:
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
+            self.stats.failures += 1
             snippet = REDACTOR(" ".join(response.text.split()))[:120]
             raise VendorError(
                 REDACTOR(f"{self.vendor}: {method.upper()} {path}: answer is not JSON: {snippet!r}")

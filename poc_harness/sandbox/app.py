@@ -7,6 +7,7 @@ with a scheduler running.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -136,6 +137,28 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
     ) -> Response:
         with state.lock:
             state.run_timers()
+        return await call_next(request)
+
+    calls = itertools.count(1)
+
+    @app.middleware("http")
+    async def inject_faults(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """A fault profile's failures, on every n-th API call (the health and clock endpoints are spared)."""
+        spared = request.url.path in ("/health", "/clock", "/clock/advance")
+        if chosen.fault is None or spared or next(calls) % chosen.fault_every:
+            return await call_next(request)
+        if chosen.fault in ("429", "503"):
+            return JSONResponse(
+                {"error": "try_later"}, status_code=int(chosen.fault), headers={"Retry-After": "0"}
+            )
+        if chosen.fault == "500":
+            return JSONResponse({"error": "server_error"}, status_code=500)
+        if chosen.fault == "malformed" and request.method == "GET":
+            return Response(
+                "<html><body>Service temporarily unavailable</body></html>", media_type="text/html"
+            )
         return await call_next(request)
 
     @app.exception_handler(NotFound)

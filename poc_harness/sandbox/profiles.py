@@ -21,6 +21,8 @@ class Profile:
     conversion_counts_lost: bool = False
     first_response_from_close: bool = False
     forecast_factor: float = 1.0
+    fault: str | None = None  # 429, 503, 500, malformed, slow: injected into every `fault_every`-th call
+    fault_every: int = 0
 
 
 PROFILES: dict[str, Profile] = {
@@ -51,6 +53,15 @@ PROFILES: dict[str, Profile] = {
             first_response_from_close=True,
         ),
         Profile("forecast_20_off", "the forecast report is 20 % too high", forecast_factor=1.2),
+        Profile("flaky_429", "every 5th call answers 429 with Retry-After", fault="429", fault_every=5),
+        Profile("flaky_503", "every 5th call answers 503 with Retry-After", fault="503", fault_every=5),
+        Profile("errors_500", "every 25th call answers 500", fault="500", fault_every=25),
+        Profile(
+            "malformed_json",
+            "every 25th read answers garbage instead of JSON",
+            fault="malformed",
+            fault_every=25,
+        ),
         Profile(
             "broken_reports",
             "conversion, first-response and forecast reports all wrong",

@@ -1,0 +1,45 @@
+"""Trust under faults: a flaky vendor (429s, 503s, 500s, garbage instead of JSON) never crashes a run,
+never passes a check by mistake, and every failed call is counted against the vendor's reliability."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from poc_harness.grading import api_success
+from tests.suite_runner import run_suite
+
+
+@pytest.mark.parametrize("profile", ["flaky_429", "flaky_503"])
+def test_retryable_faults_are_retried_and_every_check_still_passes(tmp_path: Path, profile: str) -> None:
+    run = run_suite(tmp_path, f"--vendor=sandbox:{profile}")
+    calls = run.results["run"]["calls"] if run.results else {}
+    assert set(run.outcomes().values()) == {"passed"}, run.stdout
+    assert calls["retries"] > 0 and calls["failures"] == 0
+    assert calls["by_status"][profile.removeprefix("flaky_")] == calls["retries"]  # each fault retried once
+
+
+@pytest.mark.parametrize("profile", ["errors_500", "malformed_json"])
+def test_unretryable_faults_fail_checks_as_the_vendors_fault(tmp_path: Path, profile: str) -> None:
+    run = run_suite(tmp_path, f"--vendor=sandbox:{profile}")
+    assert run.results is not None, run.stdout + run.stderr  # the run finished and wrote its results
+    tests = run.results["tests"]
+    broken = [t for t in tests if t["outcome"] != "passed"]
+    assert broken, "a vendor failing calls cannot pass every check"
+    assert {t["fault"] for t in broken} == {"vendor"}
+    assert all(t["outcome"] in ("failed", "error") for t in broken)
+    calls = run.results["run"]["calls"]
+    assert calls["failures"] >= 1
+    acceptance = json.loads(next((tmp_path / "reports").glob("*.acceptance.json")).read_text())
+    reliability = next(c for c in acceptance["criteria"] if c["criterion"] == "reliability")
+    assert reliability["measured"] is not None and reliability["measured"] < 100
+    assert acceptance["verdict"] == "reject"
+
+
+def test_api_success_counts_requests_not_attempts() -> None:
+    score, evidence = api_success({"calls": 110, "retries": 10, "failures": 5, "by_status": {"500": 5}})
+    assert score == pytest.approx(95.0)  # 100 requests (110 attempts − 10 retries), 5 failed
+    assert "5 failed after retries" in evidence
+    assert api_success({}) == (None, "")

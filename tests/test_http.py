@@ -473,7 +473,9 @@ def test_every_error_message_is_one_line(
 
 
 def test_pause_after_reads_rate_limit_headers_and_waits_capped(mock: respx.MockRouter) -> None:
-    mock.get("/leads").respond(200, json=[], headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "99"})
+    mock.get("/leads").respond(
+        200, json=[], headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "99"}
+    )
     slept: list[float] = []
 
     def pause(response: httpx.Response) -> float | None:

@@ -36,7 +36,9 @@ LOG = logging.getLogger("poc_harness.http")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES_ANY_METHOD = frozenset({429, 503})
 RETRY_STATUSES_IDEMPOTENT = frozenset({502, 504})
-SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization"})
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "x-api-key", "x-api-token", "api-key", "cookie", "proxy-authorization"}
+)
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 

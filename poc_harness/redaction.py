@@ -7,7 +7,7 @@ import threading
 
 MASK = "***"
 _HEADER_PATTERN = re.compile(
-    r'(?i)(authorization|x-api-key|api-key|cookie|set-cookie)("?\s*[:=]\s*"?)([^\s,;"]+(\s+[^\s,;"]+)?)'
+    r'(?i)(authorization|x-api-key|x-api-token|api-key|cookie|set-cookie)("?\s*[:=]\s*"?)([^\s,;"]+(\s+[^\s,;"]+)?)'
 )
 
 

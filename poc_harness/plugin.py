@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from poc_harness.adapter import discover
+from poc_harness.adapter import Capability, discover
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, load_config
 from poc_harness.criteria import Criterion, Severity
@@ -184,6 +184,19 @@ def verify(outcome: Any) -> None:
         )
     if not outcome.judged:
         pytest.fail("nothing was checked: the check filed no expectation", pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """A check whose capability the vendor lacks fails at once as a finding (before its time-based part
+    could leave it pending)."""
+    if TRIAL_KEY not in item.config.stash:
+        return
+    adapter = item.config.stash[TRIAL_KEY].adapter
+    for marker in item.iter_markers("requires"):
+        missing = [Capability(c).value for c in marker.args if not adapter.has(Capability(c))]
+        if missing:
+            raise CapabilityMissing(f"{adapter.name} does not offer {', '.join(missing)}")
 
 
 def _fault(call: pytest.CallInfo[None]) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from poc_harness.adapter import Capability
 from poc_harness.ledger import ExpectationRow
 from poc_harness.plugin import check_id_of, verify
 from poc_harness.trial import Check, Trial
@@ -62,6 +63,7 @@ def _period(trial: Trial) -> tuple[datetime, datetime]:
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("reporting")
+@pytest.mark.requires(Capability.REPORTS)
 def test_conversion_rate_report(trial: Trial, check: Check) -> None:
     deals = trial.deals + trial.forecast.deals
     start, end = _period(trial)
@@ -83,6 +85,7 @@ def test_conversion_rate_report(trial: Trial, check: Check) -> None:
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("reporting")
+@pytest.mark.requires(Capability.REPORTS)
 def test_first_response_time_report(trial: Trial, check: Check) -> None:
     answered = [t for t in trial.tickets if t.replied_at is not None]
     minutes = [(t.replied_at - t.opened_at).total_seconds() / 60 for t in answered if t.replied_at]
@@ -104,6 +107,7 @@ def test_first_response_time_report(trial: Trial, check: Check) -> None:
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("reporting")
+@pytest.mark.requires(Capability.REPORTS)
 def test_weekly_sales_activity_report(trial: Trial, check: Check) -> None:
     week = trial.week
     params = {"week_start": week.week_start.isoformat(), "reps": week.reps}
@@ -118,6 +122,7 @@ def test_weekly_sales_activity_report(trial: Trial, check: Check) -> None:
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("reporting")
+@pytest.mark.requires(Capability.SLA)
 def test_sla_compliance_report(trial: Trial, check: Check) -> None:
     closed = [t for t in trial.tickets if t.closed_at is not None]
     start, end = _period(trial)
@@ -139,6 +144,7 @@ def test_sla_compliance_report(trial: Trial, check: Check) -> None:
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("reporting")
+@pytest.mark.requires(Capability.FORECAST)
 def test_forecast_accuracy(trial: Trial, check: Check) -> None:
     truth = trial.forecast
     params = {

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+from poc_harness.adapter import Capability
 from poc_harness.plugin import verify
 from poc_harness.seeding import SeededWorld
 from poc_harness.stories import SILENCE_DAYS
@@ -27,6 +28,7 @@ def world(trial: Trial) -> SeededWorld:
 
 @pytest.mark.severity("critical")
 @pytest.mark.criterion("customisation")
+@pytest.mark.requires(Capability.AUTO_ASSIGN)
 def test_every_lead_gets_an_owner(trial: Trial, world: SeededWorld, check: Check) -> None:
     now = trial.now()
     for key, lead_id in world.leads.items():
@@ -39,6 +41,7 @@ def test_every_lead_gets_an_owner(trial: Trial, world: SeededWorld, check: Check
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("customisation")
+@pytest.mark.requires(Capability.FOLLOWUP_TASKS)
 def test_followups_due_at_t2_and_t5(trial: Trial, world: SeededWorld, check: Check) -> None:
     tolerance = trial.tolerance.total_seconds()
     for key, lead_id in world.leads.items():
@@ -55,6 +58,7 @@ def test_followups_due_at_t2_and_t5(trial: Trial, world: SeededWorld, check: Che
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("customisation")
+@pytest.mark.requires(Capability.SILENCE_ALERT)
 def test_silence_alert_after_7_days_and_not_after_activity(
     trial: Trial, world: SeededWorld, check: Check
 ) -> None:
@@ -74,6 +78,7 @@ def test_silence_alert_after_7_days_and_not_after_activity(
 
 @pytest.mark.severity("critical")
 @pytest.mark.criterion("customisation")
+@pytest.mark.requires(Capability.DEALS)
 def test_conversion_to_won_contract_keeps_history(trial: Trial, world: SeededWorld, check: Check) -> None:
     for deal in trial.deals:
         params = {

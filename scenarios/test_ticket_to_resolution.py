@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from poc_harness.adapter import Capability
 from poc_harness.plugin import verify
 from poc_harness.stories import TicketTruth
 from poc_harness.trial import Check, Trial
@@ -38,6 +39,7 @@ def _settle_after_due(trial: Trial, check: Check, dues: list[datetime]) -> None:
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("customisation")
+@pytest.mark.requires(Capability.SLA)
 def test_timely_answers_are_not_flagged(trial: Trial, tickets: list[TicketTruth], check: Check) -> None:
     dues = []
     for truth in tickets:
@@ -58,6 +60,7 @@ def test_timely_answers_are_not_flagged(trial: Trial, tickets: list[TicketTruth]
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("customisation")
+@pytest.mark.requires(Capability.SLA)
 def test_late_answers_are_flagged_as_breached(trial: Trial, tickets: list[TicketTruth], check: Check) -> None:
     dues = []
     for truth in tickets:
@@ -79,6 +82,7 @@ def test_late_answers_are_flagged_as_breached(trial: Trial, tickets: list[Ticket
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("customisation")
+@pytest.mark.requires(Capability.SLA)
 def test_first_response_time_matches_the_ledger(
     trial: Trial, tickets: list[TicketTruth], check: Check
 ) -> None:
@@ -96,6 +100,7 @@ def test_first_response_time_matches_the_ledger(
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("customisation")
+@pytest.mark.requires(Capability.NPS_SURVEY)
 def test_closing_sends_exactly_one_nps_survey(trial: Trial, tickets: list[TicketTruth], check: Check) -> None:
     delay = timedelta(minutes=trial.settings.survey_delay_minutes)
     dues = []
@@ -116,6 +121,7 @@ def test_closing_sends_exactly_one_nps_survey(trial: Trial, tickets: list[Ticket
 
 @pytest.mark.severity("minor")
 @pytest.mark.criterion("reporting")
+@pytest.mark.requires(Capability.NPS_SURVEY)
 def test_nps_matches_recorded_responses(trial: Trial, tickets: list[TicketTruth], check: Check) -> None:
     scores = [truth.score for truth in tickets if truth.closed_at is not None and truth.score is not None]
     check.expect(

@@ -75,15 +75,15 @@ import re
 import secrets
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.answers import dedupe_history, reading
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, VendorError
@@ -370,26 +370,6 @@ def _bind(entity_set: str, record_id: str) -> str:
     return f"/{entity_set}({record_id})"
 
 
-def _dedupe(changes: list[StageChange]) -> list[StageChange]:
-    kept: list[StageChange] = []
-    for change in changes:
-        if not kept or kept[-1].stage is not change.stage:
-            kept.append(change)
-    return kept
-
-
-@contextmanager
-def _reading(where: str) -> Iterator[None]:
-    """Turn a malformed vendor answer into one ``VendorError`` line."""
-    try:
-        yield
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        detail = (
-            exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
-        )
-        raise VendorError(f"dynamics: {where}: unexpected answer: {detail}") from None
-
-
 class DynamicsAdapter(CRMAdapter):
     name: ClassVar[str] = "dynamics"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -454,7 +434,7 @@ class DynamicsAdapter(CRMAdapter):
                     f"{exc} (check tenant_id, client_id and the secret in {self.options.client_secret_env})"
                 ) from None
             raise
-        with _reading("token answer"):
+        with reading("dynamics", "token answer"):
             token, lifetime = str(answer["access_token"]), float(answer.get("expires_in", 3600))
         REDACTOR.add(token)
         self._token, self._token_expiry = token, time.monotonic() + lifetime
@@ -480,25 +460,25 @@ class DynamicsAdapter(CRMAdapter):
         query: dict[str, str] | None = params
         while url:
             page = self._json("GET", url, params=query, headers=prefer)
-            with _reading(f"GET {path}"):
+            with reading("dynamics", f"GET {path}"):
                 yield from page["value"]
                 url, query = page.get("@odata.nextLink"), None
 
     def _ids(self, entity_set: str, key: str, odata_filter: str) -> list[str]:
         rows = self._rows(entity_set, {"$select": key, "$filter": odata_filter})
-        with _reading(f"GET {entity_set}"):
+        with reading("dynamics", f"GET {entity_set}"):
             return [str(row[key]) for row in rows]
 
     def _count(self, entity_set: str, odata_filter: str) -> int:
         params = {"$select": ENTITY_SETS_KEYS[entity_set], "$filter": odata_filter, "$count": "true"}
         page = self._json("GET", entity_set, params=params, headers={"Prefer": "odata.maxpagesize=1"})
-        with _reading(f"GET {entity_set} $count"):
+        with reading("dynamics", f"GET {entity_set} $count"):
             return int(page["@odata.count"])
 
     # --- lifecycle and time ---------------------------------------------------------------------
     def check_connection(self) -> str:
         who = self._json("GET", "WhoAmI")
-        with _reading("WhoAmI"):
+        with reading("dynamics", "WhoAmI"):
             user, organisation = who["UserId"], who["OrganizationId"]
         return f"Dataverse {self.options.web_api} as user {user} (organisation {organisation})"
 
@@ -652,7 +632,7 @@ class DynamicsAdapter(CRMAdapter):
             "activitypointers",
             {"$select": "activityid,activitytypecode", "$filter": f"contains(subject,{quoted(tag)})"},
         )
-        with _reading("GET activitypointers"):
+        with reading("dynamics", "GET activitypointers"):
             found = [
                 f"{TYPE_CODE_SETS.get(row['activitytypecode'], 'activitypointers')}:{row['activityid']}"
                 for row in rows
@@ -663,7 +643,7 @@ class DynamicsAdapter(CRMAdapter):
     # --- lead -> contract ------------------------------------------------------------------------
     def get_lead(self, lead_id: str) -> LeadView:
         row = self._json("GET", f"leads({lead_id})", params={"$select": "_ownerid_value,statecode,createdon"})
-        with _reading("GET leads({id})"):
+        with reading("dynamics", "GET leads({id})"):
             return LeadView(
                 vendor_id=lead_id,
                 owner_id=row.get("_ownerid_value"),
@@ -679,7 +659,7 @@ class DynamicsAdapter(CRMAdapter):
                 "$filter": f"_regardingobjectid_value eq {lead_id}",
             },
         )
-        with _reading("GET tasks"):
+        with reading("dynamics", "GET tasks"):
             return [
                 TaskView(
                     vendor_id=row["activityid"],
@@ -708,7 +688,7 @@ class DynamicsAdapter(CRMAdapter):
                 "Status": QUALIFIED_STATUS,
             },
         )
-        with _reading("QualifyLead"):
+        with reading("dynamics", "QualifyLead"):
             deal_id = next(
                 (str(row["opportunityid"]) for row in answer["value"] if "opportunityid" in row), None
             )
@@ -747,7 +727,7 @@ class DynamicsAdapter(CRMAdapter):
             params={"$select": "salesstage,statecode,estimatedvalue,createdon,_originatingleadid_value"},
         )
         details = self._change_history("opportunities", deal_id)
-        with _reading("GET opportunities({id})"):
+        with reading("dynamics", "GET opportunities({id})"):
             state = row["statecode"]
             stage = CLOSED_STATES.get(state) or self._required_stage(row["salesstage"])
             return DealView(
@@ -761,7 +741,7 @@ class DynamicsAdapter(CRMAdapter):
     def _change_history(self, entity_set: str, record_id: str) -> list[dict[str, Any]]:
         target = json.dumps({"@odata.id": f"{entity_set}({record_id})"})
         answer = self._json("GET", "RetrieveRecordChangeHistory(Target=@t)", params={"@t": target})
-        with _reading("RetrieveRecordChangeHistory"):
+        with reading("dynamics", "RetrieveRecordChangeHistory"):
             return list(answer["AuditDetailCollection"]["AuditDetails"])
 
     def _stage_of_code(self, code: Any) -> DealStage | None:
@@ -796,7 +776,9 @@ class DynamicsAdapter(CRMAdapter):
         changes.sort(key=lambda change: change[0])
         first = next((old for _, old, _ in changes if old is not None), current_code)
         timeline = [(created, self._stage_of_code(first)), *((at, stage) for at, _, stage in changes)]
-        return _dedupe([StageChange(stage=stage, at=at) for at, stage in timeline if stage is not None])
+        return dedupe_history(
+            [StageChange(stage=stage, at=at) for at, stage in timeline if stage is not None]
+        )
 
     # --- ticket -> resolution --------------------------------------------------------------------
     def create_ticket(self, ticket: Ticket, contact_id: str, opened_at: datetime | None = None) -> str:
@@ -820,7 +802,7 @@ class DynamicsAdapter(CRMAdapter):
                 "$expand": f"firstresponsebykpiid{kpi},resolvebykpiid{kpi}",
             },
         )
-        with _reading("GET incidents({id})"):
+        with reading("dynamics", "GET incidents({id})"):
             first, resolve = row.get("firstresponsebykpiid"), row.get("resolvebykpiid")
             if first is None and resolve is None:
                 raise VendorError(
@@ -861,7 +843,7 @@ class DynamicsAdapter(CRMAdapter):
                 "$top": "1",
             },
         )
-        with _reading("GET incidentresolutions"):
+        with reading("dynamics", "GET incidentresolutions"):
             return odata_time(rows["value"][0]["createdon"]) if rows["value"] else None
 
     def reply_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:

@@ -64,9 +64,10 @@ from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field
 
 from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.answers import parse_answer
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
@@ -267,13 +268,7 @@ class HubSpotAdapter(CRMAdapter):
 
     # --- helpers ----------------------------------------------------------------------
     def _parse(self, model: type[V], data: Any, where: str) -> V:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise VendorError(
-                f"hubspot: {where}: unexpected answer: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-            ) from None
+        return parse_answer(model, data, "hubspot", where)
 
     def _pages(self, fetch: Callable[[str | None], Any], where: str) -> Iterator[dict[str, Any]]:
         """Every result of a listing, following ``paging.next.after`` until HubSpot gives none."""

@@ -64,17 +64,16 @@ Documentation used (pages found with the search tool):
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.answers import dedupe_history, reading
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, VendorError
@@ -194,26 +193,6 @@ def _many2one_id(value: Any) -> int | None:
     return int(value[0]) if value else None
 
 
-def _dedupe(changes: list[StageChange]) -> list[StageChange]:
-    kept: list[StageChange] = []
-    for change in changes:
-        if not kept or kept[-1].stage is not change.stage:
-            kept.append(change)
-    return kept
-
-
-@contextmanager
-def _reading(where: str) -> Iterator[None]:
-    """Turn a malformed vendor answer into one ``VendorError`` line."""
-    try:
-        yield
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        detail = (
-            exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
-        )
-        raise VendorError(f"odoo: {where}: unexpected answer: {detail}") from None
-
-
 class OdooAdapter(CRMAdapter):
     name: ClassVar[str] = "odoo"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -267,7 +246,7 @@ class OdooAdapter(CRMAdapter):
 
     def _create_many(self, model: str, vals_list: list[dict[str, Any]]) -> list[str]:
         ids = self._call(model, "create", vals_list=vals_list)
-        with _reading(f"{model}.create"):
+        with reading("odoo", f"{model}.create"):
             created = [str(int(record_id)) for record_id in ids]
         if len(created) != len(vals_list):
             raise VendorError(
@@ -300,7 +279,7 @@ class OdooAdapter(CRMAdapter):
     def check_connection(self) -> str:
         version = self.http.json("GET", "/web/version")
         context = self._call("res.users", "context_get")
-        with _reading("res.users.context_get"):
+        with reading("odoo", "res.users.context_get"):
             uid, release = context["uid"], version.get("version")
         return f"Odoo {release} at {self.options.base_url} as user {uid}"
 
@@ -311,7 +290,7 @@ class OdooAdapter(CRMAdapter):
     def list_sales_reps(self) -> list[str]:
         team = self.options.sales_team_id
         rows = self._search_read("crm.team.member", [("crm_team_id", "=", team)] if team else [], ["user_id"])
-        with _reading("crm.team.member"):
+        with reading("odoo", "crm.team.member"):
             return list(dict.fromkeys(str(_many2one_id(row["user_id"])) for row in rows if row["user_id"]))
 
     def create_account(self, account: Account) -> str:
@@ -433,7 +412,7 @@ class OdooAdapter(CRMAdapter):
     # --- lead -> contract ------------------------------------------------------------------------
     def get_lead(self, lead_id: str) -> LeadView:
         row = self._read_one("crm.lead", lead_id, ["user_id", "type", "active", "create_date"])
-        with _reading("crm.lead.read"):
+        with reading("odoo", "crm.lead.read"):
             status = "converted" if row["type"] == "opportunity" else ("lost" if not row["active"] else "new")
             owner = _many2one_id(row["user_id"])
             return LeadView(
@@ -452,7 +431,7 @@ class OdooAdapter(CRMAdapter):
             [("res_model", "=", "crm.lead"), ("res_id", "=", int(lead_id))],
             ["summary", "date_deadline", "automated"],
         )
-        with _reading("mail.activity"):
+        with reading("odoo", "mail.activity"):
             return [
                 TaskView(
                     vendor_id=str(row["id"]),
@@ -511,7 +490,7 @@ class OdooAdapter(CRMAdapter):
     def get_deal(self, deal_id: str) -> DealView:
         fields = ["active", "probability", "expected_revenue", "stage_id", "create_date", "date_conversion"]
         row = self._read_one("crm.lead", deal_id, fields)
-        with _reading("crm.lead.read"):
+        with reading("odoo", "crm.lead.read"):
             stage_id = _many2one_id(row["stage_id"])
             lost = not row["active"] and not row["probability"]
             stage = DealStage.LOST if lost else self._deal_stage_of(stage_id)
@@ -544,7 +523,7 @@ class OdooAdapter(CRMAdapter):
         """The stage before the first tracked stage change (from conversion), every tracked ``stage_id``
         change, and the archiving that marks a loss."""
         changes: list[tuple[datetime, int | None, DealStage | None]] = []
-        with _reading("mail.tracking.value"):
+        with reading("odoo", "mail.tracking.value"):
             for row in self._tracking(deal_id, "stage_id"):
                 stage = self._deal_stage_of(row["new_value_integer"])
                 changes.append((odoo_time(row["create_date"]), row["old_value_integer"], stage))
@@ -554,7 +533,9 @@ class OdooAdapter(CRMAdapter):
         changes.sort(key=lambda change: change[0])
         first = next((old for _, old, _ in changes if old), current_stage)
         timeline = [(started, self._deal_stage_of(first)), *((at, stage) for at, _, stage in changes)]
-        return _dedupe([StageChange(stage=stage, at=at) for at, stage in timeline if stage is not None])
+        return dedupe_history(
+            [StageChange(stage=stage, at=at) for at, stage in timeline if stage is not None]
+        )
 
     # --- ticket -> resolution (Helpdesk) --------------------------------------------------------------
     def create_ticket(self, ticket: Ticket, contact_id: str, opened_at: datetime | None = None) -> str:
@@ -581,7 +562,7 @@ class OdooAdapter(CRMAdapter):
             [("ticket_id", "=", int(ticket_id))],
             ["sla_stage_id", "status", "reached_datetime"],
         )
-        with _reading("helpdesk.ticket.read"):
+        with reading("odoo", "helpdesk.ticket.read"):
             first = _sla_reaching(statuses, self.options.answered_stage)
             resolve = _sla_reaching(statuses, self.options.closed_stage)
             if first is None and resolve is None:
@@ -646,7 +627,7 @@ class OdooAdapter(CRMAdapter):
         ]
         tickets = self._call("helpdesk.ticket", "search_count", domain=closed)
         met = self._call("helpdesk.ticket", "search_count", domain=[*closed, ("sla_fail", "=", False)])
-        with _reading("helpdesk.ticket.search_count"):
+        with reading("odoo", "helpdesk.ticket.search_count"):
             tickets, met = int(tickets), int(met)
         return SlaComplianceFigure(
             tickets=tickets, met=met, rate_pct=round(100.0 * met / tickets, 2) if tickets else 0.0

@@ -67,9 +67,10 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.answers import parse_answer
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, VendorError
@@ -203,13 +204,7 @@ class PipedriveAdapter(CRMAdapter):
         return self._envelope(method, path, **kwargs).get("data")
 
     def _parse(self, model: type[V], data: Any, where: str) -> V:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise VendorError(
-                f"pipedrive: {where}: unexpected answer: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-            ) from None
+        return parse_answer(model, data, "pipedrive", where)
 
     def _id(self, method: str, path: str, body: dict[str, Any]) -> str:
         data = self._data(method, path, json=body)

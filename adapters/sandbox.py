@@ -13,9 +13,10 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.answers import parse_answer
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, VendorError
@@ -138,13 +139,7 @@ class SandboxAdapter(CRMAdapter):
 
     # --- helpers ----------------------------------------------------------------------
     def _parse(self, model: type[V], data: Any, where: str) -> V:
-        try:
-            return model.model_validate(_with_vendor_id(data))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise VendorError(
-                f"sandbox: {where}: unexpected answer: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-            ) from None
+        return parse_answer(model, _with_vendor_id(data), "sandbox", where)
 
     def _parse_list(self, model: type[V], data: Any, where: str) -> list[V]:
         if not isinstance(data, list):

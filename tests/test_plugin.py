@@ -19,7 +19,7 @@ def _error_lines(text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("args", "config", "env", "names"),
     [
-        (["--vendor=nope"], "", {}, "known adapters are sandbox"),
+        (["--vendor=nope"], "", {}, "known adapters are bottlecrm, dynamics, hubspot, mapping"),
         (["--vendor=sandbox:nope"], "", {}, "sandbox profile 'nope' is unknown"),
         ([], "", {}, "pass --vendor=<name>"),
         (["--vendor=sandbox"], "[harness\n", {}, "not valid TOML"),

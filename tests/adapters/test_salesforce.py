@@ -19,16 +19,15 @@ from adapters.salesforce import SalesforceAdapter
 from poc_harness.adapter import Capability, CRMAdapter, RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.model import (
-    Account,
     Activity,
     ActivityKind,
-    Contact,
     DealStage,
     Lead,
     LeadSource,
     Ticket,
     TicketPriority,
 )
+from tests.adapters.samples import ACCOUNT, CONTACT, TAG
 
 DOMAIN = "https://acme-poc.my.salesforce.com"
 INSTANCE = "https://acme-poc.my.salesforce.com:8443"
@@ -37,7 +36,6 @@ TOKEN_URL = f"{DOMAIN}/services/oauth2/token"
 CLIENT_ID = "3MVG9VwZxxW3bBQjhE6m21CG2nSS4WC.GNbZCtKeQxFH7218ns6xOLCNnJVKnZFTZWKzt2qwSFqt2taMt5mcr"
 SECRET = "8A4BE698BCA216718ECB0B1DCA294C69732EAD9472A1790F8FED38DD2E02B5FA"
 TOKEN = "00DS7000000oxzo!AR8AQPXAhJNveaXDdPzbrtXqPykdVxBxtbLycpiyPmKyJm0Ku8gKKztulObJ1dhJU8Jt9W8k7FySsPA"
-TAG = "poc20250301120000ab12"
 LEAD_ID = "00QDn00000Ab1CdEAF"
 OWNER_ID = "005Dn000003RepAIAS"
 ACCOUNT_ID = "001Dn00000Q1w2eIAB"
@@ -55,23 +53,6 @@ TOKEN_ANSWER = {
     "api_instance_url": "https://api.salesforce.com",
 }
 
-ACCOUNT = Account(
-    key="acct-0001",
-    tag=TAG,
-    name=f"Pars Pipe Co [{TAG}]",
-    industry="Energy",
-    city="Tehran",
-    phone="+982188776655",
-)
-CONTACT = Contact(
-    key="contact-0001",
-    tag=TAG,
-    first_name="Sara",
-    last_name="Ahmadi",
-    email="sara.ahmadi@parspipe.example",
-    phone="+989121234567",
-    account_key="acct-0001",
-)
 LEAD = Lead(
     key="lead-0001",
     tag=TAG,

@@ -20,16 +20,15 @@ from adapters.zoho import EMAIL_MARKER, ZohoAdapter
 from poc_harness.adapter import Capability, CRMAdapter, RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.model import (
-    Account,
     Activity,
     ActivityKind,
-    Contact,
     DealStage,
     Lead,
     LeadSource,
     Ticket,
     TicketPriority,
 )
+from tests.adapters.samples import ACCOUNT, CONTACT, TAG
 
 ACCOUNTS = "https://accounts.zoho.eu"
 API = "https://www.zohoapis.eu"
@@ -38,7 +37,6 @@ CLIENT_ID = "1000.GMB0YULZHJK411248S8I5GZ4CHUEX0"
 SECRET = "122c324d3496d5d777ceeebc129470715fbb856b7"
 REFRESH = "1000.86a03ca5dbfccb7445b1889b8215efb0.cad9e1ae4989a1196fe05aa729fcb4e1"
 TOKEN = "1000.8cb99dc4e5f6a7b8c9d0e1f2a3b49be93.9b8f7e6d5c4b3a2910f1e2d3c4b5a6f7"
-TAG = "poc20250301120000ab12"
 LEAD_ID = "5725767000000524157"
 OWNER_ID = "5725767000000411001"
 ACCOUNT_ID = "5725767000000624046"
@@ -48,23 +46,6 @@ DEAL_ID = "5725767000007603019"
 TEHRAN = ZoneInfo("Asia/Tehran")
 TOKEN_ANSWER = {"access_token": TOKEN, "api_domain": API, "token_type": "Bearer", "expires_in": 3600}
 
-ACCOUNT = Account(
-    key="acct-0001",
-    tag=TAG,
-    name=f"Pars Pipe Co [{TAG}]",
-    industry="Energy",
-    city="Tehran",
-    phone="+982188776655",
-)
-CONTACT = Contact(
-    key="contact-0001",
-    tag=TAG,
-    first_name="Sara",
-    last_name="Ahmadi",
-    email="sara.ahmadi@parspipe.example",
-    phone="+989121234567",
-    account_key="acct-0001",
-)
 LEAD = Lead(
     key="lead-0001",
     tag=TAG,

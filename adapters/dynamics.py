@@ -238,25 +238,14 @@ def error_detail(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return " ".join(response.text.split())[:200]
+        return response.text
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         return f"{error.get('code')}: {error.get('message')}"
     if isinstance(error, str):
         description = str(body.get("error_description") or "").strip().splitlines()
         return f"{error}: {description[0]}" if description else error
-    return " ".join(response.text.split())[:200]
-
-
-class _DataverseHTTP(VendorHTTP):
-    """``VendorHTTP`` whose error lines carry the vendor's error code and message, not the raw body."""
-
-    @staticmethod
-    def _status_error(where: str, response: httpx.Response, note: str) -> VendorError:
-        suffix = f" ({note})" if note else ""
-        return VendorError(
-            REDACTOR(f"{where}: HTTP {response.status_code}{suffix}: {error_detail(response)}")
-        )
+    return response.text
 
 
 def entity_id(response: httpx.Response | BatchPart, where: str) -> str:
@@ -395,14 +384,18 @@ class DynamicsAdapter(CRMAdapter):
         )
         self._token: str | None = None
         self._token_expiry = 0.0
-        self.login = _DataverseHTTP(
-            "dynamics (Microsoft Entra ID)", options.authority.rstrip("/") + "/", timeout=options.timeout
+        self.login = VendorHTTP(
+            "dynamics (Microsoft Entra ID)",
+            options.authority.rstrip("/") + "/",
+            timeout=options.timeout,
+            error_detail=error_detail,
         )
-        self.http = _DataverseHTTP(
+        self.http = VendorHTTP(
             "dynamics",
             options.web_api,
             headers={"OData-MaxVersion": "4.0", "OData-Version": "4.0", "Accept": "application/json"},
             timeout=options.timeout,
+            error_detail=error_detail,
             pause_after=lambda r: burst_pause(r, options.burst_floor, options.burst_pause_seconds),
         )
 

@@ -67,12 +67,12 @@ import html
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import Field, field_validator
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind, known_time_zone
 from poc_harness.answers import dedupe_history, reading
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
@@ -94,7 +94,6 @@ from poc_harness.model import (
     TicketPriority,
     TicketView,
 )
-from poc_harness.redaction import REDACTOR
 
 OpenStage = Literal["qualification", "proposal", "negotiation"]
 ODOO_TIME = "%Y-%m-%d %H:%M:%S"
@@ -146,11 +145,7 @@ class OdooOptions(AdapterOptions):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_time_zone(value)
 
 
 def error_detail(response: httpx.Response) -> str:
@@ -161,18 +156,7 @@ def error_detail(response: httpx.Response) -> str:
         body = None
     if isinstance(body, dict) and "name" in body:
         return f"{body['name']}: {body.get('message')}"
-    return " ".join(response.text.split())[:200]
-
-
-class _OdooHTTP(VendorHTTP):
-    """``VendorHTTP`` whose error lines carry the JSON-2 exception name and message."""
-
-    @staticmethod
-    def _status_error(where: str, response: httpx.Response, note: str) -> VendorError:
-        suffix = f" ({note})" if note else ""
-        return VendorError(
-            REDACTOR(f"{where}: HTTP {response.status_code}{suffix}: {error_detail(response)}")
-        )
+    return response.text
 
 
 def odoo_time(value: str) -> datetime:
@@ -211,7 +195,13 @@ class OdooAdapter(CRMAdapter):
         headers = {"Authorization": f"bearer {key}", "User-Agent": "poc-harness"}
         if options.database:
             headers["X-Odoo-Database"] = options.database
-        self.http = _OdooHTTP("odoo", options.base_url.rstrip("/"), headers=headers, timeout=options.timeout)
+        self.http = VendorHTTP(
+            "odoo",
+            options.base_url.rstrip("/"),
+            headers=headers,
+            timeout=options.timeout,
+            error_detail=error_detail,
+        )
         self.zone = ZoneInfo(options.timezone)
         self._cache: dict[str, Any] = {}
 

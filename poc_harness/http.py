@@ -116,13 +116,16 @@ class VendorHTTP:
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
         pause_after: Callable[[httpx.Response], float | None] | None = None,
+        error_detail: Callable[[httpx.Response], str] | None = None,
     ) -> None:
         """``pause_after`` reads a vendor's rate-limit headers (e.g. ``X-RateLimit-Remaining`` at 0) and
-        returns the seconds to wait before the next call; the wait is capped by the retry policy."""
+        returns the seconds to wait before the next call; the wait is capped by the retry policy.
+        ``error_detail`` picks the readable part of the vendor's error body (default: the body itself)."""
         self.vendor = vendor
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
         self._pause_after = pause_after
+        self._error_detail = error_detail or (lambda response: response.text)
         self._sleep = time.sleep
         for name, value in (headers or {}).items():
             if name.lower() in SENSITIVE_HEADERS:
@@ -209,9 +212,8 @@ class VendorHTTP:
             raise self._status_error(where, response, "")
         return response
 
-    @staticmethod
-    def _status_error(where: str, response: httpx.Response, note: str) -> VendorError:
-        body = REDACTOR(" ".join(response.text.split()))[:200]
+    def _status_error(self, where: str, response: httpx.Response, note: str) -> VendorError:
+        body = REDACTOR(" ".join(self._error_detail(response).split()))[:200]
         suffix = f" ({note})" if note else ""
         return VendorError(REDACTOR(f"{where}: HTTP {response.status_code}{suffix}: {body}"))
 

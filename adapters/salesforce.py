@@ -64,7 +64,7 @@ from xml.sax.saxutils import escape
 import httpx
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind, picklist_map
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, HarnessError, VendorError
@@ -129,15 +129,6 @@ DEFAULT_SOURCES = {
 }
 
 
-def _one_to_one(name: str, given: Any, defaults: dict[Any, str]) -> dict[Any, str]:
-    """A picklist map: the defaults overridden by ``given``; no two harness values on one picklist value."""
-    merged = {**defaults, **(given or {})}
-    values = list(merged.values())
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} maps two harness values to one picklist value: {values}")
-    return merged
-
-
 class SalesforceOptions(AdapterOptions):
     domain: str = Field(
         pattern=r"^https://[A-Za-z0-9.-]+$", description="the org's My Domain, https://acme.my.salesforce.com"
@@ -175,12 +166,12 @@ class SalesforceOptions(AdapterOptions):
     @field_validator("stages", mode="before")
     @classmethod
     def _stages(cls, given: Any) -> dict[Any, str]:
-        return _one_to_one("stages", given, DEFAULT_STAGES)
+        return picklist_map("stages", given, DEFAULT_STAGES)
 
     @field_validator("priorities", mode="before")
     @classmethod
     def _priorities(cls, given: Any) -> dict[Any, str]:
-        return _one_to_one("priorities", given, DEFAULT_PRIORITIES)
+        return picklist_map("priorities", given, DEFAULT_PRIORITIES)
 
     @field_validator("lead_sources", mode="before")
     @classmethod

@@ -55,12 +55,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import (
+    AdapterOptions,
+    Capability,
+    CRMAdapter,
+    RecordKind,
+    known_time_zone,
+    picklist_map,
+)
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import CapabilityMissing, ConfigError, HarnessError, VendorError
@@ -134,15 +141,6 @@ DEFAULT_SOURCES = {
 }
 
 
-def _one_to_one(name: str, given: Any, defaults: dict[Any, str]) -> dict[Any, str]:
-    """A picklist map: the defaults overridden by ``given``; no two harness values on one picklist value."""
-    merged = {**defaults, **(given or {})}
-    values = list(merged.values())
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} maps two harness values to one picklist value: {values}")
-    return merged
-
-
 class ZohoOptions(AdapterOptions):
     data_centre: DataCentre = Field(default="com", description="where the org lives: com, eu, in, com.au...")
     client_id: str = Field(min_length=1, description="client id of the self client or server-based app")
@@ -170,12 +168,12 @@ class ZohoOptions(AdapterOptions):
     @field_validator("stages", mode="before")
     @classmethod
     def _stages(cls, given: Any) -> dict[Any, str]:
-        return _one_to_one("stages", given, DEFAULT_STAGES)
+        return picklist_map("stages", given, DEFAULT_STAGES)
 
     @field_validator("priorities", mode="before")
     @classmethod
     def _priorities(cls, given: Any) -> dict[Any, str]:
-        return _one_to_one("priorities", given, DEFAULT_PRIORITIES)
+        return picklist_map("priorities", given, DEFAULT_PRIORITIES)
 
     @field_validator("lead_sources", mode="before")
     @classmethod
@@ -185,11 +183,7 @@ class ZohoOptions(AdapterOptions):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, given: str) -> str:
-        try:
-            ZoneInfo(given)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {given!r}: use an IANA name such as Asia/Tehran") from None
-        return given
+        return known_time_zone(given)
 
 
 class ZohoAdapter(CRMAdapter):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -79,6 +80,25 @@ class AdapterOptions(BaseModel):
     """Base of each adapter's options table in poc.toml; unknown keys are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def picklist_map(name: str, given: Any, defaults: dict[Any, str]) -> dict[Any, str]:
+    """An adapter option mapping harness values to a vendor's picklist values: the defaults overridden
+    by ``given``, refusing two harness values on one picklist value."""
+    merged = {**defaults, **(given or {})}
+    values = list(merged.values())
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} maps two harness values to one picklist value: {values}")
+    return merged
+
+
+def known_time_zone(name: str) -> str:
+    """An adapter option naming a time zone: refused unless it is an IANA zone."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}: use an IANA name such as Asia/Tehran") from None
+    return name
 
 
 class CRMAdapter(ABC):

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from poc_harness.errors import ConfigError
+
 SCHEMA = "poc-harness/results"
 VERSION = 1
 
@@ -45,7 +47,6 @@ def write_results(
     observations: list[dict[str, Any]],
     expectations: dict[str, Any] | None = None,
 ) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "schema": SCHEMA,
         "version": VERSION,
@@ -54,12 +55,28 @@ def write_results(
         "observations": observations,
         "expectations": expectations or {},
     }
+    return write_document(path, document)
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    return read_document(path, SCHEMA)
+
+
+def write_document(path: Path, document: dict[str, Any]) -> Path:
+    """A JSON document of the harness (results, acceptance), UTF-8 and readable by people."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return path
 
 
-def read_results(path: Path) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if document.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: not a poc-harness results file")
+def read_document(path: Path, schema: str) -> dict[str, Any]:
+    """A JSON document of the given schema, or one ``ConfigError`` line saying what is wrong with the file."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found: pass a file written by a run under reports/") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as JSON ({exc.__class__.__name__})") from None
+    if not isinstance(document, dict) or document.get("schema") != schema:
+        raise ConfigError(f"{path}: not a {schema} file")
     return document

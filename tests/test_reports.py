@@ -116,3 +116,15 @@ def test_bad_evidence_stops_the_run_before_it_starts(tmp_path: Path) -> None:
     errors = [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("ERROR:")]
     assert run.returncode != 0 and len(errors) == 1
     assert "line 2" in errors[0] and "survey.csv" in errors[0]
+
+
+def test_report_of_a_missing_or_foreign_file_is_one_clear_line(tmp_path: Path) -> None:
+    foreign = tmp_path / "other.json"
+    foreign.write_text('{"schema": "something-else"}')
+    for given, says in (
+        (tmp_path / "missing.json", "file not found"),
+        (foreign, "not a poc-harness/results"),
+    ):
+        done = _cli("report", str(given))
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.strip().count("\n") == 0 and says in done.stderr

@@ -4,12 +4,12 @@ re-rendered (another language, new evidence) and compared with other vendors lat
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from poc_harness.grading import Grade
+from poc_harness.results import read_document, write_document
 
 SCHEMA = "poc-harness/acceptance"
 VERSION = 1
@@ -63,16 +63,11 @@ def build(results: dict[str, Any], grade: Grade, links: dict[str, str] | None = 
 
 
 def write(path: Path, document: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    return path
+    return write_document(path, document)
 
 
 def read(path: Path) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if document.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: not a poc-harness acceptance file")
-    return document
+    return read_document(path, SCHEMA)
 
 
 def latest_per_vendor(folder: Path) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ import respx
 
 from adapters.bottlecrm import NAME_LIMIT, BottleCRMAdapter, BottleCRMOptions, label
 from fixtures.factories import build_dataset
-from poc_harness.adapter import Capability, RecordKind, discover
+from poc_harness.adapter import Capability, RecordKind
 from poc_harness.cleanup import cleanup
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.ledger import Ledger
@@ -453,20 +453,6 @@ def _email() -> str:
     return os.environ.get("BOTTLECRM_EMAIL", "poc-admin@example.com")
 
 
-def _entry_point_env(tmp: Path) -> dict[str, str]:
-    """PYTHONPATH with a one-file distribution registering the adapter, until pyproject.toml declares it."""
-    if "bottlecrm" in discover():
-        return {}
-    info = tmp / "entry" / "poc_bottlecrm_entry-0.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: poc-bottlecrm-entry\nVersion: 0.0\n")
-    (info / "entry_points.txt").write_text(
-        "[poc_harness.adapters]\nbottlecrm = adapters.bottlecrm:BottleCRMAdapter\n"
-    )
-    paths = [str(info.parent), str(ROOT), os.environ.get("PYTHONPATH", "")]
-    return {"PYTHONPATH": os.pathsep.join(path for path in paths if path)}
-
-
 def _config(tmp: Path, locale: str, records: int) -> Path:
     """poc.toml with a fresh seed: BottleCRM refuses a second contact with the same phone or e-mail."""
     config = tmp / "poc.toml"
@@ -479,13 +465,12 @@ def _config(tmp: Path, locale: str, records: int) -> Path:
     return config
 
 
-def _run(tmp: Path, locale: str, records: int) -> tuple[SuiteRun, dict[str, str]]:
-    env = _entry_point_env(tmp)
+def _run(tmp: Path, locale: str, records: int) -> SuiteRun:
     _config(tmp, locale, records)
-    run = run_suite(tmp, "--vendor=bottlecrm", env=env, timeout=1200)
+    run = run_suite(tmp, "--vendor=bottlecrm", timeout=1200)
     assert run.results is not None, f"no results JSON:\n{run.stdout[-3000:]}{run.stderr[-2000:]}"
     assert run.returncode in (0, 1), f"exit {run.returncode}:\n{run.stdout[-3000:]}{run.stderr[-2000:]}"
-    return run, env
+    return run
 
 
 def _cleanup_library(crm: BottleCRMAdapter, tmp: Path, run_id: str) -> None:
@@ -499,7 +484,7 @@ def _cleanup_library(crm: BottleCRMAdapter, tmp: Path, run_id: str) -> None:
 @pytest.mark.real_crm
 @real_crm
 def test_the_suites_run_against_a_real_bottlecrm(tmp_path: Path, real: BottleCRMAdapter) -> None:
-    run, _ = _run(tmp_path, "en_US", 200)
+    run = _run(tmp_path, "en_US", 200)
     assert run.results is not None
     try:
         tests = {test["check"]: test for test in run.results["tests"]}
@@ -559,7 +544,7 @@ def _outside_records(crm: BottleCRMAdapter) -> dict[RecordKind, str]:
 def test_cleanup_removes_the_run_and_nothing_else(tmp_path: Path, real: BottleCRMAdapter) -> None:
     outside = _outside_records(real)
     try:
-        run, env = _run(tmp_path, "fa_IR", 20)
+        run = _run(tmp_path, "fa_IR", 20)
         assert run.results is not None
         run_id, tag = run.results["run"]["run_id"], run.results["run"]["tag"]
         ledger = Ledger(tmp_path / "ledger.sqlite")
@@ -580,7 +565,6 @@ def test_cleanup_removes_the_run_and_nothing_else(tmp_path: Path, real: BottleCR
             capture_output=True,
             text=True,
             timeout=600,
-            env={**os.environ, **env},
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"deleted {len(seeded)} record(s)" in done.stdout, done.stdout

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import tomllib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ import respx
 import yaml
 
 from adapters.mapping import MappingAdapter, MappingOptions, load_mapping
-from poc_harness.adapter import Capability, RecordKind, discover
+from poc_harness.adapter import Capability, RecordKind
 from poc_harness.clock import ClockMode
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.model import Account, DealStage, Lead, LeadSource
@@ -604,37 +603,21 @@ def test_the_token_env_option_overrides_the_mapping(
 # --- (c) the proof: the suites through the sandbox mapping, on the served reference CRM --------------
 
 
-@pytest.fixture(scope="module")
-def mapping_registered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment for a suite subprocess that finds the ``mapping`` adapter: while pyproject.toml
-    does not register it yet, a throw-away distribution on PYTHONPATH does."""
-    if "mapping" in discover():
-        return {}
-    shim = tmp_path_factory.mktemp("entry-point")
-    info = shim / "poc_harness_mapping_shim-0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: poc-harness-mapping-shim\nVersion: 0\n")
-    (info / "entry_points.txt").write_text(
-        "[poc_harness.adapters]\nmapping = adapters.mapping:MappingAdapter\n"
-    )
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")]))}
-
-
-def _run_mapped(tmp_path: Path, profile: str, env: dict[str, str]) -> Any:
+def _run_mapped(tmp_path: Path, profile: str) -> Any:
     with BackgroundServer(profile=profile, token=TOKEN) as url:
         (tmp_path / "poc.toml").write_text(
             f'[harness]\nreports_dir = "{tmp_path / "reports"}"\nledger = "{tmp_path / "ledger.sqlite"}"\n'
             f'[vendors.mapped]\nadapter = "mapping"\nmapping = "{SANDBOX_MAPPING}"\n'
             f'base_url = "{url}"\ntoken_env = "MAPPED_TOKEN"\n'
         )
-        return run_suite(tmp_path, "--vendor=mapped", env={**env, "MAPPED_TOKEN": TOKEN})
+        return run_suite(tmp_path, "--vendor=mapped", env={"MAPPED_TOKEN": TOKEN})
 
 
 @pytest.mark.parametrize("profile", ["healthy", "no_nps_survey"])
 def test_the_suites_through_the_sandbox_mapping_judge_like_the_native_adapter(
-    tmp_path: Path, mapping_registered: dict[str, str], profile: str
+    tmp_path: Path, profile: str
 ) -> None:
-    run = _run_mapped(tmp_path, profile, mapping_registered)
+    run = _run_mapped(tmp_path, profile)
     outcomes = run.outcomes()
     assert set(outcomes) == ALL_CHECKS, run.stdout + run.stderr
     assert run.failed_checks() == EXPECTED_FAILURES[profile], run.stdout

@@ -21,6 +21,8 @@ class Profile:
     conversion_counts_lost: bool = False
     first_response_from_close: bool = False
     forecast_factor: float = 1.0
+    report_tasks_done: bool = True
+    sla_report_ignores_breaches: bool = False
     fault: str | None = None  # 429, 503, 500, malformed, slow: injected into every `fault_every`-th call
     fault_every: int = 0
 
@@ -53,6 +55,16 @@ PROFILES: dict[str, Profile] = {
             first_response_from_close=True,
         ),
         Profile("forecast_20_off", "the forecast report is 20 % too high", forecast_factor=1.2),
+        Profile(
+            "weekly_report_misses_tasks",
+            "the weekly activity report leaves out completed tasks",
+            report_tasks_done=False,
+        ),
+        Profile(
+            "sla_report_ignores_breaches",
+            "the SLA compliance report counts every closed ticket as met",
+            sla_report_ignores_breaches=True,
+        ),
         Profile("flaky_429", "every 5th call answers 429 with Retry-After", fault="429", fault_every=5),
         Profile("flaky_503", "every 5th call answers 503 with Retry-After", fault="503", fault_every=5),
         Profile("errors_500", "every 25th call answers 500", fault="500", fault_every=25),

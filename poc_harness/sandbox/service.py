@@ -154,7 +154,7 @@ class ServiceDesk:
             ):
                 counts = reps.setdefault(activity["user_id"], {})
                 counts[activity["kind"]] = counts.get(activity["kind"], 0) + 1
-        for task in self.state.data["tasks"].values():
+        for task in self.state.data["tasks"].values() if self.profile.report_tasks_done else ():
             done = _at(task.get("done_at"))
             if (
                 done
@@ -172,7 +172,12 @@ class ServiceDesk:
             for t in self._tagged("tickets", tag)
             if t["closed_at"] and start <= datetime.fromisoformat(t["closed_at"]) < end
         ]
-        met = [t for t in closed if not t["first_response_breached"] and not t["resolution_breached"]]
+        met = [
+            t
+            for t in closed
+            if self.profile.sla_report_ignores_breaches
+            or not (t["first_response_breached"] or t["resolution_breached"])
+        ]
         rate = 100.0 * len(met) / len(closed) if closed else 0.0
         return {"tickets": len(closed), "met": len(met), "rate_pct": round(rate, 2)}
 

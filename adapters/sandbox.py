@@ -8,23 +8,40 @@ runs in-process behind httpx's ASGI transport (no credentials, no network); with
 
 from __future__ import annotations
 
+import copy
+import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel
+import httpx
+from pydantic import BaseModel, SecretStr
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import (
+    AdapterOptions,
+    Capability,
+    CRMAdapter,
+    RecordKind,
+    UserCredential,
+    WebhookEvent,
+)
 from poc_harness.answers import parse_answer
+from poc_harness.batches import BatchItem, BatchResult
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
-from poc_harness.errors import ConfigError, VendorError
+from poc_harness.errors import AccessDenied, ConfigError, HarnessError, VendorError
 from poc_harness.http import VendorHTTP
+from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets
 from poc_harness.model import (
     Account,
     Activity,
     AlertView,
+    AuditEntryView,
+    AuditSettingsView,
+    CallLog,
+    CallView,
     Contact,
     ConversionFigure,
     DealStage,
@@ -32,15 +49,18 @@ from poc_harness.model import (
     FirstResponseFigure,
     ForecastFigure,
     Lead,
+    LeadChanges,
     LeadView,
     NpsFigure,
     SalesRep,
     SlaComplianceFigure,
     SurveyInviteView,
     TaskView,
+    TeamMember,
     Ticket,
     TicketView,
     View,
+    WebhookNotice,
     WeeklyActivityFigure,
 )
 from poc_harness.redaction import REDACTOR
@@ -58,20 +78,87 @@ COLLECTIONS = {
     RecordKind.DEAL: "deals",
 }
 
+AUDIT_TYPES = {RecordKind.REP: "user"}  # the audit log's record type, where it is not the kind's name
+
 
 class SandboxOptions(AdapterOptions):
     profile: str = "healthy"
     base_url: str | None = None
     token_env: str | None = None
-    timeout: float = 10.0
+    timeout: float | None = None
+    """seconds to wait for an answer: 2 in-process, 10 over the network by default"""
 
 
 class _Created(View):
     id: str
 
 
+class _Tagged(View):
+    id: str
+    external_ref: str | None = None
+
+
+class _EventRecord(View):
+    id: str
+
+
+class _Event(View):
+    type: str
+    data: _EventRecord
+
+
+class _ExportPage(View):
+    records: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class _ItemResult(View):
+    index: int
+    status: int
+    id: str | None = None
+    error: str | None = None
+    detail: str | None = None
+
+
+class _BatchAnswer(View):
+    results: list[_ItemResult]
+
+
 class _Now(View):
     now: datetime
+
+
+class _Token(View):
+    token: str
+
+
+class _Standards(View):
+    standards: list[str]
+
+
+class _Borrowed(httpx.BaseTransport):
+    """Another adapter's in-process transport: used, never closed (its owner closes it)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
+
+
+class _UserHTTP(VendorHTTP):
+    """The client of an adapter acting as a user: the CRM's refusals (401, 403, and 404 for a record out
+    of the user's reach) raise ``AccessDenied``."""
+
+    REFUSED = re.compile(r": HTTP (401|403|404)\b")
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return super().request(method, path, **kwargs)
+        except VendorError as exc:
+            if self.REFUSED.search(str(exc)):
+                raise AccessDenied(str(exc)) from None
+            raise
 
 
 class SandboxAdapter(CRMAdapter):
@@ -90,10 +177,18 @@ class SandboxAdapter(CRMAdapter):
             Capability.NPS_SURVEY,
             Capability.REPORTS,
             Capability.FORECAST,
+            Capability.WEBHOOKS,
+            Capability.DATA_EXPORT,
+            Capability.VOIP,
+            Capability.RBAC,
+            Capability.AUDIT_LOG,
+            Capability.SSO,
+            Capability.BATCH_CREATE,
         }
     )
     default_clock: ClassVar[ClockMode] = ClockMode.VIRTUAL
     Options: ClassVar[type[AdapterOptions]] = SandboxOptions
+    webhook_retry_within: ClassVar[timedelta] = timedelta(seconds=1)  # its first retry comes after 50 ms
 
     def __init__(self, options: AdapterOptions) -> None:
         super().__init__(options)
@@ -110,7 +205,8 @@ class SandboxAdapter(CRMAdapter):
 
             token = secrets.token_urlsafe(24)
             REDACTOR.add(token)
-            self._transport: SyncASGITransport | None = SyncASGITransport(create_app(options.profile, token))
+            self._app: Any = create_app(options.profile, token)
+            self._transport: SyncASGITransport | None = SyncASGITransport(self._app)
             base_url = "http://sandbox.invalid"
         else:
             if not options.token_env:
@@ -119,13 +215,16 @@ class SandboxAdapter(CRMAdapter):
                     "that holds the API token"
                 )
             token = secret_from_env(options.token_env, "the reference CRM's API token").get_secret_value()
-            self._transport = None
+            self._app = self._transport = None
             base_url = options.base_url
+        self._base_url, self._timeout = base_url, options.timeout or (10.0 if options.base_url else 2.0)
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self.batch_stats = {"calls": 0, "items": 0, "failed_items": 0}
         self.http = VendorHTTP(
             "sandbox",
             base_url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=options.timeout,
+            headers=self._headers,
+            timeout=self._timeout,
             transport=self._transport,
         )
 
@@ -135,7 +234,7 @@ class SandboxAdapter(CRMAdapter):
             self._transport.close()
 
     def call_stats(self) -> dict[str, Any]:
-        return asdict(self.http.stats)
+        return {**asdict(self.http.stats), "batch": dict(self.batch_stats)}
 
     # --- helpers ----------------------------------------------------------------------
     def _parse(self, model: type[V], data: Any, where: str) -> V:
@@ -181,17 +280,13 @@ class SandboxAdapter(CRMAdapter):
         return [user.id for user in users]
 
     def create_account(self, account: Account) -> str:
-        return self._create("/accounts", {**account.model_dump(exclude={"key"}), "external_ref": account.key})
+        return self._create("/accounts", _body(BatchItem(account)))
 
     def create_contact(self, contact: Contact, account_id: str) -> str:
-        body = contact.model_dump(exclude={"key", "account_key"})
-        return self._create("/contacts", {**body, "account_id": account_id, "external_ref": contact.key})
+        return self._create("/contacts", _body(BatchItem(contact, parent_id=account_id)))
 
     def create_lead(self, lead: Lead, arrived_at: datetime | None = None) -> str:
-        body: dict[str, Any] = {**lead.model_dump(mode="json", exclude={"key"}), "external_ref": lead.key}
-        if arrived_at is not None:
-            body["created_at"] = arrived_at.isoformat()
-        return self._create("/leads", body)
+        return self._create("/leads", _body(BatchItem(lead, at=arrived_at)))
 
     def log_activity(self, lead_id: str, activity: Activity) -> str:
         return self._create(
@@ -209,9 +304,79 @@ class SandboxAdapter(CRMAdapter):
         return True
 
     def find_tagged(self, kind: RecordKind, tag: str) -> list[str]:
+        return list(self._tagged(kind, tag))
+
+    def find_tagged_refs(self, kind: RecordKind, tag: str) -> dict[str, str | None] | None:
+        return self._tagged(kind, tag)
+
+    def _tagged(self, kind: RecordKind, tag: str) -> dict[str, str | None]:
         path = f"/{COLLECTIONS[kind]}"
-        found = self._parse_list(_Created, self.http.json("GET", path, params={"tag": tag}), f"GET {path}")
-        return [record.id for record in found]
+        found = self._parse_list(_Tagged, self.http.json("GET", path, params={"tag": tag}), f"GET {path}")
+        return {record.id: record.external_ref for record in found}
+
+    # --- batch create and load -----------------------------------------------------------
+    max_batch_size: ClassVar[int] = 100  # the reference CRM's limit (poc_harness.sandbox.batch.MAX_BATCH)
+
+    def create_batch(self, kind: RecordKind, items: list[BatchItem]) -> list[BatchResult]:
+        if kind not in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD):
+            return super().create_batch(kind, items)
+        if not 0 < len(items) <= self.max_batch_size:
+            raise HarnessError(
+                f"create_batch: {len(items)} items; the sandbox takes 1 to {self.max_batch_size}"
+            )
+        path = f"/batch/{COLLECTIONS[kind]}"
+        self.batch_stats["calls"] += 1
+        self.batch_stats["items"] += len(items)
+        sent = self.http.json("POST", path, json={"items": [_body(item) for item in items]})
+        answer = self._parse(_BatchAnswer, sent, f"POST {path}")
+        by_index = {result.index: result for result in answer.results}
+        if sorted(by_index) != list(range(len(items))):
+            raise VendorError(f"sandbox: POST {path}: {len(items)} items sent, {len(by_index)} results back")
+        results = []
+        for index in range(len(items)):
+            item = by_index[index]
+            if item.status < 300 and item.id:
+                results.append(BatchResult(item.id))
+                continue
+            self.batch_stats["failed_items"] += 1
+            unknown = item.status >= 500 and item.status != 503  # 503: not created, by the API's promise
+            results.append(BatchResult(None, f"HTTP {item.status}: {item.error}: {item.detail}", unknown))
+        return results
+
+    def load_targets(self, tag: str, known: Mapping[RecordKind, Sequence[str]]) -> LoadTargets:
+        from poc_harness.sandbox.async_transport import AsyncASGITransport
+
+        leads = list(known.get(RecordKind.LEAD, ()))
+        reads = []
+        if leads:
+            reads += [
+                LoadRequest("GET /leads/{id}", "GET", lambda n: f"/leads/{leads[n % len(leads)]}"),
+                LoadRequest(
+                    "GET /leads/{id}/tasks", "GET", lambda n: f"/leads/{leads[n % len(leads)]}/tasks"
+                ),
+            ]
+        write = LoadRequest(
+            "POST /accounts",
+            "POST",
+            lambda n: "/accounts",
+            lambda n: {
+                "name": f"Load probe {n}",
+                "industry": "load probe",
+                "city": "Tehran",
+                "phone": f"+98210{n % 10**7:07d}",
+                "tag": tag,
+                "external_ref": f"load-{n}",
+            },
+            creates=RecordKind.ACCOUNT.value,
+        )
+        app = self._app
+        client = LoadClient(
+            self._base_url,
+            dict(self._headers),
+            timeout=self.options.timeout or (10.0 if app is None else 3.0),
+            transport=(lambda: AsyncASGITransport(app=app)) if app is not None else None,
+        )
+        return LoadTargets(reads, [write], client, lambda answer: answer.get("id"))
 
     def get_lead(self, lead_id: str) -> LeadView:
         data = self.http.json("GET", f"/leads/{lead_id}")
@@ -295,6 +460,105 @@ class SandboxAdapter(CRMAdapter):
 
     def report_nps(self, tag: str) -> NpsFigure:
         return self._report(NpsFigure, "nps", tag=tag)
+
+    # --- integrations -----------------------------------------------------------------------
+    def subscribe_webhook(self, url: str, secret: str, events: list[WebhookEvent]) -> str:
+        body = {"url": url, "secret": secret, "events": [event.value for event in events]}
+        return self._create("/webhooks/subscriptions", body)
+
+    def unsubscribe_webhook(self, subscription_id: str) -> None:
+        self.http.request("DELETE", f"/webhooks/subscriptions/{subscription_id}")
+
+    def webhook_notice(self, payload: Any) -> WebhookNotice:
+        event = self._parse(_Event, payload, "webhook payload")
+        return WebhookNotice(event=event.type, record_id=event.data.id)
+
+    def export_records(self, kind: RecordKind, tag: str) -> list[dict[str, Any]]:
+        path = f"/export/{COLLECTIONS[kind]}"
+        rows: list[dict[str, Any]] = []
+        cursor: str | None = "0"
+        while cursor is not None:
+            answer = self.http.json("GET", path, params={"tag": tag, "cursor": cursor})
+            page = self._parse(_ExportPage, answer, f"GET {path}")
+            rows.extend(page.records)
+            cursor = page.next_cursor
+        return rows
+
+    def log_call(self, lead_id: str, call: CallLog) -> str:
+        return self._create(f"/leads/{lead_id}/calls", call.model_dump(mode="json"))
+
+    def lead_calls(self, lead_id: str) -> list[CallView]:
+        path = "GET /leads/{id}/activities"
+        timeline = self.http.json("GET", f"/leads/{lead_id}/activities")
+        if not isinstance(timeline, list):
+            raise VendorError(f"sandbox: {path}: expected a JSON list, got {type(timeline).__name__}")
+        calls = [
+            {**item, "started_at": item.get("at")}
+            for item in timeline
+            if isinstance(item, dict) and item.get("kind") == "call" and "number" in item
+        ]
+        return self._parse_list(CallView, calls, path)
+
+    # --- security ---------------------------------------------------------------------------
+    def update_lead(self, lead_id: str, changes: LeadChanges) -> None:
+        self.http.json("PATCH", f"/leads/{lead_id}", json=changes.model_dump(exclude_none=True))
+
+    def create_team_user(self, user: TeamMember) -> str:
+        body = {
+            **user.model_dump(mode="json", exclude={"key"}),
+            "external_ref": user.key,
+            "in_assignment_pool": False,
+        }
+        return self._create("/users", body)
+
+    def issue_credential(self, user_id: str) -> UserCredential:
+        answer = self.http.json("POST", f"/users/{user_id}/tokens")
+        token = self._parse(_Token, answer, "POST /users/{id}/tokens").token
+        REDACTOR.add(token)
+        return UserCredential(token=SecretStr(token), user_id=user_id)
+
+    def as_user(self, credential: UserCredential) -> SandboxAdapter:
+        acting = copy.copy(self)
+        acting._transport = None  # the in-process CRM stays this adapter's to close
+        acting.http = _UserHTTP(
+            "sandbox",
+            self._base_url,
+            headers={"Authorization": f"Bearer {credential.token.get_secret_value()}"},
+            timeout=self._timeout,
+            transport=_Borrowed(self._transport) if self._transport is not None else None,
+        )
+        return acting
+
+    def acting_user_id(self) -> str:
+        return self._parse(_Created, self.http.json("GET", "/me"), "GET /me").id
+
+    def audit_entries(self, kind: RecordKind, record_id: str, since: datetime) -> list[AuditEntryView]:
+        params = {"record_type": AUDIT_TYPES.get(kind, kind.value), "record_id": record_id}
+        answer = self.http.json("GET", "/audit", params={**params, "since": since.isoformat()})
+        return self._parse_list(AuditEntryView, answer, "GET /audit")
+
+    def audit_settings(self) -> AuditSettingsView:
+        return self._parse(AuditSettingsView, self.http.json("GET", "/settings/audit"), "GET /settings/audit")
+
+    def saml_sp_metadata(self) -> bytes:
+        return self.http.request("GET", "/saml/metadata").content
+
+    def identity_standards(self) -> list[str]:
+        return self._parse(_Standards, self.http.json("GET", "/auth/methods"), "GET /auth/methods").standards
+
+
+def _body(item: BatchItem) -> dict[str, Any]:
+    """The reference CRM's create body of an account, contact or lead (single or batch)."""
+    record = item.record
+    body: dict[str, Any] = {
+        **record.model_dump(mode="json", exclude={"key", "account_key"}),
+        "external_ref": record.key,
+    }
+    if item.parent_id is not None:
+        body["account_id"] = item.parent_id
+    if item.at is not None:
+        body["created_at"] = item.at.isoformat()
+    return body
 
 
 def _with_vendor_id(data: Any) -> Any:

@@ -9,21 +9,28 @@ so a vendor can ship its adapter as a package of its own.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from poc_harness.batches import BatchItem, BatchResult, create_alone
 from poc_harness.clock import ClockMode
 from poc_harness.config import PocConfig
-from poc_harness.errors import CapabilityMissing, ConfigError
+from poc_harness.errors import CapabilityMissing, ConfigError, VendorError, VendorUnreachable
+from poc_harness.loadtargets import LoadTargets
 from poc_harness.model import (
     Account,
     Activity,
     AlertView,
+    AuditEntryView,
+    AuditSettingsView,
+    CallLog,
+    CallView,
     Contact,
     ConversionFigure,
     DealStage,
@@ -31,14 +38,17 @@ from poc_harness.model import (
     FirstResponseFigure,
     ForecastFigure,
     Lead,
+    LeadChanges,
     LeadView,
     NpsFigure,
     SalesRep,
     SlaComplianceFigure,
     SurveyInviteView,
     TaskView,
+    TeamMember,
     Ticket,
     TicketView,
+    WebhookNotice,
     WeeklyActivityFigure,
 )
 
@@ -56,11 +66,14 @@ class Capability(StrEnum):
     REPORTS = "reports"
     FORECAST = "forecast"
     WEBHOOKS = "webhooks"
+    DATA_EXPORT = "data_export"
+    VOIP = "voip"
     BACKDATING = "backdating"
     CLOCK_CONTROL = "clock_control"
     BATCH_CREATE = "batch_create"
     AUDIT_LOG = "audit_log"
     RBAC = "rbac"
+    SSO = "sso"
     USER_ADMIN = "user_admin"
 
 
@@ -76,10 +89,48 @@ class RecordKind(StrEnum):
     DEAL = "deal"
 
 
+class WebhookEvent(StrEnum):
+    """Events the harness subscribes to; an adapter maps each to its vendor's event name."""
+
+    LEAD_CREATED = "lead.created"
+
+
+class RbacUserOption(BaseModel):
+    """One of the vendor's users the access-control check acts as."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token_env: str = Field(min_length=1, description="the environment variable holding the user's API token")
+    login: str | None = Field(default=None, description="the user's login, for vendors that pair it with one")
+    user_id: str | None = Field(default=None, description="the user's vendor id")
+
+
+class RbacUsers(BaseModel):
+    """``[vendors.<name>.rbac_users]``: two sales reps of different teams, created in the vendor by its
+    administrator (for vendors the harness cannot create users in)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rep: RbacUserOption
+    other_team_rep: RbacUserOption
+
+
+class UserCredential(BaseModel):
+    """What the harness acts as one of the vendor's users with; the token never prints."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: SecretStr
+    user_id: str | None = None
+    login: str | None = None
+
+
 class AdapterOptions(BaseModel):
     """Base of each adapter's options table in poc.toml; unknown keys are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rbac_users: RbacUsers | None = None
 
 
 def picklist_map(name: str, given: Any, defaults: dict[Any, str]) -> dict[Any, str]:
@@ -113,6 +164,9 @@ class CRMAdapter(ABC):
     capabilities: ClassVar[frozenset[Capability]]
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
+    webhook_retry_within: ClassVar[timedelta] = timedelta(minutes=2)
+    """How soon the vendor retries a failed webhook delivery, per its documentation: the harness waits
+    this long for the retry (``[webhooks] wait_seconds`` overrides it)."""
     persistent: bool = True
     """False for a CRM that lives only as long as this process: earlier runs' expectations are moot."""
 
@@ -127,8 +181,9 @@ class CRMAdapter(ABC):
         except ValidationError as exc:
             first = exc.errors()[0]
             key = ".".join(str(part) for part in first["loc"]) or "(table)"
+            problem = first["msg"].removeprefix("Value error, ")
             raise ConfigError(
-                f"[vendors.{vendor}] {key}: {first['msg']} (options of the '{cls.name}' adapter: "
+                f"[vendors.{vendor}] {key}: {problem} (options of the '{cls.name}' adapter: "
                 f"{', '.join(cls.Options.model_fields) or 'none'})"
             ) from None
         return cls(options)
@@ -150,6 +205,11 @@ class CRMAdapter(ABC):
     def call_stats(self) -> dict[str, Any]:
         """Counts of API calls, retries and failures, for the reliability criterion."""
         return {}
+
+    def endpoint(self) -> str:
+        """Where this vendor is reached (no secrets): kept with each run, so cleanup can refuse a ledger
+        written against another instance.  Empty when there is no fixed address."""
+        return str(getattr(self.options, "base_url", None) or "")
 
     # --- time -----------------------------------------------------------------------
     @abstractmethod
@@ -187,6 +247,35 @@ class CRMAdapter(ABC):
     @abstractmethod
     def find_tagged(self, kind: RecordKind, tag: str) -> list[str]:
         """Vendor ids of the records of ``kind`` carrying ``tag``."""
+
+    def find_tagged_refs(self, kind: RecordKind, tag: str) -> dict[str, str | None] | None:
+        """Vendor id -> the harness's key (None where the record has none), for the records of ``kind``
+        carrying ``tag``, where the vendor keeps the key in a field; None where it does not."""
+        return None
+
+    # --- batch create and load ----------------------------------------------------------
+    max_batch_size: ClassVar[int] = 1
+    """The most records one ``create_batch`` call takes (the vendor's documented batch limit)."""
+
+    def create_batch(self, kind: RecordKind, items: list[BatchItem]) -> list[BatchResult]:
+        """Create accounts, contacts or leads, one result per item in order, in as few calls as the vendor
+        allows (BATCH_CREATE, at most ``max_batch_size`` items); a failed item was not created unless
+        its result says ``maybe_applied``.  The default creates them one by one."""
+        results = []
+        for item in items or ():
+            try:
+                results.append(BatchResult(create_alone(self, kind, item)))
+            except VendorUnreachable:
+                raise
+            except VendorError as exc:
+                results.append(BatchResult(None, str(exc), exc.maybe_applied))
+        return results
+
+    def load_targets(self, tag: str, known: Mapping[RecordKind, Sequence[str]]) -> LoadTargets | None:
+        """The read and write requests the load probe replays and the client config to send them with
+        (credentials stay in it).  Writes carry ``tag``; ``known`` holds vendor ids seeded by this run,
+        for reads by id.  None where the adapter does not name them yet (the probe cannot run)."""
+        return None
 
     # --- lead -> contract -------------------------------------------------------------
     @abstractmethod
@@ -248,6 +337,69 @@ class CRMAdapter(ABC):
 
     def report_nps(self, tag: str) -> NpsFigure:
         raise self._lacks(Capability.NPS_SURVEY)
+
+    # --- integrations: webhooks, DWH export, VoIP -------------------------------------------
+    def subscribe_webhook(self, url: str, secret: str, events: list[WebhookEvent]) -> str:
+        """Have the vendor POST ``events`` to ``url``, signed with ``secret`` (the scheme of
+        ``poc_harness.webhooks``); return the subscription's id."""
+        raise self._lacks(Capability.WEBHOOKS)
+
+    def unsubscribe_webhook(self, subscription_id: str) -> None:
+        raise self._lacks(Capability.WEBHOOKS)
+
+    def webhook_notice(self, payload: Any) -> WebhookNotice:
+        """Which harness event, about which record, one (verified) webhook payload of the vendor reports."""
+        raise self._lacks(Capability.WEBHOOKS)
+
+    def export_records(self, kind: RecordKind, tag: str) -> list[dict[str, Any]]:
+        """Every record of ``kind`` carrying ``tag`` from the vendor's bulk export (what a DWH load gets,
+        every page of it), each with its vendor ``id``; leads also with ``estimated_value``."""
+        raise self._lacks(Capability.DATA_EXPORT)
+
+    def log_call(self, lead_id: str, call: CallLog) -> str:
+        """Push a call log the way the buyer's VoIP connector does; return the call's id."""
+        raise self._lacks(Capability.VOIP)
+
+    def lead_calls(self, lead_id: str) -> list[CallView]:
+        """The calls on the lead's activity timeline."""
+        raise self._lacks(Capability.VOIP)
+
+    # --- security: access control, audit log, single sign-on ---------------------------------
+    def update_lead(self, lead_id: str, changes: LeadChanges) -> None:
+        raise CapabilityMissing(f"the {self.name} adapter cannot update a lead")
+
+    def create_team_user(self, user: TeamMember) -> str:
+        """Create a user with a role in a team, left out of automatic lead assignment; its vendor id."""
+        raise self._lacks(Capability.USER_ADMIN)
+
+    def issue_credential(self, user_id: str) -> UserCredential:
+        """A credential acting as the user (e.g. an API token issued by the administrator)."""
+        raise self._lacks(Capability.USER_ADMIN)
+
+    def as_user(self, credential: UserCredential) -> CRMAdapter:
+        """This adapter acting as another user; a request the vendor refuses that user raises
+        ``AccessDenied``.  Close it after use."""
+        raise self._lacks(Capability.RBAC)
+
+    def acting_user_id(self) -> str:
+        """The vendor id of the user this adapter acts as: the actor the audit log must name."""
+        raise self._lacks(Capability.AUDIT_LOG)
+
+    def audit_entries(self, kind: RecordKind, record_id: str, since: datetime) -> list[AuditEntryView]:
+        """The audit log's entries about one record since ``since``, oldest first."""
+        raise self._lacks(Capability.AUDIT_LOG)
+
+    def audit_settings(self) -> AuditSettingsView:
+        """The audit log's retention from the vendor's settings (CapabilityMissing where the API hides it)."""
+        raise self._lacks(Capability.AUDIT_LOG)
+
+    def saml_sp_metadata(self) -> bytes:
+        """The vendor's SAML 2.0 service-provider metadata document, as served."""
+        raise self._lacks(Capability.SSO)
+
+    def identity_standards(self) -> list[str]:
+        """The identity standards the vendor says it offers: saml2, oidc, oauth2, ldap, mfa, scim..."""
+        raise self._lacks(Capability.SSO)
 
 
 def discover() -> dict[str, type[CRMAdapter]]:

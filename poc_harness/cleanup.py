@@ -1,13 +1,22 @@
-"""Cleanup: delete what one run created, and only that: records listed in the ledger for that run."""
+"""Cleanup: delete what one run created, and only that.
+
+A record is deleted only if its vendor id is in the ledger for that run *and* the vendor
+lists it under the tag the harness gave it (the run's, or a suite's probe tag kept in the record's
+ledger payload); a ledger written against another vendor or another instance
+is refused.  Rows a killed run left without a vendor id are first looked up by the tag
+(``Seeder.reconcile``), so a record whose create answer was lost is cleaned up too.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from poc_harness.adapter import CRMAdapter, RecordKind
 from poc_harness.errors import ConfigError
 from poc_harness.ledger import Ledger, SeededRecord
+from poc_harness.seeding import Seeder
 
 ORDER = list(reversed(list(RecordKind)))
 
@@ -17,6 +26,9 @@ class CleanupReport:
     deleted: list[SeededRecord] = field(default_factory=list)
     already_gone: list[SeededRecord] = field(default_factory=list)
     unbound: list[SeededRecord] = field(default_factory=list)
+    """Ledger rows whose create never reached the vendor: nothing to delete."""
+    untagged: list[SeededRecord] = field(default_factory=list)
+    """Ledger ids the vendor does not list under the run's tag: gone, or not ours any more; left alone."""
 
 
 def plan(ledger: Ledger, run_id: str) -> list[SeededRecord]:
@@ -25,7 +37,7 @@ def plan(ledger: Ledger, run_id: str) -> list[SeededRecord]:
     return sorted(records, key=lambda record: ORDER.index(RecordKind(record.kind)))
 
 
-def cleanup(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str, dry_run: bool) -> CleanupReport:
+def _refuse_foreign_ledger(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str) -> dict[str, Any]:
     run = ledger.run(run_id)
     if run is None:
         raise ConfigError(f"run {run_id} is not in the ledger {ledger.path}: check the run id")
@@ -38,11 +50,41 @@ def cleanup(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str, dry_r
         raise ConfigError(
             f"vendor '{vendor}' keeps no data between runs (an in-process reference CRM): nothing to clean up"
         )
+    here = adapter.endpoint()
+    if run["endpoint"] and here and run["endpoint"] != here:
+        raise ConfigError(
+            f"run {run_id} was against {run['endpoint']}, but vendor '{vendor}' is configured for {here}: "
+            "point base_url at the instance the run used"
+        )
+    return run
+
+
+def cleanup(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str, dry_run: bool) -> CleanupReport:
+    run = _refuse_foreign_ledger(adapter, ledger, run_id, vendor)
+    seeder = Seeder(adapter, ledger, run_id, run["tag"], lambda: datetime.now(UTC))
     report = CleanupReport()
-    for record in plan(ledger, run_id):
-        if record.vendor_id is None:
-            report.unbound.append(record)
-            continue
+    if not dry_run:
+        report.unbound = seeder.reconcile()
+    records = plan(ledger, run_id)
+
+    def tag_of(record: SeededRecord) -> tuple[str, str]:  # a probe's records carry a tag of their own
+        return record.kind, str(record.payload.get("tag") or run["tag"])
+
+    tagged = {
+        (kind, tag): set(adapter.find_tagged(RecordKind(kind), tag))
+        for kind, tag in dict.fromkeys(tag_of(record) for record in records if record.vendor_id)
+    }
+    bound = [record for record in records if record.vendor_id is not None]
+    carrying = [record for record in bound if record.vendor_id in tagged[tag_of(record)]]
+    if bound and not carrying:
+        raise ConfigError(
+            f"none of the {len(bound)} records of run {run_id} carries its tag {run['tag']} at vendor "
+            f"'{vendor}': is this the instance the run used? nothing deleted"
+        )
+    report.unbound = report.unbound if not dry_run else [r for r in records if r.vendor_id is None]
+    report.untagged = [record for record in bound if record.vendor_id not in tagged[tag_of(record)]]
+    for record in carrying:
+        assert record.vendor_id is not None
         if dry_run:
             report.deleted.append(record)
             continue

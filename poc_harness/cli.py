@@ -52,10 +52,14 @@ def _cleanup(args: argparse.Namespace) -> int:
     verb = "would delete" if args.dry_run else "deleted"
     print(
         f"{verb} {len(report.deleted)} record(s) of run {args.run}; "
-        f"already gone: {len(report.already_gone)}; never confirmed by the vendor: {len(report.unbound)}"
+        f"already gone: {len(report.already_gone)}; "
+        f"not under the run's tag (left alone): {len(report.untagged)}; "
+        f"never reached the vendor: {len(report.unbound)}"
     )
     for record in report.deleted if args.dry_run else []:
         print(f"  {record.kind} {record.key} -> {record.vendor_id}")
+    for record in report.untagged:
+        print(f"  left alone: {record.kind} {record.key} -> {record.vendor_id} (not under the run's tag)")
     return 0
 
 
@@ -77,7 +81,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     config = load_config(args.poc_config)
-    json_path, html = publish(args.results, config, args.lang, args.satisfaction, args.scorecard)
+    json_path, html = publish(
+        args.results, config, args.lang, args.satisfaction, args.scorecard, ledger=args.ledger
+    )
     print(f"acceptance: {json_path}\nreport: {html}")
     return 0
 
@@ -110,12 +116,22 @@ def parser() -> argparse.ArgumentParser:
     clean.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     clean.set_defaults(handler=_cleanup)
 
-    report = commands.add_parser("report", help="grade a run's results JSON and render its acceptance report")
+    report = commands.add_parser(
+        "report",
+        help="grade a run's results JSON and render its acceptance report, with the trial's timeline "
+        "from the other documents in its folder",
+    )
     report.add_argument("results", type=Path, help="reports/<vendor>-<run>.json")
     report.add_argument("--poc-config", type=Path)
     report.add_argument("--lang", choices=["en", "fa"], default="en")
     report.add_argument("--satisfaction", type=Path, help="tester survey answers (CSV or YAML)")
     report.add_argument("--scorecard", type=Path, help="the committee's scorecard (YAML)")
+    report.add_argument(
+        "--ledger",
+        type=Path,
+        help="ledger for the trial timeline's expectation figures (default from config; without it, "
+        "the earlier acceptance documents next to RESULTS give them)",
+    )
     report.set_defaults(handler=_report)
     side = commands.add_parser("compare", help="every vendor's latest run side by side")
     side.add_argument("--reports-dir", type=Path, default=Path("reports"))

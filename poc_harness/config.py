@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError, model_validator
 
 from poc_harness.criteria import DEFAULT_WEIGHTS, Criterion
 from poc_harness.errors import ConfigError
@@ -61,6 +61,10 @@ class HarnessSettings(BaseModel):
     )
     rate_tolerance_pp: float = Field(default=0.5, ge=0, description="reported rates, percentage points")
     forecast_tolerance_pct: float = Field(default=10.0, ge=0, description="forecast error vs actual won")
+    audit_tolerance_seconds: float = Field(
+        default=120.0, gt=0, description="audit-log entry time vs when the harness wrote"
+    )
+    audit_retention_days: int = Field(default=180, ge=1, description="audit log kept at least this long")
 
 
 class MatrixSettings(BaseModel):
@@ -78,10 +82,10 @@ class MatrixSettings(BaseModel):
     def _complete_and_summing_to_100(self) -> MatrixSettings:
         missing = [c.value for c in Criterion if c not in self.weights]
         if missing:
-            raise ValueError(f"weights miss {', '.join(missing)}: give all eight criteria")
+            raise ValueError(f"[matrix.weights] miss {', '.join(missing)}: give all eight criteria")
         total = sum(self.weights.values())
         if abs(total - 100) > 1e-9:
-            raise ValueError(f"weights sum to {total:g}, not 100: adjust them")
+            raise ValueError(f"[matrix.weights] sum to {total:g}, not 100: adjust them to sum to 100")
         return self
 
 
@@ -96,6 +100,47 @@ class EvidenceSettings(BaseModel):
     satisfied_at: int = Field(default=4, ge=1)
 
 
+class WebhookSettings(BaseModel):
+    """The ``[webhooks]`` table: where the harness's webhook receiver listens and how it verifies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="address the receiver binds (0.0.0.0 for on-prem)")
+    port: int = Field(default=0, ge=0, le=65535, description="0: a free port")
+    public_url: HttpUrl | None = Field(
+        default=None, description="the URL the vendor posts to (tunnel, reverse proxy); default: host:port"
+    )
+    secret_env: str | None = Field(
+        default=None, description="variable holding a signing secret the vendor fixes; default: a fresh one"
+    )
+    tolerance_seconds: float = Field(default=300.0, gt=0, description="accepted age of a timestamp")
+    wait_seconds: float | None = Field(
+        default=None, gt=0, description="how long to wait for a retry; default: the adapter's documented one"
+    )
+
+
+class LoadSettings(BaseModel):
+    """The ``[load]`` table: the load probe of the scalability checks (``poc_harness.loadprobe``) and the
+    checklist's thresholds.  The defaults keep the probe short (about a second) for everyday runs; for
+    the acceptance figure, run ``users = 500`` for minutes, within the vendor's rate limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    users: int = Field(default=20, ge=1, le=5000, description="concurrent virtual users")
+    duration_seconds: float = Field(default=1.0, gt=0, le=86400, description="no request starts after it")
+    max_requests: int = Field(default=500, ge=1, le=10_000_000, description="most requests sent, retries too")
+    rate_limit_per_second: float | None = Field(
+        default=None, gt=0, description="the vendor's API rate limit; default: the adapter's declared one"
+    )
+    write_share: float = Field(default=0.2, ge=0, le=1, description="share of the requests that are writes")
+    think_seconds: float = Field(default=0.0, ge=0, description="a virtual user's pause between requests")
+    timeout_seconds: float | None = Field(default=None, gt=0, description="default: the adapter's")
+    required_users: int = Field(default=500, ge=1, description="checklist: concurrent users served")
+    required_requests_per_hour: float = Field(default=10_000, gt=0, description="checklist: API throughput")
+    p95_ms: float = Field(default=1000.0, gt=0, description="the buyer's p95 latency target under load")
+    max_error_pct: float = Field(default=1.0, ge=0, le=100, description="requests failing after retries")
+
+
 class PocConfig(BaseModel):
     """The whole file: ``[harness]`` and one ``[vendors.<name>]`` table per candidate."""
 
@@ -105,6 +150,8 @@ class PocConfig(BaseModel):
     sla: SlaPolicy = SlaPolicy()
     matrix: MatrixSettings = MatrixSettings()
     evidence: EvidenceSettings = EvidenceSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    load: LoadSettings = LoadSettings()
     vendors: dict[str, dict[str, Any]] = {}
     source: str = Field(default="(defaults)", exclude=True)
 
@@ -127,7 +174,7 @@ def _describe(exc: ValidationError, source: str) -> str:
         return f"{source}: unknown key '{key}': remove it or check its spelling"
     given = first.get("input")
     shown = "" if isinstance(given, dict | list) else f" (got {given!r})"
-    return f"{source}: key '{key}': {first['msg']}{shown}"
+    return f"{source}: key '{key}': {first['msg'].removeprefix('Value error, ')}{shown}"
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> PocConfig:

@@ -28,11 +28,25 @@ class ConfigError(HarnessError):
 
 
 class VendorError(PocError):
-    """The vendor's CRM misbehaved: an error status, a malformed answer, a timeout."""
+    """The vendor's CRM misbehaved: an error status, a malformed answer, a timeout.
+
+    ``maybe_applied`` is true when a write may have reached the vendor although no answer
+    said so (a timeout, a dropped connection or a 5xx after the request was sent): the
+    seeder then looks the record up by its run tag instead of creating it again.
+    """
+
+    def __init__(self, message: str, maybe_applied: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_applied = maybe_applied
 
 
 class VendorUnreachable(VendorError):
     """The vendor could not be reached at all (connection refused, DNS, TLS)."""
+
+
+class AccessDenied(VendorError):
+    """The vendor refused the request for the user the adapter acts as (no such right, or a record out
+    of the user's reach): what the access-control checks expect for another team's records."""
 
 
 class CapabilityMissing(VendorError):

@@ -3,8 +3,10 @@
 Retries (tenacity) happen on 429, 502/503/504 and connection failures, honouring
 ``Retry-After`` and bounded in attempts and total wait.  A non-idempotent request
 (POST, PATCH) is retried only when the vendor provably did not process it: a
-connection never made, a 429, or a 503; a 500 or a read timeout after a POST may
-have committed the write, so it is reported instead of repeated (no duplicates).
+connection never made, a 429, or a 503; a 500, a read timeout or a dropped connection
+after a POST may have committed the write, so it is reported instead of repeated, marked
+``maybe_applied`` so the seeder looks the record up (no duplicates, nothing lost).
+Reads are also retried on read timeouts and dropped connections.
 """
 
 from __future__ import annotations
@@ -157,8 +159,8 @@ class VendorHTTP:
             response = self._client.request(method, path, **kwargs)
         except NEVER_SENT as exc:
             raise _Retryable(None, exc) from exc
-        except httpx.TimeoutException as exc:
-            if method in IDEMPOTENT:
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            if method in IDEMPOTENT:  # a read timeout, a reset or a dropped connection: safe to repeat
                 raise _Retryable(None, exc) from exc
             raise
         self.stats.by_status[response.status_code] = self.stats.by_status.get(response.status_code, 0) + 1
@@ -190,6 +192,10 @@ class VendorHTTP:
                 raise VendorError(
                     REDACTOR(f"{where}: no answer within the timeout ({cause}) after {attempts} attempts")
                 ) from None
+            if exc.cause is not None and not isinstance(exc.cause, NEVER_SENT):
+                raise VendorError(
+                    REDACTOR(f"{where}: connection dropped mid-answer ({cause}) after {attempts} attempts")
+                ) from None
             raise VendorUnreachable(
                 REDACTOR(
                     f"{where}: vendor unreachable at {self._client.base_url} ({cause}) "
@@ -202,11 +208,17 @@ class VendorHTTP:
                 REDACTOR(
                     f"{where}: timed out ({exc.__class__.__name__}); not retried: "
                     "a write may have been applied"
-                )
+                ),
+                maybe_applied=True,
             ) from None
         except httpx.HTTPError as exc:
             self.stats.failures += 1
-            raise VendorError(REDACTOR(f"{where}: {exc.__class__.__name__}: {exc}")) from None
+            raise VendorError(
+                REDACTOR(
+                    f"{where}: {exc.__class__.__name__}: {exc}; not retried: a write may have been applied"
+                ),
+                maybe_applied=method not in IDEMPOTENT,
+            ) from None
         if response.status_code >= 400:
             self.stats.failures += 1
             raise self._status_error(where, response, "")
@@ -215,7 +227,10 @@ class VendorHTTP:
     def _status_error(self, where: str, response: httpx.Response, note: str) -> VendorError:
         body = REDACTOR(" ".join(self._error_detail(response).split()))[:200]
         suffix = f" ({note})" if note else ""
-        return VendorError(REDACTOR(f"{where}: HTTP {response.status_code}{suffix}: {body}"))
+        write_unknown = response.status_code >= 500 and response.request.method not in IDEMPOTENT
+        return VendorError(
+            REDACTOR(f"{where}: HTTP {response.status_code}{suffix}: {body}"), maybe_applied=write_unknown
+        )
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """``request`` and decode JSON; a body that is not JSON is the vendor's fault."""

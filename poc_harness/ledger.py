@@ -21,7 +21,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, vendor TEXT NOT NULL, adapter TEXT NOT NULL, tag TEXT NOT NULL,
     seed INTEGER NOT NULL, records INTEGER NOT NULL, locale TEXT NOT NULL, clock TEXT NOT NULL,
-    started_at TEXT NOT NULL, finished_at TEXT, outcome TEXT
+    started_at TEXT NOT NULL, finished_at TEXT, outcome TEXT, endpoint TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS records (
     run_id TEXT NOT NULL REFERENCES runs(run_id), kind TEXT NOT NULL, key TEXT NOT NULL,
@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS observations (
 );
 CREATE INDEX IF NOT EXISTS expectations_due ON expectations (vendor, check_id, status, due_at);
 """
+MIGRATIONS = {("runs", "endpoint"): "ALTER TABLE runs ADD COLUMN endpoint TEXT NOT NULL DEFAULT ''"}
 
 
 def _iso(moment: datetime) -> str:
@@ -57,6 +58,7 @@ class SeededRecord:
     key: str
     vendor_id: str | None
     payload: dict[str, Any]
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        for (table, column), statement in MIGRATIONS.items():  # ledgers written by earlier versions
+            if column not in {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}:
+                self._db.execute(statement)
 
     def close(self) -> None:
         self._db.close()
@@ -109,12 +114,14 @@ class Ledger:
         locale: str,
         clock: str,
         at: datetime,
+        endpoint: str = "",
     ) -> None:
+        """Open a run (a resumed run keeps its first row); ``endpoint`` is where the vendor was reached."""
         with self._tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO runs (run_id, vendor, adapter, tag, seed, records, locale, clock,"
-                " started_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (run_id, vendor, adapter, tag, seed, records, locale, clock, _iso(at)),
+                " started_at, endpoint) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (run_id, vendor, adapter, tag, seed, records, locale, clock, _iso(at), endpoint),
             )
 
     def finish_run(self, run_id: str, outcome: str, at: datetime) -> None:
@@ -142,6 +149,28 @@ class Ledger:
                 (vendor_id, _iso(at), run_id, kind, key),
             )
 
+    def intend_many(
+        self, run_id: str, kind: str, records: list[tuple[str, dict[str, Any]]], at: datetime
+    ) -> None:
+        """``intend`` for a whole batch, ``(key, payload)`` each, in one transaction."""
+        rows = [
+            (run_id, kind, key, json.dumps(payload, ensure_ascii=False, default=str), _iso(at))
+            for key, payload in records
+        ]
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO records (run_id, kind, key, payload, intended_at) VALUES (?,?,?,?,?)",
+                rows,
+            )
+
+    def bind_many(self, run_id: str, kind: str, vendor_ids: dict[str, str], at: datetime) -> None:
+        """``bind`` for a whole batch, key -> vendor id, in one transaction."""
+        rows = [(vendor_id, _iso(at), run_id, kind, key) for key, vendor_id in vendor_ids.items()]
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE records SET vendor_id=?, created_at=? WHERE run_id=? AND kind=? AND key=?", rows
+            )
+
     def mark_deleted(self, run_id: str, kind: str, key: str, at: datetime) -> None:
         with self._tx() as db:
             db.execute(
@@ -165,9 +194,26 @@ class Ledger:
             sql += " AND deleted_at IS NULL"
         rows = self._db.execute(sql + " ORDER BY rowid", args).fetchall()
         return [
-            SeededRecord(r["run_id"], r["kind"], r["key"], r["vendor_id"], json.loads(r["payload"]))
+            SeededRecord(
+                r["run_id"],
+                r["kind"],
+                r["key"],
+                r["vendor_id"],
+                json.loads(r["payload"]),
+                parse_time(r["created_at"]) if r["created_at"] else None,
+            )
             for r in rows
         ]
+
+    def unbound(self, run_id: str) -> list[SeededRecord]:
+        """Records written before a create call whose answer never came (crash, kill, lost answer)."""
+        return [record for record in self.records(run_id, live_only=True) if record.vendor_id is None]
+
+    def created_at(self, run_id: str, kind: str, key: str) -> datetime | None:
+        row = self._db.execute(
+            "SELECT created_at FROM records WHERE run_id=? AND kind=? AND key=?", (run_id, kind, key)
+        ).fetchone()
+        return parse_time(row["created_at"]) if row and row["created_at"] else None
 
     # --- expectations -------------------------------------------------------------------
     def expect(

@@ -116,6 +116,7 @@ class LeadView(View):
     owner_id: str | None
     status: str
     created_at: AwareDatetime
+    title: str | None = Field(default=None, description="where the adapter reads it: the security checks")
 
 
 class TaskView(View):
@@ -201,6 +202,84 @@ class ForecastFigure(View):
 class NpsFigure(View):
     responses: int
     nps: float
+
+
+class CallDirection(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class CallLog(BaseModel):
+    """One phone call as a VoIP system reports it to the CRM."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    number: str = Field(pattern=r"^\+\d{8,15}$", description="the other party, E.164")
+    direction: CallDirection
+    duration_seconds: int = Field(ge=0)
+    started_at: AwareDatetime
+
+
+class CallView(View):
+    """A call on a lead's activity timeline, as the CRM shows it."""
+
+    vendor_id: str
+    number: str
+    direction: CallDirection
+    duration_seconds: int
+    started_at: AwareDatetime
+
+
+class WebhookNotice(View):
+    """What one verified webhook payload says: which event, about which record."""
+
+    event: str
+    record_id: str
+
+
+class LeadChanges(BaseModel):
+    """Fields of a lead to change (the security checks update leads as different users)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str | None = Field(default=None, min_length=3)
+    estimated_value: int | None = Field(default=None, gt=0)
+
+
+class TeamRole(StrEnum):
+    SALES_REP = "sales_rep"
+    MANAGER = "manager"
+
+
+class TeamMember(Record):
+    """A user the harness creates to probe access control: a role in a team."""
+
+    name: str = Field(min_length=2)
+    email: EmailStr
+    role: TeamRole
+    team: str = Field(min_length=1)
+
+
+class AuditAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class AuditEntryView(View):
+    """One entry of the vendor's audit log about one record."""
+
+    action: AuditAction
+    record_id: str
+    actor_id: str | None
+    at: AwareDatetime
+
+
+class AuditSettingsView(View):
+    """The audit log's settings as the vendor's API tells them."""
+
+    retention_days: int = Field(ge=0)
+    export_formats: list[str] = Field(default_factory=list)
 
 
 def utc_iso(moment: datetime) -> str:

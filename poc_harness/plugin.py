@@ -57,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="en",
         help="language of the acceptance report: en, or fa (right to left, Jalali dates)",
     )
+    group.addoption(
+        "--resume",
+        metavar="RUN",
+        help="finish an earlier run that was killed or failed: same run id, tag and data, none seeded twice",
+    )
     group.addoption("--satisfaction", type=Path, help="the test users' survey answers (CSV or YAML)")
     group.addoption("--scorecard", type=Path, help="the committee's scorecard for this vendor (YAML)")
     parser.addini("poc_scenarios", "folder of the scenario suites (relative to rootdir)", default="scenarios")
@@ -84,7 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
             },
         )
         clock = config.getoption("clock")
-        trial = Trial(settings, vendor, ClockMode(clock) if clock else None)
+        trial = Trial(settings, vendor, ClockMode(clock) if clock else None, config.getoption("resume"))
     except PocError as exc:
         raise pytest.UsageError(str(exc)) from None
     try:
@@ -256,6 +261,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "started_at": trial.started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "calls": trial.adapter.call_stats(),
+        "ledger": {
+            "records": len(trial.ledger.records(trial.run_id)),
+            "recovered_after_lost_answers": len(trial.seeder.recovered),
+            "resubmitted_after_batch": len(trial.seeder.resubmitted),
+            "unconfirmed": len(trial.ledger.unbound(trial.run_id)),
+        },
     }
     path = trial.settings.reports_dir / f"{trial.vendor}-{trial.run_id}.json"
     write_results(

@@ -1,6 +1,11 @@
 """Seeding through the ledger: each record is written to the ledger before its create call, and its
 vendor id right after, so a crash never loses track of what reached the vendor; a resumed run skips
-what it already created (no duplicates)."""
+what it already created (no duplicates).
+
+When a create's answer is lost (a timeout, a dropped connection, a kill between the vendor's
+commit and the ledger's write) the record is looked up by the run's tag: by the harness's key
+where the vendor keeps it, else as the single tagged record the ledger does not know yet.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from datetime import datetime
 
 from fixtures.factories import Dataset
 from poc_harness.adapter import Capability, CRMAdapter, RecordKind
-from poc_harness.ledger import Ledger
+from poc_harness.batches import BatchItem, BatchResult, create_alone
+from poc_harness.errors import VendorError, VendorUnreachable
+from poc_harness.ledger import Ledger, SeededRecord
 from poc_harness.model import Lead, Record
 
 
@@ -30,11 +37,18 @@ class SeededWorld:
 
 
 class Seeder:
-    def __init__(self, adapter: CRMAdapter, ledger: Ledger, run_id: str, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, adapter: CRMAdapter, ledger: Ledger, run_id: str, tag: str, now: Callable[[], datetime]
+    ) -> None:
         self.adapter = adapter
         self.ledger = ledger
         self.run_id = run_id
+        self.tag = tag
         self.now = now
+        self.recovered: list[str] = []
+        """Keys of records whose create answer was lost but which the vendor had created."""
+        self.resubmitted: list[str] = []
+        """Keys of records a batch create failed and that were submitted again on their own."""
 
     def create(
         self, kind: RecordKind, record: Record | dict[str, object], key: str, call: Callable[[], str]
@@ -45,11 +59,106 @@ class Seeder:
             return known
         payload = record.model_dump(mode="json") if isinstance(record, Record) else dict(record)
         self.ledger.intend(self.run_id, kind.value, key, payload, self.now())
-        vendor_id = call()
+        try:
+            vendor_id = call()
+        except VendorError as exc:
+            found = self._lookup(kind, [key]).get(key) if exc.maybe_applied else None
+            if found is None:
+                raise
+            vendor_id = found
+            self.recovered.append(key)
         self.ledger.bind(self.run_id, kind.value, key, vendor_id, self.now())
         return vendor_id
 
+    def _lookup(self, kind: RecordKind, keys: list[str]) -> dict[str, str]:
+        """Which of ``keys`` (ledger rows without a vendor id) the vendor did create, by the run's tag:
+        by the harness's key where the vendor keeps it; else, for a single missing key, the single
+        tagged record the ledger does not know."""
+        known = {r.vendor_id for r in self.ledger.records(self.run_id, kind.value) if r.vendor_id}
+        refs = self.adapter.find_tagged_refs(kind, self.tag)
+        if refs is None:
+            refs = dict.fromkeys(self.adapter.find_tagged(kind, self.tag))
+        wanted = set(keys)
+        found = {key: vid for vid, key in refs.items() if key in wanted and vid not in known}
+        missing = [key for key in keys if key not in found]
+        strangers = [vid for vid, key in refs.items() if key is None and vid not in known]
+        if len(missing) == 1 and len(strangers) == 1:
+            found[missing[0]] = strangers[0]
+        return found
+
+    def reconcile(self) -> list[SeededRecord]:
+        """Give every ledger row left without a vendor id (a killed or failed run) the id of the record the
+        vendor did create, if it did; return the rows still unbound (their create never reached it)."""
+        unbound = self.ledger.unbound(self.run_id)
+        left: list[SeededRecord] = []
+        for kind in dict.fromkeys(RecordKind(record.kind) for record in unbound):
+            rows = [record for record in unbound if record.kind == kind.value]
+            found = self._lookup(kind, [record.key for record in rows])
+            for record in rows:
+                if record.key in found:
+                    self.ledger.bind(self.run_id, kind.value, record.key, found[record.key], self.now())
+                    self.recovered.append(record.key)
+                else:
+                    left.append(record)
+        return left
+
+    def create_many(self, kind: RecordKind, items: list[BatchItem]) -> dict[str, str]:
+        """Create accounts, contacts or leads through the vendor's batch API, ``max_batch_size`` at a time:
+        each batch goes into the ledger (one transaction) before its call and its successes right after.
+        Items the batch failed are submitted again on their own, once (``create``); a second failure
+        raises, naming them.  Returns key -> vendor id, in the order of ``items``; items this run
+        already created are not sent again."""
+        ids = {r.key: r.vendor_id for r in self.ledger.records(self.run_id, kind.value) if r.vendor_id}
+        todo = [item for item in items if item.record.key not in ids]
+        size = max(1, self.adapter.max_batch_size)
+        failed: list[BatchItem] = []
+        for start in range(0, len(todo), size):
+            chunk = todo[start : start + size]
+            at = self.now()
+            rows = [(item.record.key, item.record.model_dump(mode="json")) for item in chunk]
+            self.ledger.intend_many(self.run_id, kind.value, rows, at)
+            results = self._submit(kind, chunk)
+            answered = list(zip(chunk, results, strict=True))
+            created = {item.record.key: r.vendor_id for item, r in answered if r.vendor_id}
+            unknown = [item.record.key for item, r in answered if r.maybe_applied]
+            if unknown:
+                found = self._lookup(kind, unknown)
+                created.update(found)
+                self.recovered.extend(found)
+            self.ledger.bind_many(self.run_id, kind.value, created, at)
+            ids.update(created)
+            failed += [item for item in chunk if item.record.key not in created]
+        errors: list[str] = []
+        adapter = self.adapter
+        for item in failed:
+            key = item.record.key
+            self.resubmitted.append(key)
+            try:
+                ids[key] = self.create(kind, item.record, key, lambda i=item: create_alone(adapter, kind, i))
+            except VendorError as exc:
+                errors.append(f"{key}: {exc}")
+        if errors:
+            raise VendorError(
+                f"{len(errors)} of {len(items)} {kind.value} records failed in a batch and again on their "
+                f"own; the first: {errors[0]}"
+            )
+        return {item.record.key: ids[item.record.key] for item in items}
+
+    def _submit(self, kind: RecordKind, chunk: list[BatchItem]) -> list[BatchResult]:
+        """One batch call; a call that failed as a whole fails each of its items (maybe applied or not)."""
+        try:
+            results = self.adapter.create_batch(kind, chunk)
+        except VendorUnreachable:
+            raise
+        except VendorError as exc:
+            return [BatchResult(None, str(exc), exc.maybe_applied)] * len(chunk)
+        if len(results) != len(chunk):
+            raise VendorError(f"{self.adapter.name}: batch of {len(chunk)} answered {len(results)} results")
+        return results
+
     def seed(self, dataset: Dataset, arrival: Callable[[Lead], datetime | None]) -> SeededWorld:
+        """Create the dataset; a resumed run first reconciles what its killed predecessor left unbound."""
+        self.reconcile()
         world = SeededWorld()
         adapter = self.adapter
         if adapter.has(Capability.USER_ADMIN):
@@ -59,6 +168,9 @@ class Seeder:
                 )
         elif adapter.has(Capability.AUTO_ASSIGN):
             world.reps = {f"existing-{vid}": vid for vid in adapter.list_sales_reps()}
+        if adapter.has(Capability.BATCH_CREATE):
+            self._seed_in_batches(dataset, arrival, world)
+            return world
         for account in dataset.accounts:
             world.accounts[account.key] = self.create(
                 RecordKind.ACCOUNT, account, account.key, lambda a=account: adapter.create_account(a)
@@ -73,8 +185,23 @@ class Seeder:
             )
         for lead in dataset.leads:
             backdated = arrival(lead)
-            world.arrivals[lead.key] = backdated or self.now()
+            created = self.ledger.created_at(self.run_id, RecordKind.LEAD.value, lead.key)
+            world.arrivals[lead.key] = backdated or created or self.now()
             world.leads[lead.key] = self.create(
                 RecordKind.LEAD, lead, lead.key, lambda le=lead, at=backdated: adapter.create_lead(le, at)
             )
         return world
+
+    def _seed_in_batches(
+        self, dataset: Dataset, arrival: Callable[[Lead], datetime | None], world: SeededWorld
+    ) -> None:
+        """Accounts, contacts and leads through ``create_many``; a lead arrived when its batch was sent."""
+        world.accounts = self.create_many(RecordKind.ACCOUNT, [BatchItem(a) for a in dataset.accounts])
+        contacts = [BatchItem(c, parent_id=world.accounts[c.account_key]) for c in dataset.contacts]
+        world.contacts = self.create_many(RecordKind.CONTACT, contacts)
+        backdated = {lead.key: arrival(lead) for lead in dataset.leads}
+        leads = [BatchItem(lead, at=backdated[lead.key]) for lead in dataset.leads]
+        world.leads = self.create_many(RecordKind.LEAD, leads)
+        created = {r.key: r.created_at for r in self.ledger.records(self.run_id, RecordKind.LEAD.value)}
+        for lead in dataset.leads:
+            world.arrivals[lead.key] = backdated[lead.key] or created.get(lead.key) or self.now()

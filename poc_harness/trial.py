@@ -18,7 +18,7 @@ from fixtures.factories import Dataset, build_dataset
 from poc_harness.adapter import CRMAdapter, build_adapter
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig
-from poc_harness.errors import CapabilityMissing, HarnessError, VendorError
+from poc_harness.errors import CapabilityMissing, ConfigError, HarnessError, VendorError
 from poc_harness.ledger import ExpectationRow, Ledger
 from poc_harness.model import Lead
 from poc_harness.rules import Verdict, load_rules
@@ -97,7 +97,12 @@ class Outcome:
 class Trial:
     """Everything one run against one vendor needs; built once per pytest session."""
 
-    def __init__(self, config: PocConfig, vendor: str, clock: ClockMode | None = None) -> None:
+    def __init__(
+        self, config: PocConfig, vendor: str, clock: ClockMode | None = None, resume: str | None = None
+    ) -> None:
+        """``resume`` names an earlier run (killed or failed) to finish: same run id, tag, seed, size
+        and clock; what it created is reused, what it left unconfirmed is looked up, nothing is seeded
+        twice."""
         self.config = config
         self.settings = config.harness
         self.vendor = vendor.partition(":")[0]
@@ -109,7 +114,40 @@ class Trial:
         self.started_at = datetime.now(UTC)
         self.run_id = new_run_id(self.started_at)
         self.tag = f"poc{self.run_id.replace('T', '').replace('-', '')}"
+        self.resumed = resume is not None
+        if resume is not None:
+            try:
+                self._resume(resume)
+            except ConfigError:
+                self.adapter.close()
+                self.ledger.close()
+                raise
         self.rules = load_rules()
+
+    def _resume(self, run_id: str) -> None:
+        run = self.ledger.run(run_id)
+        where = f"--resume {run_id}"
+        if run is None:
+            raise ConfigError(f"{where}: no such run in the ledger {self.ledger.path}: check the run id")
+        if run["vendor"] != self.vendor:
+            raise ConfigError(
+                f"{where}: that run was against '{run['vendor']}': pass --vendor={run['vendor']}"
+            )
+        if not self.adapter.persistent:
+            raise ConfigError(
+                f"{where}: vendor '{self.vendor}' keeps no data between runs (an in-process reference CRM): "
+                "start a new run instead"
+            )
+        if run["endpoint"] and self.adapter.endpoint() and run["endpoint"] != self.adapter.endpoint():
+            raise ConfigError(
+                f"{where}: that run used {run['endpoint']}, this vendor is configured for "
+                f"{self.adapter.endpoint()}: fix base_url"
+            )
+        self.run_id, self.tag = run_id, run["tag"]
+        self.clock_mode = ClockMode(run["clock"])
+        self.settings = self.settings.model_copy(
+            update={"seed": run["seed"], "records": run["records"], "locale": run["locale"]}
+        )
 
     def connect(self) -> str:
         """Reach the vendor, then open the run in the ledger."""
@@ -124,6 +162,7 @@ class Trial:
             self.settings.locale,
             self.clock_mode.value,
             self.started_at,
+            self.adapter.endpoint(),
         )
         return answered
 
@@ -147,6 +186,7 @@ class Trial:
             "clock": self.clock_mode.value,
             "acceptance_run": self.acceptance,
             "profile": profile,
+            "resumed": self.resumed,
         }
 
     def close(self, outcome: str) -> None:
@@ -176,7 +216,7 @@ class Trial:
 
     @cached_property
     def seeder(self) -> Seeder:
-        return Seeder(self.adapter, self.ledger, self.run_id, self.now)
+        return Seeder(self.adapter, self.ledger, self.run_id, self.tag, self.now)
 
     @cached_property
     def world(self) -> SeededWorld:

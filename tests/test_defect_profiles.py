@@ -32,7 +32,23 @@ CEO_CHECKS = {
     FORECAST_REPORT,
     THREE_REPORTS,
 }
-ALL_CHECKS = LEAD_CHECKS | TICKET_CHECKS | CEO_CHECKS
+WEBHOOK_SIGNED = "integrations::webhook_deliveries_are_signed"
+WEBHOOK_PAYLOAD = "integrations::webhook_names_the_created_lead"
+WEBHOOK_RETRY = "integrations::webhook_retried_with_the_same_event_id"
+DWH_EXPORT = "integrations::dwh_export_reconciles_with_the_ledger"
+VOIP_CALL = "integrations::voip_call_appears_on_the_lead"
+CONNECTED = "integrations::voip_or_dwh_connected"
+INTEGRATION_CHECKS = {WEBHOOK_SIGNED, WEBHOOK_PAYLOAD, WEBHOOK_RETRY, DWH_EXPORT, VOIP_CALL, CONNECTED}
+RBAC = "security::sales_rep_confined_to_own_team"
+AUDIT_ACTIONS = "security::audit_log_records_harness_writes"
+AUDIT_RETENTION = "security::audit_log_kept_180_days"
+SAML = "security::saml_sp_metadata_valid"
+SECURITY_CHECKS = {RBAC, AUDIT_ACTIONS, AUDIT_RETENTION, SAML}
+THROUGHPUT = "scale::api_sustains_10k_requests_per_hour"
+LATENCY = "scale::p95_latency_with_concurrent_users"
+LOAD_ERRORS = "scale::concurrent_users_served_without_errors"
+SCALE_CHECKS = {THROUGHPUT, LATENCY, LOAD_ERRORS}
+ALL_CHECKS = LEAD_CHECKS | TICKET_CHECKS | CEO_CHECKS | INTEGRATION_CHECKS | SECURITY_CHECKS | SCALE_CHECKS
 
 EXPECTED_FAILURES = {
     "healthy": set(),
@@ -52,6 +68,18 @@ EXPECTED_FAILURES = {
     "forecast_20_off": {FORECAST_REPORT},
     "weekly_report_misses_tasks": {WEEKLY_REPORT},
     "sla_report_ignores_breaches": {SLA_REPORT},
+    "rep_reads_everything": {RBAC},
+    "audit_log_missing_actions": {AUDIT_ACTIONS},
+    "short_audit_retention": {AUDIT_RETENTION},
+    "saml_metadata_invalid": {SAML},
+    # an unsigned delivery is not evidence: neither the payload nor the retry can be trusted
+    "unsigned_webhooks": {WEBHOOK_SIGNED, WEBHOOK_PAYLOAD, WEBHOOK_RETRY},
+    "webhooks_no_retry": {WEBHOOK_RETRY},
+    # the VoIP connector still works, so the run keeps one working connection
+    "export_drops_records": {DWH_EXPORT},
+    "broken_connectors": {DWH_EXPORT, VOIP_CALL, CONNECTED},
+    # slow only under concurrency: the suites' one-at-a-time calls stay fast, the probe's 20 users do not
+    "slow_api": {LATENCY},
     "broken_reports": {
         CONVERSION_REPORT,
         FIRST_RESPONSE,

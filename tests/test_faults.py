@@ -43,3 +43,33 @@ def test_api_success_counts_requests_not_attempts() -> None:
     assert score == pytest.approx(95.0)  # 100 requests (110 attempts − 10 retries), 5 failed
     assert "5 failed after retries" in evidence
     assert api_success({}) == (None, "")
+
+
+@pytest.mark.parametrize("profile", ["connection_reset", "slow_answers"])
+def test_lost_answers_are_retried_when_safe_and_writes_are_never_lost(tmp_path: Path, profile: str) -> None:
+    """A dropped connection or an answer past the timeout: reads are retried, a write is not repeated but
+    looked up by the run tag, so every record that reached the CRM is in the ledger and none is doubled."""
+    (tmp_path / "poc.toml").write_text(
+        f'[harness]\nreports_dir = "{tmp_path / "reports"}"\nledger = "{tmp_path / "ledger.sqlite"}"\n'
+        f'[vendors.faulty]\nadapter = "sandbox"\nprofile = "{profile}"\ntimeout = 0.25\n'
+    )
+    run = run_suite(tmp_path, "--vendor=faulty")
+    assert run.results is not None, run.stdout + run.stderr
+    calls, ledger = run.results["run"]["calls"], run.results["run"]["ledger"]
+    assert calls["retries"] > 0, "a read that lost its answer is safe to repeat"
+    assert ledger["recovered_after_lost_answers"] > 0 and ledger["unconfirmed"] == 0
+    broken = [t for t in run.results["tests"] if t["outcome"] != "passed"]
+    assert {t["fault"] for t in broken} <= {"vendor"}
+    assert broken and calls["failures"] > 0, "a write whose answer was lost fails the checks that need it"
+
+
+def test_partial_batch_items_are_resubmitted_and_every_check_still_passes(tmp_path: Path) -> None:
+    """Every 7th item of a batch create fails once: the seeder submits each such item again on its own,
+    once, so every check passes, and the resubmissions are counted in the results."""
+    run = run_suite(tmp_path, "--vendor=sandbox:partial_batch")
+    assert run.results is not None, run.stdout + run.stderr
+    assert set(run.outcomes().values()) == {"passed"}, run.stdout
+    calls, ledger = run.results["run"]["calls"], run.results["run"]["ledger"]
+    assert calls["batch"]["failed_items"] >= calls["batch"]["items"] // 7 > 0
+    assert ledger["resubmitted_after_batch"] == calls["batch"]["failed_items"]
+    assert ledger["unconfirmed"] == 0 and calls["failures"] == 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,6 +111,45 @@ def test_no_integration_check_leaves_that_rule_unknown() -> None:
     results = _results()
     results["tests"] = [t for t in results["tests"] if t["criterion"] != "integration"]
     assert grade(results, _survey(10, 10), _scorecard(95)).rules[1].status is Status.UNKNOWN
+
+
+def _suite_markers(path: Path) -> dict[str, tuple[str, str]]:
+    """Each check of a scenario file: (criterion, severity), read from its markers."""
+    spec = importlib.util.spec_from_file_location(f"suite_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    found = {}
+    for name, function in vars(module).items():
+        marks = {mark.name: mark.args[0] for mark in getattr(function, "pytestmark", []) if mark.args}
+        if name.startswith("test_"):
+            found[name] = (str(marks.get("criterion")), str(marks.get("severity")))
+    return found
+
+
+def test_the_integrations_suite_makes_that_rule_measurable() -> None:
+    """Every check of the integrations suite serves the integration criterion and the webhook retry is
+    critical: failing it fails the rule, a failed (major) DWH export alone does not."""
+    suite = _suite_markers(Path(__file__).resolve().parent.parent / "scenarios" / "test_integrations.py")
+    assert {criterion for criterion, _ in suite.values()} == {"integration"}
+    assert suite["test_webhook_retried_with_the_same_event_id"][1] == "critical"
+    assert suite["test_dwh_export_reconciles_with_the_ledger"][1] == "major"
+    checks = [
+        _test(f"integrations::{name.removeprefix('test_')}", severity=severity, criterion=criterion)
+        for name, (criterion, severity) in suite.items()
+    ]
+
+    def rule_with(failed: str) -> Status:
+        tests = [
+            {**t, "outcome": "failed", "fault": "vendor"} if t["check"].endswith(failed) else t
+            for t in checks
+        ]
+        return grade({**_results(), "tests": tests}).rules[1].status
+
+    assert grade({**_results(), "tests": checks}).rules[1].status is Status.MET
+    assert rule_with("webhook_retried_with_the_same_event_id") is Status.NOT_MET
+    assert rule_with("dwh_export_reconciles_with_the_ledger") is Status.MET
 
 
 def test_a_harness_fault_never_counts_against_the_vendor() -> None:

@@ -487,3 +487,41 @@ def test_pause_after_reads_rate_limit_headers_and_waits_capped(mock: respx.MockR
     http.request("GET", "/leads")
     http.close()
     assert slept == [FAST.max_single_wait] and http.stats.rate_limit_pauses == 1
+
+
+# --- lost answers: a read is repeated, a write is reported as "may have been applied" -------------
+
+
+def test_a_read_whose_connection_drops_is_retried(
+    mock: respx.MockRouter, client: VendorHTTP, slept: list[float]
+) -> None:
+    route = mock.get("/leads/1").mock(
+        side_effect=[httpx.RemoteProtocolError("peer closed connection"), httpx.Response(200, json={})]
+    )
+    assert client.json("GET", "/leads/1") == {}
+    assert route.call_count == 2 and client.stats.retries == 1
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        httpx.RemoteProtocolError("peer closed connection"),
+        httpx.ReadTimeout("no answer"),
+        httpx.Response(500),
+    ],
+)
+def test_a_write_whose_answer_is_lost_is_not_repeated_and_says_it_may_be_applied(
+    mock: respx.MockRouter, client: VendorHTTP, lost: Exception | httpx.Response
+) -> None:
+    route = mock.post("/leads").mock(side_effect=[lost, httpx.Response(201, json={"id": "L2"})])
+    with pytest.raises(VendorError) as caught:
+        client.json("POST", "/leads", json={})
+    assert route.call_count == 1 and caught.value.maybe_applied
+    assert_one_line(str(caught.value))
+
+
+def test_a_refused_write_is_known_not_applied(mock: respx.MockRouter, client: VendorHTTP) -> None:
+    mock.post("/leads").mock(return_value=httpx.Response(422, json={"error": "phone"}))
+    with pytest.raises(VendorError) as caught:
+        client.json("POST", "/leads", json={})
+    assert not caught.value.maybe_applied

@@ -14,8 +14,10 @@ import pytest
 from adapters.sandbox import SandboxAdapter, SandboxOptions
 from fixtures.factories import build_dataset
 from poc_harness.adapter import RecordKind
-from poc_harness.errors import VendorError
+from poc_harness.cleanup import cleanup
+from poc_harness.errors import ConfigError, VendorError
 from poc_harness.ledger import Ledger
+from poc_harness.model import Account
 from poc_harness.sandbox.server import BackgroundServer
 from poc_harness.seeding import Seeder
 from tests.suite_runner import ROOT, run_suite
@@ -30,7 +32,7 @@ def _now() -> datetime:
 def test_record_is_in_the_ledger_before_the_call_and_resume_skips_it(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
     ledger.start_run("r1", "v", "sandbox", "tag", 1, 20, "en_US", "virtual", _now())
-    seeder = Seeder(SandboxAdapter(SandboxOptions()), ledger, "r1", _now)
+    seeder = Seeder(SandboxAdapter(SandboxOptions()), ledger, "r1", "tag", _now)
     seen_during_call: list[list[str | None]] = []
 
     def crashing_call() -> str:
@@ -99,4 +101,68 @@ def test_cleanup_removes_exactly_the_runs_records(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
     assert ledger.records(run_id, live_only=True) == []
     expected = build_dataset(200, 1404, "fa_IR", tag).total()
-    assert len([r for r in ledger.records(run_id) if r.kind != "activity" and r.kind != "deal"]) == expected
+    seeded = [r for r in ledger.records(run_id) if r.payload.get("tag") == tag]  # not the suites' probes
+    assert len([r for r in seeded if r.kind != "activity" and r.kind != "deal"]) == expected
+
+
+def _served(url: str) -> SandboxAdapter:
+    return SandboxAdapter(SandboxOptions(base_url=url, token_env="SERVED_TOKEN"))
+
+
+def test_a_lost_answer_is_recovered_by_the_run_tag_and_a_refused_write_is_not() -> None:
+    ledger = Ledger(Path(":memory:"))
+    adapter = SandboxAdapter(SandboxOptions())
+    seeder = Seeder(adapter, ledger, "r1", "tag-r1", _now)
+    ledger.start_run("r1", "v", "sandbox", "tag-r1", 1, 1, "en_US", "virtual", _now())
+    account = {"name": "Acme", "industry": "x", "city": "y", "phone": "+15550002", "tag": "tag-r1"}
+
+    def applied_but_unanswered() -> str:
+        adapter.http.json("POST", "/accounts", json={**account, "external_ref": "acct-1"})
+        raise VendorError("POST /accounts: connection dropped mid-answer", maybe_applied=True)
+
+    vendor_id = seeder.create(RecordKind.ACCOUNT, account, "acct-1", applied_but_unanswered)
+    assert vendor_id == adapter.find_tagged(RecordKind.ACCOUNT, "tag-r1")[0] and seeder.recovered == [
+        "acct-1"
+    ]
+
+    def refused() -> str:
+        raise VendorError("POST /accounts: HTTP 422: phone is invalid")
+
+    with pytest.raises(VendorError, match="422"):
+        seeder.create(RecordKind.ACCOUNT, account, "acct-2", refused)
+    assert [r.key for r in ledger.unbound("r1")] == ["acct-2"]
+    assert seeder.reconcile()[0].key == "acct-2", "a create the vendor refused stays unconfirmed"
+    adapter.close()
+
+
+def test_cleanup_refuses_a_ledger_written_against_another_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVED_TOKEN", TOKEN)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    served = BackgroundServer(token=TOKEN)
+    crm = served._server.config.app.state.crm  # to retag one record behind the harness's back
+    with served as used, BackgroundServer(token=TOKEN) as other:
+        adapter = _served(used)
+        ledger.start_run("r1", "served", "sandbox", "tag-r1", 1, 1, "en_US", "virtual", _now(), used)
+        seeder = Seeder(adapter, ledger, "r1", "tag-r1", _now)
+        for n in range(3):
+            account = Account(
+                key=f"a{n}", tag="tag-r1", name=f"Acme {n}", industry="x", city="y", phone="+15550002"
+            )
+            seeder.create(RecordKind.ACCOUNT, account, f"a{n}", lambda a=account: adapter.create_account(a))
+        wrong = _served(other)
+        with pytest.raises(ConfigError, match="point base_url at the instance the run used"):
+            cleanup(wrong, ledger, "r1", "served", dry_run=True)
+        ledger._db.execute("UPDATE runs SET endpoint=''")  # a ledger from before endpoints were kept
+        with pytest.raises(ConfigError, match="none of the 3 records of run r1 carries its tag"):
+            cleanup(wrong, ledger, "r1", "served", dry_run=False)
+        assert len(ledger.records("r1", live_only=True)) == 3, "a refused cleanup deletes nothing"
+        dry = cleanup(adapter, ledger, "r1", "served", dry_run=True)
+        assert [r.key for r in dry.deleted] == ["a0", "a1", "a2"] and _count(used, "accounts") == 3
+        crm.data["accounts"][dry.deleted[0].vendor_id]["tag"] = "someone-else"
+        done = cleanup(adapter, ledger, "r1", "served", dry_run=False)
+        assert [r.key for r in done.deleted] == ["a1", "a2"] and [r.key for r in done.untagged] == ["a0"]
+        assert _count(used, "accounts") == 1, "a record no longer carrying the run's tag is left alone"
+        for each in (adapter, wrong):
+            each.close()

@@ -39,6 +39,15 @@ def _error_lines(text: str) -> list[str]:
             {"ACME_TOKEN": "canary-token-9b1e"},
             "vendor unreachable at http://127.0.0.1:9",
         ),
+        (
+            ["--vendor=sandbox"],
+            "[matrix.weights]\nsecurity = 25\nscalability = 20\nintegration = 15\nreliability = 15\n"
+            "customisation = 10\nreporting = 10\nlocalisation = 5\ncost = 5\n",
+            {},
+            "[matrix.weights] sum to 105, not 100",
+        ),
+        (["--vendor=sandbox", "--poc-config=/nonexistent/poc.toml"], "", {}, "file not found"),
+        (["--vendor=sandbox", "--resume=20260101T000000-abcd"], "", {}, "no such run in the ledger"),
     ],
     ids=[
         "unknown-vendor",
@@ -49,6 +58,9 @@ def _error_lines(text: str) -> list[str]:
         "wrong-type",
         "missing-secret",
         "unreachable",
+        "weights-not-100",
+        "missing-config-file",
+        "resume-unknown-run",
     ],
 )
 def test_bad_input_is_one_clear_line(

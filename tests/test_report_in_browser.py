@@ -91,6 +91,16 @@ def assert_charts_on_screen(page: Any) -> None:
         assert_on_screen(svg, f"the svg of chart {number}")
 
 
+def assert_timeline_on_screen(page: Any) -> None:
+    """The trial's night-by-night table (one run so far: day 1) and its score-trend chart."""
+    assert_on_screen(page.locator("h2#timeline"), "the timeline heading")
+    days = page.locator("table.timeline tr[data-day]")
+    assert days.count() == 1, f"{days.count()} timeline rows for a single run"
+    assert_on_screen(days.first, "the timeline's day 1")
+    assert days.first.get_attribute("class") == "day-ran"
+    assert_on_screen(page.locator("figure.trend svg"), "the score-trend chart")
+
+
 def screenshot(page: Any, tmp_path: Path, name: str) -> Path:
     """A full-page PNG in ``tmp_path``, copied to ``reports/screenshots/``; both checked to exist."""
     shot = tmp_path / name
@@ -123,6 +133,7 @@ def test_rejected_vendor_report_renders(tmp_path: Path, page: Any) -> None:
     assert total.locator("th").first.inner_text().strip() == "Total"
 
     assert_charts_on_screen(page)
+    assert_timeline_on_screen(page)
     screenshot(page, tmp_path, "acceptance.en.png")
 
 
@@ -138,4 +149,5 @@ def test_persian_report_renders_right_to_left(tmp_path: Path, page: Any) -> None
     assert JALALI_YEAR.search(page.locator("body").inner_text()), "no Jalali year (۱۴۰x) on the page"
 
     assert_charts_on_screen(page)
+    assert_timeline_on_screen(page)
     screenshot(page, tmp_path, "acceptance.fa.png")

@@ -1,18 +1,25 @@
 """The acceptance document: a run's results plus its grade, as versioned JSON (``poc-harness/acceptance``
 v1).  It is written before any HTML, and every HTML view is rendered from it, so a run can be
-re-rendered (another language, new evidence) and compared with other vendors later."""
+re-rendered (another language, new evidence) and compared with other vendors later.
+
+Optional fields (readers must do without them): ``timeline``, the vendor's trial night by night up
+to this run (poc_harness/report/history.py)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from poc_harness.errors import ConfigError
 from poc_harness.grading import Grade
 from poc_harness.results import read_document, write_document
 
 SCHEMA = "poc-harness/acceptance"
 VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 def _checks(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -74,7 +81,11 @@ def latest_per_vendor(folder: Path) -> list[dict[str, Any]]:
     """The newest acceptance document of each vendor found in ``folder``."""
     newest: dict[str, dict[str, Any]] = {}
     for path in sorted(folder.glob("*.acceptance.json")):
-        document = read(path)
+        try:
+            document = read(path)
+        except ConfigError as exc:
+            log.warning("comparison: %s: left out", exc)
+            continue
         vendor = document["run"].get("label") or document["run"]["vendor"]
         if vendor not in newest or document["run"]["started_at"] > newest[vendor]["run"]["started_at"]:
             newest[vendor] = document

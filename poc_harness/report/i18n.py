@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 import jdatetime
@@ -70,6 +70,23 @@ LABELS: dict[str, dict[str, str]] = {
     "major": {"en": "major", "fa": "مهم"},
     "minor": {"en": "minor", "fa": "جزئی"},
     "latency": {"en": "Report latency", "fa": "زمان پاسخ گزارش‌ها"},
+    "timeline": {"en": "The trial night by night", "fa": "آزمون شب به شب"},
+    "trend": {"en": "Score trend", "fa": "روند امتیاز"},
+    "trend_by_vendor": {"en": "Score trend per vendor", "fa": "روند امتیاز هر تأمین‌کننده"},
+    "day": {"en": "Day", "fa": "روز"},
+    "of": {"en": "of", "fa": "از"},
+    "date": {"en": "Date", "fa": "تاریخ"},
+    "runs": {"en": "Runs", "fa": "اجراها"},
+    "night_checks": {"en": "Checks", "fa": "بررسی‌ها"},
+    "nights_run": {"en": "Nights with a run", "fa": "شب‌های با اجرا"},
+    "missed": {"en": "no run: missed night", "fa": "بدون اجرا: شب از دست رفته"},
+    "missed_nights": {"en": "Missed nights", "fa": "شب‌های بدون اجرا"},
+    "no_results": {"en": "the run left no results (interrupted)", "fa": "اجرا نتیجه‌ای نداد (قطع شد)"},
+    "expectations": {"en": "Time-based expectations", "fa": "انتظارهای زمانی"},
+    "filed": {"en": "filed", "fa": "ثبت‌شده"},
+    "judged_passed": {"en": "judged passed", "fa": "داوری‌شده: موفق"},
+    "judged_failed": {"en": "judged failed", "fa": "داوری‌شده: ناموفق"},
+    "still_pending": {"en": "still pending", "fa": "هنوز در انتظار"},
     "rule_no_critical_failure": {"en": "No critical failure", "fa": "بدون خطای بحرانی"},
     "rule_integrations": {
         "en": "Integrations run without a critical error",
@@ -178,3 +195,14 @@ def moment(iso: str | None, lang: Lang) -> str:
         shamsi = jdatetime.datetime.fromgregorian(datetime=value)
         return shamsi.strftime("%Y/%m/%d %H:%M").translate(PERSIAN_DIGITS)
     return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def calendar_day(iso: str | None, lang: Lang, short: bool = False) -> str:
+    """A calendar day (``YYYY-MM-DD``): Jalali with Persian digits in fa; ``short`` leaves out the year."""
+    if not iso:
+        return "–"
+    value = date.fromisoformat(iso)
+    if lang == "fa":
+        shamsi = jdatetime.date.fromgregorian(date=value)
+        return shamsi.strftime("%m/%d" if short else "%Y/%m/%d").translate(PERSIAN_DIGITS)
+    return value.strftime("%m-%d" if short else "%Y-%m-%d")

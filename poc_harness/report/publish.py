@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from poc_harness.config import PocConfig
 from poc_harness.evidence import SatisfactionSurvey, Scorecard, load_satisfaction, load_scorecard
-from poc_harness.grading import grade
-from poc_harness.report import acceptance
+from poc_harness.grading import Grade, grade
+from poc_harness.report import acceptance, history
 from poc_harness.report.i18n import Lang
 from poc_harness.report.render import render_acceptance, render_compare
 from poc_harness.results import read_results
@@ -51,14 +52,24 @@ def publish(
     satisfaction: Path | None = None,
     scorecard: Path | None = None,
     links: dict[str, str] | None = None,
+    ledger: Path | None = None,
 ) -> tuple[Path, Path]:
-    """Grade a run's results and write ``<stem>.acceptance.json`` then ``<stem>.acceptance[.fa].html``."""
+    """Grade a run's results and write ``<stem>.acceptance.json`` then ``<stem>.acceptance[.fa].html``;
+    the trial's timeline comes from the other documents next to the results and from the ledger
+    (``ledger``, else the configured one) when it holds this run."""
     results = read_results(results_path)
     survey, card = evidence_for(config, results["run"]["vendor"], satisfaction, scorecard)
     matrix = config.matrix
-    graded = grade(results, survey, card, matrix.weights, matrix.measured_share, matrix.target)
+
+    def graded_by_the_matrix(run: dict[str, Any]) -> Grade:
+        return grade(run, survey, card, matrix.weights, matrix.measured_share, matrix.target)
+
+    graded = graded_by_the_matrix(results)
     stem = results_path.with_suffix("")
     document = acceptance.build(results, graded, links if links is not None else sibling_links(results_path))
+    document["timeline"] = history.build(
+        document, results_path.parent, ledger or config.harness.ledger, graded_by_the_matrix
+    )
     json_path = acceptance.write(Path(f"{stem}.acceptance.json"), document)
     html_path = Path(f"{stem}.acceptance{'.fa' if lang == 'fa' else ''}.html")
     html_path.write_text(render_acceptance(document, lang), encoding="utf-8")

@@ -7,8 +7,17 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from poc_harness.report import charts
-from poc_harness.report.i18n import Lang, check_title, criterion_title, label, moment, number, scenario_title
+from poc_harness.report import charts, timeline_view
+from poc_harness.report.i18n import (
+    Lang,
+    calendar_day,
+    check_title,
+    criterion_title,
+    label,
+    moment,
+    number,
+    scenario_title,
+)
 
 ENV = Environment(
     loader=PackageLoader("poc_harness.report", "templates"),
@@ -28,6 +37,7 @@ def _helpers(lang: Lang) -> dict[str, Any]:
         "criterion": lambda key, english: criterion_title(key, english, lang),
         "scenario": lambda check: scenario_title(check, lang),
         "check_title": lambda check: check_title(check, lang),
+        "day_date": lambda iso: calendar_day(iso, lang),
     }
 
 
@@ -74,8 +84,15 @@ def render_acceptance(document: dict[str, Any], lang: Lang = "en") -> str:
     by_criterion: dict[str, list[dict[str, Any]]] = {}
     for check in document["checks"]:
         by_criterion.setdefault(check["criterion"] or "other", []).append(check)
+    timeline = document.get("timeline") or {}  # optional: documents written before it lack one
     return ENV.get_template("acceptance.html.j2").render(
-        doc=document, by_criterion=by_criterion, charts=_charts(document, lang), **_helpers(lang)
+        doc=document,
+        by_criterion=by_criterion,
+        charts=_charts(document, lang),
+        timeline_rows=timeline_view.rows(timeline),
+        timeline_summary=timeline_view.summary(timeline),
+        trend=timeline_view.trend_chart(timeline, lang),
+        **_helpers(lang),
     )
 
 
@@ -108,5 +125,6 @@ def render_compare(documents: list[dict[str, Any]], lang: Lang = "en") -> str:
         differing=differing,
         criteria=criteria,
         chart=chart,
+        trend=timeline_view.vendor_trend_chart(vendors, documents, lang),
         **_helpers(lang),
     )

@@ -39,6 +39,6 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 
 def load_rules() -> dict[str, Rule]:
     """Import every rule module, so that ``RULES`` is complete."""
-    from poc_harness.rules import leads, reports, tickets  # noqa: F401
+    from poc_harness.rules import integrations, leads, reports, security, tickets  # noqa: F401
 
     return RULES

@@ -7,19 +7,24 @@ with a scheduler running.
 
 from __future__ import annotations
 
-import itertools
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from poc_harness import __version__
+from poc_harness.sandbox import batch, connectors, webhooks
+from poc_harness.sandbox.access import AccessControl
+from poc_harness.sandbox.audit import AuditMiddleware, AuditTrail
+from poc_harness.sandbox.contention import Contention
 from poc_harness.sandbox.engine import Conflict, CRMState, NotFound
+from poc_harness.sandbox.faults import FaultCount, FaultInjector
 from poc_harness.sandbox.profiles import PROFILES, Profile
+from poc_harness.sandbox.security import security_router
 from poc_harness.sandbox.service import ServiceDesk
 
 Stage = Literal["qualification", "proposal", "negotiation", "won", "lost"]
@@ -33,6 +38,8 @@ class UserIn(Body):
     name: str
     email: str
     role: Literal["sales_rep", "manager", "support_agent"] = "sales_rep"
+    team: str | None = None
+    in_assignment_pool: bool = True
     tag: str | None = None
     external_ref: str | None = None
 
@@ -126,10 +133,11 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
     app.state.crm = state
     app.state.token = expected
 
-    def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
-        supplied = (authorization or "").removeprefix("Bearer ")
-        if not secrets.compare_digest(supplied.encode(), expected.encode()):
-            raise HTTPException(401, "missing or wrong bearer token")
+    access, trail = AccessControl(state, expected), AuditTrail(state)
+    app.add_middleware(AuditMiddleware, trail=trail)  # the first added sits innermost: sees applied writes
+
+    def authorised(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+        access.authorise(request, authorization)
 
     @app.middleware("http")
     async def catch_up_timers(
@@ -139,27 +147,9 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
             state.run_timers()
         return await call_next(request)
 
-    calls = itertools.count(1)
-
-    @app.middleware("http")
-    async def inject_faults(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """A fault profile's failures, on every n-th API call (the health and clock endpoints are spared)."""
-        spared = request.url.path in ("/health", "/clock", "/clock/advance")
-        if chosen.fault is None or spared or next(calls) % chosen.fault_every:
-            return await call_next(request)
-        if chosen.fault in ("429", "503"):
-            return JSONResponse(
-                {"error": "try_later"}, status_code=int(chosen.fault), headers={"Retry-After": "0"}
-            )
-        if chosen.fault == "500":
-            return JSONResponse({"error": "server_error"}, status_code=500)
-        if chosen.fault == "malformed" and request.method == "GET":
-            return Response(
-                "<html><body>Service temporarily unavailable</body></html>", media_type="text/html"
-            )
-        return await call_next(request)
+    app.state.faults = FaultCount()
+    app.add_middleware(FaultInjector, profile=chosen, count=app.state.faults)
+    app.add_middleware(Contention, profile=chosen)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
@@ -171,7 +161,12 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "profile": chosen.name}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "profile": chosen.name,
+            "faults_injected": app.state.faults.injected,
+        }
 
     auth = [Depends(authorised)]
 
@@ -203,9 +198,10 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
             return state.insert("contacts", body.model_dump())
 
     @app.post("/leads", status_code=201, dependencies=auth)
-    def create_lead(body: LeadIn) -> dict[str, Any]:
+    def create_lead(body: LeadIn, request: Request) -> dict[str, Any]:
+        fields = {**body.model_dump(exclude={"created_at"}), "owner_id": access.owner_of_new_lead(request)}
         with state.lock:
-            return state.create_lead(body.model_dump(exclude={"created_at"}), body.created_at)
+            return state.create_lead(fields, body.created_at)
 
     @app.get("/leads/{lead_id}", dependencies=auth)
     def get_lead(lead_id: str) -> dict[str, Any]:
@@ -312,6 +308,11 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
         with state.lock:
             return desk.nps(tag)
 
+    for connector in (webhooks, connectors):  # webhooks; DWH export and VoIP call log
+        app.include_router(connector.router(state, chosen), dependencies=auth)
+
+    app.include_router(security_router(state, access, trail, auth))
+
     @app.get("/{collection}", dependencies=auth)
     def list_records(
         collection: str, tag: str | None = None, role: str | None = None
@@ -329,4 +330,11 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
             state.delete(collection, record_id)
         return Response(status_code=204)
 
+    creators: dict[str, batch.Creator] = {  # the batch endpoint creates each item as its single endpoint
+        "users": (UserIn, lambda body, _: create_user(body)),
+        "accounts": (AccountIn, lambda body, _: create_account(body)),
+        "contacts": (ContactIn, lambda body, _: create_contact(body)),
+        "leads": (LeadIn, create_lead),
+    }
+    app.include_router(batch.router(creators, chosen), dependencies=auth)
     return app

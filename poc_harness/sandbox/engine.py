@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -75,12 +76,16 @@ class CRMState:
         self._assign_cursor = 0
         self._timers: list[tuple[datetime, int, str, str]] = []  # (due, seq, lead_id, marker)
         self._seq = itertools.count()
+        self.on_insert: list[Callable[[str, dict[str, Any]], None]] = []
+        """Called with (collection, record) after each insert, under the lock: the webhooks' event source."""
 
     # --- storage ----------------------------------------------------------------------
     def insert(self, collection: str, record: dict[str, Any]) -> dict[str, Any]:
         record_id = f"{collection[:2].upper()}{next(self._ids):06d}"
         stored = {"id": record_id, **record}
         self.data[collection][record_id] = stored
+        for listener in self.on_insert:
+            listener(collection, stored)
         return stored
 
     def get(self, collection: str, record_id: str) -> dict[str, Any]:
@@ -136,7 +141,11 @@ class CRMState:
     # --- lead automation ----------------------------------------------------------------
     def _next_owner(self) -> str | None:
         reps = sorted(
-            (u for u in self.data["users"].values() if u["role"] == "sales_rep" and u["active"]),
+            (
+                u
+                for u in self.data["users"].values()
+                if u["role"] == "sales_rep" and u["active"] and u.get("in_assignment_pool", True)
+            ),
             key=lambda u: u["id"],
         )
         if not reps or not self.profile.auto_assign:
@@ -152,7 +161,7 @@ class CRMState:
             {
                 **fields,
                 "status": "new",
-                "owner_id": self._next_owner(),
+                "owner_id": fields.get("owner_id") or self._next_owner(),
                 "created_at": _iso(arrived),
                 "last_activity_at": _iso(arrived),
                 "silence_marker": "",
@@ -177,7 +186,9 @@ class CRMState:
         lead = self.get("leads", lead_id)
         when = self.past_or_now(at)
         self.run_timers(until=when)
-        activity = self.insert("activities", {**fields, "lead_id": lead_id, "at": _iso(when)})
+        activity = self.insert(
+            "activities", {**fields, "lead_id": lead_id, "tag": lead.get("tag"), "at": _iso(when)}
+        )
         if when > datetime.fromisoformat(lead["last_activity_at"]):
             lead["last_activity_at"] = _iso(when)
             if lead["status"] == "new":

@@ -23,8 +23,19 @@ class Profile:
     forecast_factor: float = 1.0
     report_tasks_done: bool = True
     sla_report_ignores_breaches: bool = False
-    fault: str | None = None  # 429, 503, 500, malformed, slow: injected into every `fault_every`-th call
+    rbac_team_scope: bool = True  # a user's token reaches only their team's leads
+    audit_actions: tuple[str, ...] = ("create", "update", "delete")  # the writes the audit log records
+    audit_retention_days: int = 365
+    saml_metadata_valid: bool = True
+    webhooks_signed: bool = True
+    webhook_attempts: int = 5  # deliveries of one event at most: the first and its retries
+    export_page_skip: int = 0  # records the export's paging cursor jumps past between pages
+    calls_lose_duration: bool = False  # a VoIP call log is stored with a duration of 0
+    fault: str | None = None  # 429, 503, 500, malformed, slow, reset: every `fault_every`-th call;
+    # partial_batch: every `fault_every`-th item of a batch create
     fault_every: int = 0
+    slow_seconds: float = 0.0  # how late a "slow" answer comes (past the client's timeout)
+    contention_ms: float = 0.0  # each other request in flight adds this to an answer (slow under load)
 
 
 PROFILES: dict[str, Profile] = {
@@ -65,6 +76,35 @@ PROFILES: dict[str, Profile] = {
             "the SLA compliance report counts every closed ticket as met",
             sla_report_ignores_breaches=True,
         ),
+        Profile(
+            "rep_reads_everything",
+            "a sales rep's token reads and changes every team's leads (RBAC not enforced)",
+            rbac_team_scope=False,
+        ),
+        Profile(
+            "audit_log_missing_actions",
+            "the audit log records creates but no updates or deletes",
+            audit_actions=("create",),
+        ),
+        Profile("short_audit_retention", "the audit log is kept 90 days", audit_retention_days=90),
+        Profile(
+            "saml_metadata_invalid",
+            "the SAML metadata's assertion consumer service is plain http with the redirect binding",
+            saml_metadata_valid=False,
+        ),
+        Profile("unsigned_webhooks", "webhooks are delivered without a signature", webhooks_signed=False),
+        Profile("webhooks_no_retry", "a webhook delivery answered 500 is not retried", webhook_attempts=1),
+        Profile(
+            "export_drops_records",
+            "the bulk export's paging skips the first record of every page after the first",
+            export_page_skip=1,
+        ),
+        Profile(
+            "broken_connectors",
+            "the export drops records and VoIP call logs lose their duration: no connector works",
+            export_page_skip=1,
+            calls_lose_duration=True,
+        ),
         Profile("flaky_429", "every 5th call answers 429 with Retry-After", fault="429", fault_every=5),
         Profile("flaky_503", "every 5th call answers 503 with Retry-After", fault="503", fault_every=5),
         Profile("errors_500", "every 25th call answers 500", fault="500", fault_every=25),
@@ -73,6 +113,30 @@ PROFILES: dict[str, Profile] = {
             "every 25th read answers garbage instead of JSON",
             fault="malformed",
             fault_every=25,
+        ),
+        Profile(
+            "slow_answers",
+            "every 100th call is applied but answered 30 s late, past the client's timeout",
+            fault="slow",
+            fault_every=100,
+            slow_seconds=30.0,
+        ),
+        Profile(
+            "connection_reset",
+            "every 50th call is applied but the connection drops mid-answer",
+            fault="reset",
+            fault_every=50,
+        ),
+        Profile(
+            "partial_batch",
+            "every 7th item of a batch create fails once (503 for that item, not created)",
+            fault="partial_batch",
+            fault_every=7,
+        ),
+        Profile(
+            "slow_api",
+            "answers slow down under concurrent load: each request in flight adds 75 ms to every answer",
+            contention_ms=75.0,
         ),
         Profile(
             "broken_reports",

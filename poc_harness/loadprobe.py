@@ -1,0 +1,358 @@
+"""The load probe: concurrent virtual users replay a vendor's read and write requests, bounded in time and
+in requests, within the vendor's declared rate limit; it reports the requests sustained per hour,
+p50/p95/p99 latency and the error rate.
+
+Each virtual user (its own ``httpx.AsyncClient``, one connection) sends one request, waits for the
+answer (and ``think_s``), then sends the next,
+until ``duration_s`` is over or ``max_requests`` have been sent, whichever comes first; no request
+is ever sent past either cap (retries count against ``max_requests`` too).  The probe's client
+retries what the harness's own client retries (``poc_harness.http``): 429 and 503 for any method,
+honouring ``Retry-After``; 502, 504, timeouts and dropped connections for reads only.  Retries may
+start until one timeout after ``duration_s``, and every request in flight is cut at two timeouts
+after it, so the probe always stops by itself.  Latency is per request sent, as the vendor answered
+it (a timeout counts as the timeout).  A request is an error when it still failed after its retries;
+one whose retry the probe's own caps refused, or that the time cap cut, is *unsettled*: neither a
+success nor an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import ssl
+import time
+from collections import Counter
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+from poc_harness.http import (
+    IDEMPOTENT,
+    NEVER_SENT,
+    RETRY_STATUSES_ANY_METHOD,
+    RETRY_STATUSES_IDEMPOTENT,
+    retry_after_seconds,
+)
+from poc_harness.loadtargets import LoadRequest, LoadTargets
+
+OK = "ok"
+CUT = "cut at the time cap"
+CAPPED = " (no retry: the probe's caps were reached)"
+TIMEOUT = "timeout"
+FIRST_BACKOFF_S = 0.05
+GOLDEN = (math.sqrt(5) - 1) / 2
+
+
+@dataclass(frozen=True)
+class ProbeLimits:
+    """The probe's caps and shape; ``rate_limit_per_second`` None sends as fast as the users can."""
+
+    users: int
+    duration_s: float
+    max_requests: int
+    rate_limit_per_second: float | None = None
+    write_share: float = 0.2
+    think_s: float = 0.0
+    timeout_s: float | None = None
+    """seconds one request may take; None: the adapter's client timeout"""
+    attempts: int = 3
+
+
+def percentile(ordered: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile of an ascending list; None when it is empty."""
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+@dataclass
+class ProbeResult:
+    """What one probe measured; holds no header, token or body (safe to write into results)."""
+
+    limits: ProbeLimits
+    elapsed_s: float = 0.0
+    sent: int = 0
+    """requests put on the wire, retries included: what ``max_requests`` bounds"""
+    requests: int = 0
+    """requests the virtual users made (a retried request counts once)"""
+    ok: int = 0
+    unsettled: int = 0
+    """requests the probe's own caps left without a final answer (not counted as errors)"""
+    retries: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    latencies_ms: dict[str, list[float]] = field(default_factory=dict)
+    created: list[tuple[str, str]] = field(default_factory=list)
+    """(record kind, vendor id) of what the write requests created"""
+
+    @property
+    def errors(self) -> int:
+        return self.requests - self.ok - self.unsettled
+
+    @property
+    def error_rate_pct(self) -> float:
+        settled = self.requests - self.unsettled
+        return 100.0 * self.errors / settled if settled else 0.0
+
+    @property
+    def per_second(self) -> float:
+        """Successful requests per second over the probe."""
+        return self.ok / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def per_hour(self) -> float:
+        return 3600.0 * self.per_second
+
+    @property
+    def stopped_by(self) -> str:
+        return "max_requests" if self.sent >= self.limits.max_requests else "duration"
+
+    def latency(self, pct: float, name: str | None = None) -> float | None:
+        samples = self.latencies_ms.get(name, []) if name else chain.from_iterable(self.latencies_ms.values())
+        return percentile(sorted(samples), pct)
+
+    def summary(self) -> dict[str, Any]:
+        """The figures, JSON-ready."""
+
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value, 2)
+
+        return {
+            "users": self.limits.users,
+            "planned_seconds": self.limits.duration_s,
+            "elapsed_seconds": round(self.elapsed_s, 3),
+            "max_requests": self.limits.max_requests,
+            "rate_limit_per_second": self.limits.rate_limit_per_second,
+            "stopped_by": self.stopped_by,
+            "sent": self.sent,
+            "requests": self.requests,
+            "ok": self.ok,
+            "errors": self.errors,
+            "unsettled": self.unsettled,
+            "retries": self.retries,
+            "error_rate_pct": round(self.error_rate_pct, 3),
+            "requests_per_second": round(self.per_second, 1),
+            "requests_per_hour": round(self.per_hour),
+            "latency_ms": {f"p{p}": ms(self.latency(p)) for p in (50, 95, 99)},
+            "by_request": {
+                name: {"sent": len(samples), "p95_ms": ms(percentile(sorted(samples), 95))}
+                for name, samples in sorted(self.latencies_ms.items())
+            },
+            "outcomes": dict(sorted(self.outcomes.items())),
+        }
+
+
+class _Again(Exception):
+    """A retryable answer: tenacity tries again."""
+
+    def __init__(self, outcome: str, response: httpx.Response | None = None) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+        self.response = response
+
+
+class _Denied(Exception):
+    """No retry: the request budget or the time for retries is spent."""
+
+
+class LoadProbe:
+    """One run of the probe against one vendor's targets."""
+
+    def __init__(self, targets: LoadTargets, limits: ProbeLimits) -> None:
+        if not targets.reads and not targets.writes:
+            raise ValueError("the load probe needs at least one read or write request")
+        self.targets = targets
+        self.limits = limits
+        self.timeout = limits.timeout_s or targets.client.timeout
+        self.result = ProbeResult(limits)
+        rate = limits.rate_limit_per_second
+        # a bucket of one: never more than rate × t + 1 requests in any t seconds
+        self.limiter = AsyncLimiter(1, 1.0 / rate) if rate else None
+        self._built: dict[tuple[str, str], httpx.Request] = {}
+        self.stop_new = self.stop_retries = 0.0  # event-loop times, set when the probe starts
+
+    def run(self) -> ProbeResult:
+        """Run the probe to its end (blocking) and return what it measured."""
+        return asyncio.run(self.run_async())
+
+    async def run_async(self) -> ProbeResult:
+        loop = asyncio.get_running_loop()
+        async with AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(client) for client in self._clients()]
+            start = loop.time()
+            self.stop_new = start + self.limits.duration_s
+            self.stop_retries = self.stop_new + self.timeout
+            try:
+                async with (
+                    asyncio.timeout(self.limits.duration_s + 2 * self.timeout),
+                    asyncio.TaskGroup() as users,
+                ):
+                    for client in clients:
+                        users.create_task(self._user(client))
+            except TimeoutError:
+                pass  # the requests still in flight were cut and recorded as such
+            self.result.elapsed_s = loop.time() - start
+        return self.result
+
+    def _clients(self) -> list[httpx.AsyncClient]:
+        """One client, with one connection, per virtual user (as a user's browser or integration has):
+        one pool shared by hundreds of connections costs the probe more CPU than the requests do."""
+        config = self.targets.client
+        tls = ssl.create_default_context()  # built once: loading the CA store per client is slow
+        return [
+            httpx.AsyncClient(
+                base_url=config.base_url,
+                headers=config.headers,
+                timeout=self.timeout,
+                transport=config.transport() if config.transport else None,
+                verify=tls,
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            )
+            for _ in range(self.limits.users)
+        ]
+
+    # --- the virtual user -------------------------------------------------------------------
+    async def _user(self, client: httpx.AsyncClient) -> None:
+        retrying = AsyncRetrying(  # one per user: a user's requests follow one another
+            retry=retry_if_exception_type(_Again),
+            stop=stop_after_attempt(self.limits.attempts),
+            wait=self._wait,
+            reraise=True,
+        )
+        while await self._admit(self.stop_new):
+            number = self.result.requests
+            self.result.requests += 1
+            await self._request(client, retrying, self._pick(number), number)
+            if self.limits.think_s:
+                remaining = self.stop_new - asyncio.get_running_loop().time()
+                await asyncio.sleep(max(0.0, min(self.limits.think_s, remaining)))
+
+    def _pick(self, number: int) -> LoadRequest:
+        """A write for ``write_share`` of the requests, spread along a golden-ratio sequence: evenly, yet
+        never in step with a vendor's own every-n-th-call pattern (a cache, a fault)."""
+        share = self.limits.write_share if self.targets.reads else 1.0
+        share = share if self.targets.writes else 0.0
+        if (number * GOLDEN) % 1.0 < share:
+            return self.targets.writes[number % len(self.targets.writes)]
+        return self.targets.reads[number % len(self.targets.reads)]
+
+    async def _admit(self, deadline: float) -> bool:
+        """Take one request from the budget (and one token from the rate limit) before ``deadline``."""
+        loop = asyncio.get_running_loop()
+        if self.result.sent >= self.limits.max_requests or loop.time() >= deadline:
+            return False
+        if self.limiter is not None:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self.limiter.acquire()
+            except TimeoutError:
+                return False
+        if self.result.sent >= self.limits.max_requests or loop.time() >= deadline:
+            return False  # another user spent the budget while this one waited for the rate limit
+        self.result.sent += 1
+        return True
+
+    async def _request(
+        self, client: httpx.AsyncClient, retrying: AsyncRetrying, target: LoadRequest, number: int
+    ) -> None:
+        """One request of a virtual user, retried like the harness's client would; its outcome recorded."""
+        last = [CUT]
+        first = [True]  # the first attempt was admitted by the user's loop
+
+        async def attempt() -> str:
+            if not first[0]:
+                if not await self._admit(self.stop_retries):
+                    raise _Denied
+                self.result.retries += 1
+            first[0] = False
+            try:
+                last[0] = await self._send(client, target, number)
+            except _Again as again:
+                last[0] = again.outcome
+                raise
+            return last[0]
+
+        outcome = self.result.outcomes
+        try:
+            await retrying(attempt)
+        except _Again:
+            pass
+        except _Denied:
+            outcome[last[0] + CAPPED] += 1
+            self.result.unsettled += 1
+            return
+        except asyncio.CancelledError:
+            outcome[CUT] += 1
+            self.result.unsettled += 1
+            raise
+        outcome[last[0]] += 1
+        if last[0] == OK:
+            self.result.ok += 1
+
+    def _wait(self, state: RetryCallState) -> float:
+        """The vendor's Retry-After when it gave one, else a short exponential backoff; never past the
+        time left for retries."""
+        error = state.outcome.exception() if state.outcome else None
+        asked = retry_after_seconds(error.response) if isinstance(error, _Again) else None
+        wait = asked if asked is not None else FIRST_BACKOFF_S * 2 ** (state.attempt_number - 1)
+        left = self.stop_retries - asyncio.get_running_loop().time()
+        return max(0.0, min(wait, left))
+
+    def _build(
+        self, client: httpx.AsyncClient, target: LoadRequest, number: int, body: dict[str, Any] | None
+    ) -> httpx.Request:
+        """The request; one without a body is built once per path and sent again (every user's client
+        has the same base URL and headers): building a request costs about as much CPU as sending it."""
+        path = target.path(number)
+        if body is not None:
+            return client.build_request(target.method, path, json=body)
+        key = (target.method, path)
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = client.build_request(target.method, path)
+        return built
+
+    async def _send(self, client: httpx.AsyncClient, target: LoadRequest, number: int) -> str:
+        """Send once; return the outcome or raise ``_Again`` for what may be retried."""
+        body = target.body(number) if target.body else None
+        idempotent = target.method.upper() in IDEMPOTENT
+        samples = self.result.latencies_ms.setdefault(target.name, [])
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await client.send(self._build(client, target, number, body))
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            samples.append(1000 * (time.perf_counter() - started))
+            if isinstance(exc, NEVER_SENT) or idempotent:
+                raise _Again(TIMEOUT) from None
+            return TIMEOUT
+        except httpx.TransportError as exc:
+            samples.append(1000 * (time.perf_counter() - started))
+            if isinstance(exc, NEVER_SENT) or idempotent:
+                raise _Again(type(exc).__name__) from None
+            return type(exc).__name__
+        samples.append(1000 * (time.perf_counter() - started))
+        status = response.status_code
+        if status in RETRY_STATUSES_ANY_METHOD or (idempotent and status in RETRY_STATUSES_IDEMPOTENT):
+            raise _Again(f"HTTP {status}", response)
+        if not 200 <= status < 300:
+            return f"HTTP {status}"
+        if status != 204 and "json" not in response.headers.get("content-type", ""):
+            return "not JSON"
+        if target.creates:
+            try:
+                created = self.targets.created_id(response.json())
+            except ValueError:
+                return "not JSON"
+            if created:
+                self.result.created.append((target.creates, created))
+        return OK
+
+
+def run_probe(targets: LoadTargets, limits: ProbeLimits) -> ProbeResult:
+    """Run the load probe against ``targets`` within ``limits``; blocks until it has stopped by itself."""
+    return LoadProbe(targets, limits).run()

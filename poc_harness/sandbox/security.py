@@ -1,0 +1,106 @@
+"""The reference CRM's security API: who am I, user tokens, lead updates, the audit log and its
+settings, the identity standards it offers, and its SAML service-provider metadata.
+
+The metadata is built with pysaml2's SAML metadata classes, for the host the request
+reached (the CRM is taken to sit behind a TLS proxy, so its URLs are ``https``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.params import Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from poc_harness.sandbox.access import AccessControl, Principal
+from poc_harness.sandbox.audit import EXPORT_FORMATS, AuditTrail
+from poc_harness.sandbox.engine import CRMState
+
+IDENTITY_STANDARDS = ("saml2", "oidc", "mfa")
+SAML_METADATA_TYPE = "application/samlmetadata+xml"
+EMAIL_NAME_ID = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+
+
+class LeadPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=3)
+    company: str | None = None
+    contact_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    city: str | None = None
+    estimated_value: int | None = Field(default=None, gt=0)
+
+
+def sp_metadata(host: str, valid: bool = True) -> bytes:
+    """The CRM's SAML 2.0 service-provider metadata; ``valid=False`` gives the broken profile's."""
+    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, samlp
+
+    scheme, binding = ("https", BINDING_HTTP_POST) if valid else ("http", BINDING_HTTP_REDIRECT)
+    descriptor = md.EntityDescriptor(
+        entity_id=f"https://{host}/saml/metadata",
+        spsso_descriptor=[
+            md.SPSSODescriptor(
+                protocol_support_enumeration=samlp.NAMESPACE,
+                authn_requests_signed="false",
+                want_assertions_signed="true",
+                name_id_format=[md.NameIDFormat(text=EMAIL_NAME_ID)],
+                assertion_consumer_service=[
+                    md.AssertionConsumerService(
+                        binding=binding, location=f"{scheme}://{host}/saml/acs", index="0", is_default="true"
+                    )
+                ],
+            )
+        ],
+    )
+    return bytes(descriptor.to_string())
+
+
+def security_router(
+    state: CRMState, access: AccessControl, trail: AuditTrail, auth: list[Depends]
+) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/me", dependencies=auth)
+    def me(request: Request) -> dict[str, Any]:
+        principal: Principal = request.state.principal
+        return {"id": principal.id, "role": principal.role, "team": principal.team}
+
+    @router.post("/users/{user_id}/tokens", status_code=201, dependencies=auth)
+    def issue_token(user_id: str) -> dict[str, Any]:
+        with state.lock:
+            return {"user_id": user_id, "token": access.issue_token(user_id)}
+
+    @router.patch("/leads/{lead_id}", dependencies=auth)
+    def update_lead(lead_id: str, body: LeadPatch) -> dict[str, Any]:
+        with state.lock:
+            lead = state.get("leads", lead_id)
+            lead.update(body.model_dump(exclude_none=True))
+            return lead
+
+    @router.get("/audit", dependencies=auth)
+    def audit_log(
+        record_type: str | None = None,
+        record_id: str | None = None,
+        actor_id: str | None = None,
+        since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        return trail.query(record_type=record_type, record_id=record_id, actor_id=actor_id, since=since)
+
+    @router.get("/settings/audit", dependencies=auth)
+    def audit_settings() -> dict[str, Any]:
+        return {"retention_days": trail.retention.days, "export_formats": list(EXPORT_FORMATS)}
+
+    @router.get("/auth/methods", dependencies=auth)
+    def identity_standards() -> dict[str, Any]:
+        return {"standards": list(IDENTITY_STANDARDS), "saml_metadata": "/saml/metadata"}
+
+    @router.get("/saml/metadata")
+    def saml_metadata(request: Request) -> Response:
+        host = request.headers.get("host") or "localhost"
+        return Response(sp_metadata(host, state.profile.saml_metadata_valid), media_type=SAML_METADATA_TYPE)
+
+    return router

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from poc_harness.adapter import (
     AdapterOptions,
@@ -87,6 +87,8 @@ class SandboxOptions(AdapterOptions):
     token_env: str | None = None
     timeout: float | None = None
     """seconds to wait for an answer: 2 in-process, 10 over the network by default"""
+    batch_size: int = Field(default=100, ge=1, le=100)
+    """records per batch create (the reference CRM takes up to 100)"""
 
 
 class _Created(View):
@@ -198,6 +200,7 @@ class SandboxAdapter(CRMAdapter):
                 f"sandbox profile '{options.profile}' is unknown: choose one of {', '.join(PROFILES)}"
             )
         self.profile = options.profile
+        self.max_batch_size = options.batch_size  # type: ignore[misc]  # per instance: a poc.toml option
         self.persistent = options.base_url is not None
         if options.base_url is None:
             from poc_harness.sandbox.app import create_app

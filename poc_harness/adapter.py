@@ -53,6 +53,19 @@ from poc_harness.model import (
 )
 
 ENTRY_POINT_GROUP = "poc_harness.adapters"
+SERVICE_METHODS = frozenset(
+    {
+        "has",
+        "close",
+        "call_stats",
+        "from_table",
+        "endpoint",
+        "find_tagged_refs",
+        "create_batch",
+        "load_targets",
+    }
+)
+"""Contract methods with a working default for every vendor (no capability behind them)."""
 
 
 class Capability(StrEnum):
@@ -366,7 +379,7 @@ class CRMAdapter(ABC):
 
     # --- security: access control, audit log, single sign-on ---------------------------------
     def update_lead(self, lead_id: str, changes: LeadChanges) -> None:
-        raise CapabilityMissing(f"the {self.name} adapter cannot update a lead")
+        raise self._lacks(Capability.RBAC)  # a lead update is what the RBAC and audit probes need
 
     def create_team_user(self, user: TeamMember) -> str:
         """Create a user with a role in a team, left out of automatic lead assignment; its vendor id."""

@@ -17,7 +17,7 @@ import pytest
 import respx
 
 from adapters.dynamics import BatchCreateFailed, DynamicsAdapter, DynamicsOptions, parse_batch
-from poc_harness.adapter import Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import SERVICE_METHODS, Capability, CRMAdapter, RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.http import CallStats, RetryPolicy
 from poc_harness.model import (
@@ -804,7 +804,7 @@ CONTRACT_METHODS = [
     for name, member in inspect.getmembers(CRMAdapter, inspect.isfunction)
     if not name.startswith("_")
     and not getattr(member, "__isabstractmethod__", False)
-    and name not in {"has", "close", "call_stats", "from_table"}
+    and name not in SERVICE_METHODS
 ]
 
 

@@ -16,7 +16,7 @@ import pytest
 import respx
 
 from adapters.odoo import OdooAdapter, OdooOptions
-from poc_harness.adapter import Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import SERVICE_METHODS, Capability, CRMAdapter, RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.http import CallStats, RetryPolicy
 from poc_harness.model import (
@@ -737,7 +737,7 @@ CONTRACT_METHODS = [
     for name, member in inspect.getmembers(CRMAdapter, inspect.isfunction)
     if not name.startswith("_")
     and not getattr(member, "__isabstractmethod__", False)
-    and name not in {"has", "close", "call_stats", "from_table"}
+    and name not in SERVICE_METHODS
 ]
 
 

@@ -358,6 +358,7 @@ class SandboxAdapter(CRMAdapter):
                     "GET /leads/{id}/tasks", "GET", lambda n: f"/leads/{leads[n % len(leads)]}/tasks"
                 ),
             ]
+        batch = secrets.token_hex(3)  # keys unique to this probe, also when a resumed run probes again
         write = LoadRequest(
             "POST /accounts",
             "POST",
@@ -368,9 +369,10 @@ class SandboxAdapter(CRMAdapter):
                 "city": "Tehran",
                 "phone": f"+98210{n % 10**7:07d}",
                 "tag": tag,
-                "external_ref": f"load-{n}",
+                "external_ref": f"load-{batch}-{n}",
             },
             creates=RecordKind.ACCOUNT.value,
+            key=lambda n: f"load-{batch}-{n}",
         )
         app = self._app
         client = LoadClient(

@@ -13,6 +13,10 @@ after it, so the probe always stops by itself.  Latency is per request sent, as 
 it (a timeout counts as the timeout).  A request is an error when it still failed after its retries;
 one whose retry the probe's own caps refused, or that the time cap cut, is *unsettled*: neither a
 success nor an error.
+
+A write that creates a record is entered in the ``ProbeJournal`` (the ledger) under its key before it
+is sent and gets the vendor's id as soon as it is answered, so a probe killed mid-way leaves nothing
+the ledger does not know of; a row whose answer was lost is found again by its key at cleanup.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections import Counter
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from aiolimiter import AsyncLimiter
@@ -46,6 +50,16 @@ CAPPED = " (no retry: the probe's caps were reached)"
 TIMEOUT = "timeout"
 FIRST_BACKOFF_S = 0.05
 GOLDEN = (math.sqrt(5) - 1) / 2
+
+
+class ProbeJournal(Protocol):
+    """Where the probe lists what its writes create (the run's ledger)."""
+
+    def intend(self, kind: str, key: str) -> None:
+        """Called before a write that creates the record ``key`` is sent."""
+
+    def bind(self, kind: str, key: str, vendor_id: str) -> None:
+        """Called once the vendor answered with the record's id."""
 
 
 @dataclass(frozen=True)
@@ -162,10 +176,15 @@ class _Denied(Exception):
 class LoadProbe:
     """One run of the probe against one vendor's targets."""
 
-    def __init__(self, targets: LoadTargets, limits: ProbeLimits) -> None:
+    def __init__(
+        self, targets: LoadTargets, limits: ProbeLimits, journal: ProbeJournal | None = None
+    ) -> None:
         if not targets.reads and not targets.writes:
             raise ValueError("the load probe needs at least one read or write request")
+        if journal is not None and any(w.creates and w.key is None for w in targets.writes):
+            raise ValueError("a write that creates records needs a key, to list them before they are sent")
         self.targets = targets
+        self.journal = journal
         self.limits = limits
         self.timeout = limits.timeout_s or targets.client.timeout
         self.result = ProbeResult(limits)
@@ -320,6 +339,9 @@ class LoadProbe:
         """Send once; return the outcome or raise ``_Again`` for what may be retried."""
         body = target.body(number) if target.body else None
         idempotent = target.method.upper() in IDEMPOTENT
+        key = target.key(number) if target.creates and target.key else None
+        if self.journal is not None and target.creates and key is not None:
+            self.journal.intend(target.creates, key)
         samples = self.result.latencies_ms.setdefault(target.name, [])
         started = time.perf_counter()
         try:
@@ -350,9 +372,12 @@ class LoadProbe:
                 return "not JSON"
             if created:
                 self.result.created.append((target.creates, created))
+                if self.journal is not None and key is not None:
+                    self.journal.bind(target.creates, key, created)
         return OK
 
 
-def run_probe(targets: LoadTargets, limits: ProbeLimits) -> ProbeResult:
-    """Run the load probe against ``targets`` within ``limits``; blocks until it has stopped by itself."""
-    return LoadProbe(targets, limits).run()
+def run_probe(targets: LoadTargets, limits: ProbeLimits, journal: ProbeJournal | None = None) -> ProbeResult:
+    """Run the load probe against ``targets`` within ``limits``, listing what it creates in ``journal``;
+    blocks until it has stopped by itself."""
+    return LoadProbe(targets, limits, journal).run()

@@ -23,7 +23,10 @@ class LoadRequest:
     path: Callable[[int], str]
     body: Callable[[int], dict[str, Any]] | None = None
     creates: str | None = None
-    """the record kind (``RecordKind`` value) a successful answer created: listed for cleanup"""
+    """the record kind (``RecordKind`` value) a successful answer creates: listed for cleanup"""
+    key: Callable[[int], str] | None = None
+    """for a write that creates: the harness's key for the record, which the body hands the vendor
+    (e.g. as its external ref); the ledger gets it before the request is sent"""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,43 @@ def test_over_a_real_socket_writes_are_counted_by_the_crm(monkeypatch: pytest.Mo
         adapter.close()
     assert len(on_server) == result.sent == result.ok == 60
     assert sorted(vid for _, vid in result.created) == sorted(on_server)
+
+
+class Journal:
+    """Records what the probe lists, and how many requests the server had seen at that moment."""
+
+    def __init__(self, server: Counting) -> None:
+        self.server = server
+        self.intended: dict[str, int] = {}
+        self.bound: dict[str, tuple[str, int]] = {}
+
+    def intend(self, kind: str, key: str) -> None:
+        assert kind == "account"
+        self.intended[key] = len(self.server.arrivals)
+
+    def bind(self, kind: str, key: str, vendor_id: str) -> None:
+        self.bound[key] = (vendor_id, len(self.server.arrivals))
+
+
+def test_each_write_is_listed_before_it_is_sent_and_bound_when_answered() -> None:
+    app = create_app("healthy", TOKEN)
+    server = Counting(app)
+    targets = _targets(server)
+    keyed = replace(
+        targets.writes[0],
+        key=lambda n: f"probe-{n}",
+        body=lambda n: {**_account(n), "external_ref": f"probe-{n}"},
+    )
+    journal = Journal(server)
+    result = run_probe(
+        replace(targets, writes=[keyed]), ProbeLimits(users=6, duration_s=5.0, max_requests=90), journal
+    )
+    assert len(result.created) == len(journal.bound) > 0 and set(journal.bound) <= set(journal.intended)
+    assert {vid for vid, _ in journal.bound.values()} == {vid for _, vid in result.created}
+    for key, (_, seen_at_bind) in journal.bound.items():
+        assert journal.intended[key] < seen_at_bind, f"{key} was sent before the ledger listed it"
+    with pytest.raises(ValueError, match="needs a key"):
+        run_probe(targets, ProbeLimits(users=1, duration_s=0.1, max_requests=1), journal)
 
 
 def test_no_secret_reaches_the_figures() -> None:

@@ -29,7 +29,13 @@ from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.model import Account, DealStage, Lead, LeadSource
 from poc_harness.sandbox.server import BackgroundServer
 from tests.suite_runner import ROOT, run_suite
-from tests.test_defect_profiles import ALL_CHECKS, EXPECTED_FAILURES, INTEGRATION_CHECKS, SECURITY_CHECKS
+from tests.test_defect_profiles import (
+    ALL_CHECKS,
+    EXPECTED_FAILURES,
+    INTEGRATION_CHECKS,
+    SCALE_CHECKS,
+    SECURITY_CHECKS,
+)
 
 BASE = "https://crm.test"
 SANDBOX_MAPPING = ROOT / "fixtures" / "mappings" / "sandbox.toml"
@@ -602,9 +608,10 @@ def test_the_token_env_option_overrides_the_mapping(
 
 # --- (c) the proof: the suites through the sandbox mapping, on the served reference CRM --------------
 
-NOT_MAPPED = SECURITY_CHECKS | INTEGRATION_CHECKS
+NOT_MAPPED = SECURITY_CHECKS | INTEGRATION_CHECKS | SCALE_CHECKS
 """Checks whose operations the mapping format has none of (acting as another user, the audit log, SSO,
-webhooks, the bulk export, call logs): through a mapping they fail as findings."""
+webhooks, the bulk export, call logs, requests for the load probe): through a mapping they fail as
+findings."""
 
 
 def _run_mapped(tmp_path: Path, profile: str) -> Any:

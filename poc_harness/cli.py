@@ -60,6 +60,15 @@ def _cleanup(args: argparse.Namespace) -> int:
         print(f"  {record.kind} {record.key} -> {record.vendor_id}")
     for record in report.untagged:
         print(f"  left alone: {record.kind} {record.key} -> {record.vendor_id} (not under the run's tag)")
+    for record, reason in report.failed:
+        print(f"  not deleted: {record.kind} {record.key} -> {record.vendor_id}: {reason}")
+    if report.failed:
+        print(
+            f"poc-harness: {len(report.failed)} delete(s) failed at the vendor; they stay in the ledger: "
+            f"run the same cleanup again",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -166,3 +166,38 @@ def test_cleanup_refuses_a_ledger_written_against_another_instance(
         assert _count(used, "accounts") == 1, "a record no longer carrying the run's tag is left alone"
         for each in (adapter, wrong):
             each.close()
+
+
+def test_a_delete_the_vendor_fails_is_reported_kept_and_deleted_by_the_next_cleanup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SERVED_TOKEN", TOKEN)
+    ledger = Ledger(Path(":memory:"))
+    with BackgroundServer(token=TOKEN) as url:
+        adapter = _served(url)
+        ledger.start_run("r1", "served", "sandbox", "tag-r1", 1, 1, "en_US", "virtual", _now(), url)
+        seeder = Seeder(adapter, ledger, "r1", "tag-r1", _now)
+        for n in range(3):
+            account = Account(
+                key=f"a{n}", tag="tag-r1", name=f"Acme {n}", industry="x", city="y", phone="+15550002"
+            )
+            seeder.create(RecordKind.ACCOUNT, account, f"a{n}", lambda a=account: adapter.create_account(a))
+        flaky = ledger.vendor_id("r1", "account", "a1")
+        delete = adapter.delete
+        failed: list[str] = []
+
+        def failing_once(kind: RecordKind, vendor_id: str) -> bool:
+            if vendor_id == flaky and not failed:
+                failed.append(vendor_id)
+                raise VendorError("DELETE /accounts/{id}: HTTP 500")
+            return delete(kind, vendor_id)
+
+        monkeypatch.setattr(adapter, "delete", failing_once)
+        first = cleanup(adapter, ledger, "r1", "served", dry_run=False)
+        assert [r.key for r in first.deleted] == ["a0", "a2"], "one failed delete does not stop the others"
+        assert [(r.key, "HTTP 500" in why) for r, why in first.failed] == [("a1", True)]
+        assert [r.key for r in ledger.records("r1", live_only=True)] == ["a1"]
+        second = cleanup(adapter, ledger, "r1", "served", dry_run=False)
+        assert [r.key for r in second.deleted] == ["a1"] and not second.failed
+        assert adapter.find_tagged(RecordKind.ACCOUNT, "tag-r1") == []
+        adapter.close()

@@ -7,7 +7,7 @@ record the harness did not create; the suites run against it (``timeout = 0.25``
 is past the timeout), then ``poc-harness cleanup`` removes the run.  Then it counts, at the CRM:
 records carrying the run's tag that the ledger does not know (lost), records left after cleanup,
 the foreign record (wrongly deleted if gone), and the canary in every file written (secrets found).
-Cleanup is run again (at most three times) while deletes the vendor failed remain.
+Cleanup is run again (at most five times) while deletes the vendor failed remain.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def measure(profile: str) -> dict[str, Any]:
             cleanup = subprocess.run(
                 command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env}
             )
-            if cleanup.returncode == 0 or cleanups == 3:
+            if cleanup.returncode == 0 or cleanups == 5:
                 break
         left = sum(len(_get(url, f"/{collection}", tag=meta["tag"])) for collection in COLLECTIONS)
         wrongly_deleted = int(foreign_id not in {a["id"] for a in _get(url, "/accounts")})
@@ -99,6 +99,7 @@ def measure(profile: str) -> dict[str, Any]:
         "writes_recovered": meta["ledger"]["recovered_after_lost_answers"],
         "checks_passed": sum(outcome == "passed" for outcome in checks.values()),
         "checks": len(checks),
+        "failed_checks": sorted(check for check, outcome in checks.items() if outcome != "passed"),
         "records_lost": lost,
         "cleanup_runs": cleanups,
         "left_after_cleanup": left + (cleanup.returncode != 0),
@@ -109,13 +110,17 @@ def measure(profile: str) -> dict[str, Any]:
 
 def main(profiles: list[str]) -> None:
     logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)  # the dropped connections, on purpose
-    rows = [measure(profile) for profile in profiles]
+    measured = [measure(profile) for profile in profiles]
+    failing = {row["profile"]: row.pop("failed_checks") for row in measured}
+    rows = measured
     columns = list(rows[0])
     print("  ".join(f"{c:>17}" for c in columns))
     for row in rows:
         print("  ".join(f"{row[c]!s:>17}" for c in columns))
     totals = {c: sum(row[c] for row in rows) for c in columns[1:]}
     print("  ".join(f"{v!s:>17}" for v in ["TOTAL", *totals.values()]))
+    for profile, checks in failing.items():
+        print(f"{profile}: checks failed: {', '.join(checks) or 'none'}")
 
 
 if __name__ == "__main__":

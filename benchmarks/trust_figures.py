@@ -110,9 +110,8 @@ def measure(profile: str) -> dict[str, Any]:
 
 def main(profiles: list[str]) -> None:
     logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)  # the dropped connections, on purpose
-    measured = [measure(profile) for profile in profiles]
-    failing = {row["profile"]: row.pop("failed_checks") for row in measured}
-    rows = measured
+    rows = [measure(profile) for profile in profiles]
+    failing = {row["profile"]: row.pop("failed_checks") for row in rows}
     columns = list(rows[0])
     print("  ".join(f"{c:>17}" for c in columns))
     for row in rows:

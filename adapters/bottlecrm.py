@@ -557,6 +557,18 @@ class BottleCRMAdapter(CRMAdapter):
             {str(record["id"]) for record in self._pages(kind, tag) if tag in str(record.get(field))}, key=int
         )
 
+    def carries_tag(self, kind: RecordKind, vendor_id: str, tag: str) -> bool:
+        """A converted lead leaves ``leads/`` but keeps its detail (and its tagged title)."""
+        if kind is not RecordKind.LEAD:
+            return False
+        try:
+            lead = self._detail(kind, vendor_id)
+        except VendorError as exc:
+            if " HTTP 404" in str(exc):
+                return False
+            raise
+        return tag in str(lead.get(COLLECTIONS[kind].name))
+
     def _tagged_comments(self, tag: str) -> list[str]:
         """Comments carrying the tag on the tagged leads and accounts (a converted lead's comments move to
         its account)."""

@@ -61,6 +61,7 @@ SERVICE_METHODS = frozenset(
         "from_table",
         "endpoint",
         "find_tagged_refs",
+        "carries_tag",
         "create_batch",
         "load_targets",
     }
@@ -265,6 +266,11 @@ class CRMAdapter(ABC):
         """Vendor id -> the harness's key (None where the record has none), for the records of ``kind``
         carrying ``tag``, where the vendor keeps the key in a field; None where it does not."""
         return None
+
+    def carries_tag(self, kind: RecordKind, vendor_id: str, tag: str) -> bool:
+        """Whether one record that ``find_tagged`` did not list still carries ``tag`` (a vendor whose lists
+        leave some records out, e.g. converted leads); False where the listing is complete."""
+        return False
 
     # --- batch create and load ----------------------------------------------------------
     max_batch_size: ClassVar[int] = 1

@@ -78,14 +78,25 @@ def cleanup(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str, dry_r
         for kind, tag in dict.fromkeys(tag_of(record) for record in records if record.vendor_id)
     }
     bound = [record for record in records if record.vendor_id is not None]
-    carrying = [record for record in bound if record.vendor_id in tagged[tag_of(record)]]
+
+    def carries(record: SeededRecord) -> bool:
+        assert record.vendor_id is not None
+        kind, tag = tag_of(record)
+        return record.vendor_id in tagged[kind, tag] or adapter.carries_tag(
+            RecordKind(kind), record.vendor_id, tag
+        )
+
+    carrying: list[SeededRecord] = []
+    untagged: list[SeededRecord] = []
+    for record in bound:
+        (carrying if carries(record) else untagged).append(record)
     if bound and not carrying:
         raise ConfigError(
             f"none of the {len(bound)} records of run {run_id} carries its tag {run['tag']} at vendor "
             f"'{vendor}': is this the instance the run used? nothing deleted"
         )
     report.unbound = report.unbound if not dry_run else [r for r in records if r.vendor_id is None]
-    report.untagged = [record for record in bound if record.vendor_id not in tagged[tag_of(record)]]
+    report.untagged = untagged
     for record in carrying:
         assert record.vendor_id is not None
         if dry_run:

@@ -109,6 +109,19 @@ def _served(url: str) -> SandboxAdapter:
     return SandboxAdapter(SandboxOptions(base_url=url, token_env="SERVED_TOKEN"))
 
 
+def _three_accounts_seeded(url: str, ledger: Ledger) -> SandboxAdapter:
+    """Run r1 (tag ``tag-r1``) seeds accounts a0, a1, a2 into the CRM served at ``url``."""
+    adapter = _served(url)
+    ledger.start_run("r1", "served", "sandbox", "tag-r1", 1, 1, "en_US", "virtual", _now(), url)
+    seeder = Seeder(adapter, ledger, "r1", "tag-r1", _now)
+    for n in range(3):
+        account = Account(
+            key=f"a{n}", tag="tag-r1", name=f"Acme {n}", industry="x", city="y", phone="+15550002"
+        )
+        seeder.create(RecordKind.ACCOUNT, account, f"a{n}", lambda a=account: adapter.create_account(a))
+    return adapter
+
+
 def test_a_lost_answer_is_recovered_by_the_run_tag_and_a_refused_write_is_not() -> None:
     ledger = Ledger(Path(":memory:"))
     adapter = SandboxAdapter(SandboxOptions())
@@ -143,14 +156,7 @@ def test_cleanup_refuses_a_ledger_written_against_another_instance(
     served = BackgroundServer(token=TOKEN)
     crm = served._server.config.app.state.crm  # to retag one record behind the harness's back
     with served as used, BackgroundServer(token=TOKEN) as other:
-        adapter = _served(used)
-        ledger.start_run("r1", "served", "sandbox", "tag-r1", 1, 1, "en_US", "virtual", _now(), used)
-        seeder = Seeder(adapter, ledger, "r1", "tag-r1", _now)
-        for n in range(3):
-            account = Account(
-                key=f"a{n}", tag="tag-r1", name=f"Acme {n}", industry="x", city="y", phone="+15550002"
-            )
-            seeder.create(RecordKind.ACCOUNT, account, f"a{n}", lambda a=account: adapter.create_account(a))
+        adapter = _three_accounts_seeded(used, ledger)
         wrong = _served(other)
         with pytest.raises(ConfigError, match="point base_url at the instance the run used"):
             cleanup(wrong, ledger, "r1", "served", dry_run=True)
@@ -174,14 +180,7 @@ def test_a_delete_the_vendor_fails_is_reported_kept_and_deleted_by_the_next_clea
     monkeypatch.setenv("SERVED_TOKEN", TOKEN)
     ledger = Ledger(Path(":memory:"))
     with BackgroundServer(token=TOKEN) as url:
-        adapter = _served(url)
-        ledger.start_run("r1", "served", "sandbox", "tag-r1", 1, 1, "en_US", "virtual", _now(), url)
-        seeder = Seeder(adapter, ledger, "r1", "tag-r1", _now)
-        for n in range(3):
-            account = Account(
-                key=f"a{n}", tag="tag-r1", name=f"Acme {n}", industry="x", city="y", phone="+15550002"
-            )
-            seeder.create(RecordKind.ACCOUNT, account, f"a{n}", lambda a=account: adapter.create_account(a))
+        adapter = _three_accounts_seeded(url, ledger)
         flaky = ledger.vendor_id("r1", "account", "a1")
         delete = adapter.delete
         failed: list[str] = []

@@ -20,6 +20,7 @@ import base64
 import functools
 import json
 import re
+import secrets
 import tomllib
 import typing
 from collections.abc import Callable, Iterator
@@ -52,6 +53,7 @@ from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, VendorError
 from poc_harness.http import SENSITIVE_HEADERS, VendorHTTP
+from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets
 from poc_harness.model import (
     Account,
     Activity,
@@ -736,6 +738,12 @@ def _next_page(
     return _Page(str(response.request.url.join(str(found))), {}, page.body) if found else None
 
 
+def _created_id(path: str, answer: Any) -> str | None:
+    """The new record's id in a create's answer, or None where it is not there."""
+    found = search(path, answer)
+    return None if found is None or isinstance(found, dict | list | bool) else _text(found)
+
+
 def _first_params(pages: Pagination, params: dict[str, Any]) -> dict[str, Any]:
     first = dict(params)
     if pages.kind in ("page", "offset"):
@@ -813,6 +821,7 @@ class MappingAdapter(CRMAdapter):
         self._origin = httpx.URL(base_url)
         headers = {**self.mapping.headers, **auth_headers(self.mapping.auth, options.token_env, self.source)}
         self.http = VendorHTTP(self.mapping.vendor, base_url, headers=headers, timeout=options.timeout)
+        self._load_client = LoadClient(base_url, headers, options.timeout)
 
     def close(self) -> None:
         self.http.close()
@@ -1029,6 +1038,58 @@ class MappingAdapter(CRMAdapter):
 
     def find_tagged(self, kind: RecordKind, tag: str) -> list[str]:
         return self._ids("find_tagged", kind=kind.value, tag=tag)
+
+    # --- the load probe -----------------------------------------------------------------------------
+    def _replayed(self, name: str, values: Callable[[int], dict[str, Any]]) -> tuple[Endpoint, Callable]:
+        """The operation's endpoint and, for request number n, its path with the query string."""
+        endpoint = self.mapping.operations[name]
+
+        def path(n: int) -> str:
+            page = self._first(name, endpoint, self._context(name, endpoint, values(n)))
+            return str(httpx.URL(page.url, params=page.params or None))
+
+        return endpoint, path
+
+    def load_targets(self, tag: str, known: typing.Mapping[RecordKind, typing.Sequence[str]]) -> LoadTargets:
+        """Reads: ``get_lead`` (and ``lead_tasks`` where mapped) on this run's leads; writes:
+        ``create_account`` under ``tag`` where its body is JSON and its answer holds the id."""
+        leads = list(known.get(RecordKind.LEAD, ()))
+        reads = []
+        for name in ("get_lead", "lead_tasks"):
+            if leads and name in self.mapping.operations:
+                endpoint, path = self._replayed(name, lambda n: {"lead_id": leads[n % len(leads)]})
+                reads.append(LoadRequest(f"{endpoint.method} {endpoint.path}", endpoint.method, path))
+        writes = []
+        create = self.mapping.operations["create_account"]
+        if create.encoding == "json" and create.lookup is None:
+            batch = secrets.token_hex(3)
+
+            def account(n: int) -> dict[str, Any]:
+                return Account(
+                    key=f"load-{batch}-{n}",
+                    tag=tag,
+                    name=f"Load probe {n}",
+                    industry="load probe",
+                    city="Tehran",
+                    phone=f"+98210{n % 10**7:07d}",
+                ).model_dump()
+
+            endpoint, path = self._replayed("create_account", account)
+            body = create.body or {}
+            writes.append(
+                LoadRequest(
+                    f"{create.method} {create.path}",
+                    create.method,
+                    path,
+                    body=lambda n: fill(
+                        body, self._context("create_account", create, account(n)), nested=True
+                    ),
+                    creates=RecordKind.ACCOUNT.value,
+                    key=lambda n: f"load-{batch}-{n}",
+                )
+            )
+        created = create.id
+        return LoadTargets(reads, writes, self._load_client, lambda answer: _created_id(created, answer))
 
     # --- contract: lead -> contract -----------------------------------------------------------------
     def get_lead(self, lead_id: str) -> LeadView:

@@ -33,7 +33,7 @@ def probe(trial: Trial) -> ProbeResult | None:
     world = trial.world
     known = {RecordKind.LEAD: list(world.leads.values()), RecordKind.ACCOUNT: list(world.accounts.values())}
     targets = trial.adapter.load_targets(trial.tag, known)
-    if targets is None:
+    if targets is None or not (targets.reads or targets.writes):
         return None
     declared = [settings.rate_limit_per_second, targets.client.rate_limit_per_second]
     limits = ProbeLimits(

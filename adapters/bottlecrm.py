@@ -66,7 +66,7 @@ from __future__ import annotations
 import email.utils
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -79,6 +79,7 @@ from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.http import VendorHTTP
+from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets
 from poc_harness.model import (
     Account,
     Activity,
@@ -292,12 +293,25 @@ class BottleCRMAdapter(CRMAdapter):
         self._token: str | None = None
         self._skew = timedelta(0)
         self.http = VendorHTTP("bottlecrm", options.base_url, timeout=options.timeout)
+        self._base_url = options.base_url
 
     def close(self) -> None:
         self.http.close()
 
     def call_stats(self) -> dict[str, Any]:
         return asdict(self.http.stats)
+
+    def load_targets(self, tag: str, known: Mapping[RecordKind, Sequence[str]]) -> LoadTargets | None:
+        """Reads only, ``GET /api/leads/{id}/`` on this run's leads, with a fresh JWT (it lives 300 s, more
+        than a probe): a create answers without the new id, so the probe could not list what it made."""
+        leads = [int(lead) for lead in known.get(RecordKind.LEAD, ())]
+        if not leads:
+            return None
+        self._token = self._login()
+        path = COLLECTIONS[RecordKind.LEAD].path
+        read = LoadRequest(f"GET {path}{{id}}/", "GET", lambda n: f"{path}{leads[n % len(leads)]}/")
+        client = LoadClient(self._base_url, {"Authorization": f"JWT {self._token}"}, self.options.timeout)
+        return LoadTargets([read], [], client)
 
     # --- transport: login, JWT header, one new login on 401, Date header --------------------------
     def _login(self) -> str:

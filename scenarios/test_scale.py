@@ -18,7 +18,7 @@ import pytest
 
 from poc_harness.adapter import RecordKind
 from poc_harness.config import LoadSettings
-from poc_harness.errors import CapabilityMissing
+from poc_harness.errors import HarnessError
 from poc_harness.loadprobe import CAPPED, CUT, OK, ProbeLimits, ProbeResult, run_probe
 from poc_harness.trial import Check, Trial
 
@@ -28,7 +28,7 @@ HOUR_S = 3600.0
 @pytest.fixture(scope="module")
 def probe(trial: Trial) -> ProbeResult | None:
     """The run's load probe, against the records this run seeded; None where the adapter names no
-    requests for it (each check then fails as a finding)."""
+    requests for it (each check then says it was not measured)."""
     settings = trial.config.load
     world = trial.world
     known = {RecordKind.LEAD: list(world.leads.values()), RecordKind.ACCOUNT: list(world.accounts.values())}
@@ -66,11 +66,12 @@ class LedgerJournal:
 
 
 def _measured(trial: Trial, load: ProbeResult | None) -> ProbeResult:
-    """The probe's result, or the finding that it could not run against this vendor."""
+    """The probe's result; where the adapter names no requests for it, a harness error: the figures were
+    not measured, which the grading never counts against the vendor."""
     if load is None:
-        raise CapabilityMissing(
-            f"{trial.adapter.name} names no API requests for the load probe (CRMAdapter.load_targets): "
-            "throughput, latency and concurrency were not measured"
+        raise HarnessError(
+            f"not measured: the {trial.adapter.name} adapter names no API requests for the load probe "
+            "(CRMAdapter.load_targets)"
         )
     return load
 

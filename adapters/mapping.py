@@ -20,7 +20,6 @@ import base64
 import functools
 import json
 import re
-import secrets
 import tomllib
 import typing
 from collections.abc import Callable, Iterator
@@ -53,7 +52,7 @@ from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, VendorError
 from poc_harness.http import SENSITIVE_HEADERS, VendorHTTP
-from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets
+from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets, ProbeAccounts
 from poc_harness.model import (
     Account,
     Activity,
@@ -738,10 +737,11 @@ def _next_page(
     return _Page(str(response.request.url.join(str(found))), {}, page.body) if found else None
 
 
-def _created_id(path: str, answer: Any) -> str | None:
-    """The new record's id in a create's answer, or None where it is not there."""
-    found = search(path, answer)
-    return None if found is None or isinstance(found, dict | list | bool) else _text(found)
+def _id_text(found: Any) -> str | None:
+    """A record id read from an answer, as text; None where what was found is no id."""
+    if found is None or found == "" or isinstance(found, dict | list | bool):
+        return None
+    return _text(found)
 
 
 def _first_params(pages: Pagination, params: dict[str, Any]) -> dict[str, Any]:
@@ -936,9 +936,10 @@ class MappingAdapter(CRMAdapter):
         )
 
     def _id(self, found: Any, path: str, where: str) -> str:
-        if found is None or found == "" or isinstance(found, dict | list | bool):
+        text = _id_text(found)
+        if text is None:
             raise VendorError(f"{self.mapping.vendor}: {where}: no id at {path!r} in the answer")
-        return _text(found)
+        return text
 
     def _parse(self, name: str, item: Any) -> Any:
         endpoint, model = self.mapping.operations[name], OPERATIONS[name].model
@@ -1062,17 +1063,10 @@ class MappingAdapter(CRMAdapter):
         writes = []
         create = self.mapping.operations["create_account"]
         if create.encoding == "json" and create.lookup is None:
-            batch = secrets.token_hex(3)
+            accounts = ProbeAccounts(tag)
 
             def account(n: int) -> dict[str, Any]:
-                return Account(
-                    key=f"load-{batch}-{n}",
-                    tag=tag,
-                    name=f"Load probe {n}",
-                    industry="load probe",
-                    city="Tehran",
-                    phone=f"+98210{n % 10**7:07d}",
-                ).model_dump()
+                return accounts.account(n).model_dump()
 
             endpoint, path = self._replayed("create_account", account)
             body = create.body or {}
@@ -1085,11 +1079,12 @@ class MappingAdapter(CRMAdapter):
                         body, self._context("create_account", create, account(n)), nested=True
                     ),
                     creates=RecordKind.ACCOUNT.value,
-                    key=lambda n: f"load-{batch}-{n}",
+                    key=accounts.key,
                 )
             )
-        created = create.id
-        return LoadTargets(reads, writes, self._load_client, lambda answer: _created_id(created, answer))
+        return LoadTargets(
+            reads, writes, self._load_client, lambda answer: _id_text(search(create.id, answer))
+        )
 
     # --- contract: lead -> contract -----------------------------------------------------------------
     def get_lead(self, lead_id: str) -> LeadView:

@@ -33,7 +33,7 @@ from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import AccessDenied, ConfigError, HarnessError, VendorError
 from poc_harness.http import VendorHTTP
-from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets
+from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets, ProbeAccounts
 from poc_harness.model import (
     Account,
     Activity,
@@ -358,21 +358,14 @@ class SandboxAdapter(CRMAdapter):
                     "GET /leads/{id}/tasks", "GET", lambda n: f"/leads/{leads[n % len(leads)]}/tasks"
                 ),
             ]
-        batch = secrets.token_hex(3)  # keys unique to this probe, also when a resumed run probes again
+        accounts = ProbeAccounts(tag)
         write = LoadRequest(
             "POST /accounts",
             "POST",
             lambda n: "/accounts",
-            lambda n: {
-                "name": f"Load probe {n}",
-                "industry": "load probe",
-                "city": "Tehran",
-                "phone": f"+98210{n % 10**7:07d}",
-                "tag": tag,
-                "external_ref": f"load-{batch}-{n}",
-            },
+            lambda n: _body(BatchItem(accounts.account(n))),
             creates=RecordKind.ACCOUNT.value,
-            key=lambda n: f"load-{batch}-{n}",
+            key=accounts.key,
         )
         app = self._app
         client = LoadClient(

@@ -6,11 +6,14 @@ builds and never reach the probe's results (``repr`` leaves them out too).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from poc_harness.model import Account
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,25 @@ class LoadTargets:
     client: LoadClient
     created_id: Callable[[Any], str | None] = lambda answer: None
     """the vendor id in a write's JSON answer, so what the probe created can be cleaned up"""
+
+
+@dataclass(frozen=True)
+class ProbeAccounts:
+    """The accounts the probe's writes create, one per request number: under the run's ``tag``, keyed
+    ``load-<probe>-<n>`` (unique to this probe, also when a resumed run probes again)."""
+
+    tag: str
+    probe: str = field(default_factory=lambda: secrets.token_hex(3))
+
+    def key(self, number: int) -> str:
+        return f"load-{self.probe}-{number}"
+
+    def account(self, number: int) -> Account:
+        return Account(
+            key=self.key(number),
+            tag=self.tag,
+            name=f"Load probe {number}",
+            industry="load probe",
+            city="Tehran",
+            phone=f"+98210{number % 10**7:07d}",
+        )

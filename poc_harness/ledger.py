@@ -135,19 +135,11 @@ class Ledger:
     # --- records ------------------------------------------------------------------------
     def intend(self, run_id: str, kind: str, key: str, payload: dict[str, Any], at: datetime) -> None:
         """Write the record before the create call, so a crash mid-call still leaves a trace."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO records (run_id, kind, key, payload, intended_at) VALUES (?,?,?,?,?)",
-                (run_id, kind, key, json.dumps(payload, ensure_ascii=False, default=str), _iso(at)),
-            )
+        self.intend_many(run_id, kind, [(key, payload)], at)
 
     def bind(self, run_id: str, kind: str, key: str, vendor_id: str, at: datetime) -> None:
         """Record the vendor's id for a created record."""
-        with self._tx() as db:
-            db.execute(
-                "UPDATE records SET vendor_id=?, created_at=? WHERE run_id=? AND kind=? AND key=?",
-                (vendor_id, _iso(at), run_id, kind, key),
-            )
+        self.bind_many(run_id, kind, {key: vendor_id}, at)
 
     def intend_many(
         self, run_id: str, kind: str, records: list[tuple[str, dict[str, Any]]], at: datetime

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from poc_harness.adapter import CRMAdapter, RecordKind
+from poc_harness.earlier_run import earlier_run
 from poc_harness.errors import ConfigError, VendorError, VendorUnreachable
 from poc_harness.ledger import Ledger, SeededRecord
 from poc_harness.seeding import Seeder
@@ -40,44 +40,22 @@ def plan(ledger: Ledger, run_id: str) -> list[SeededRecord]:
     return sorted(records, key=lambda record: ORDER.index(RecordKind(record.kind)))
 
 
-def _refuse_foreign_ledger(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str) -> dict[str, Any]:
-    run = ledger.run(run_id)
-    if run is None:
-        raise ConfigError(f"run {run_id} is not in the ledger {ledger.path}: check the run id")
-    if run["vendor"] != vendor:
-        raise ConfigError(
-            f"run {run_id} was against vendor '{run['vendor']}', not '{vendor}': pass "
-            f"--vendor={run['vendor']}"
-        )
-    if not adapter.persistent:
-        raise ConfigError(
-            f"vendor '{vendor}' keeps no data between runs (an in-process reference CRM): nothing to clean up"
-        )
-    here = adapter.endpoint()
-    if run["endpoint"] and here and run["endpoint"] != here:
-        raise ConfigError(
-            f"run {run_id} was against {run['endpoint']}, but vendor '{vendor}' is configured for {here}: "
-            "point base_url at the instance the run used"
-        )
-    return run
-
-
 def cleanup(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str, dry_run: bool) -> CleanupReport:
-    run = _refuse_foreign_ledger(adapter, ledger, run_id, vendor)
+    run = earlier_run(adapter, ledger, run_id, vendor, f"cleanup --run {run_id}", "nothing to clean up")
     seeder = Seeder(adapter, ledger, run_id, run["tag"], lambda: datetime.now(UTC))
-    report = CleanupReport()
     if not dry_run:
-        report.unbound = seeder.reconcile()
+        seeder.reconcile()  # rows a killed run left without an id get the ids the vendor gave them
     records = plan(ledger, run_id)
+    bound = [record for record in records if record.vendor_id is not None]
+    report = CleanupReport(unbound=[record for record in records if record.vendor_id is None])
 
     def tag_of(record: SeededRecord) -> tuple[str, str]:  # a probe's records carry a tag of their own
         return record.kind, str(record.payload.get("tag") or run["tag"])
 
     tagged = {
         (kind, tag): set(adapter.find_tagged(RecordKind(kind), tag))
-        for kind, tag in dict.fromkeys(tag_of(record) for record in records if record.vendor_id)
+        for kind, tag in dict.fromkeys(tag_of(record) for record in bound)
     }
-    bound = [record for record in records if record.vendor_id is not None]
 
     def carries(record: SeededRecord) -> bool:
         assert record.vendor_id is not None
@@ -95,7 +73,6 @@ def cleanup(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str, dry_r
             f"none of the {len(bound)} records of run {run_id} carries its tag {run['tag']} at vendor "
             f"'{vendor}': is this the instance the run used? nothing deleted"
         )
-    report.unbound = report.unbound if not dry_run else [r for r in records if r.vendor_id is None]
     report.untagged = untagged
     for record in carrying:
         assert record.vendor_id is not None

@@ -18,6 +18,7 @@ from fixtures.factories import Dataset, build_dataset
 from poc_harness.adapter import CRMAdapter, build_adapter
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig
+from poc_harness.earlier_run import earlier_run
 from poc_harness.errors import CapabilityMissing, ConfigError, HarnessError, VendorError
 from poc_harness.ledger import ExpectationRow, Ledger
 from poc_harness.model import Lead
@@ -125,24 +126,8 @@ class Trial:
         self.rules = load_rules()
 
     def _resume(self, run_id: str) -> None:
-        run = self.ledger.run(run_id)
         where = f"--resume {run_id}"
-        if run is None:
-            raise ConfigError(f"{where}: no such run in the ledger {self.ledger.path}: check the run id")
-        if run["vendor"] != self.vendor:
-            raise ConfigError(
-                f"{where}: that run was against '{run['vendor']}': pass --vendor={run['vendor']}"
-            )
-        if not self.adapter.persistent:
-            raise ConfigError(
-                f"{where}: vendor '{self.vendor}' keeps no data between runs (an in-process reference CRM): "
-                "start a new run instead"
-            )
-        if run["endpoint"] and self.adapter.endpoint() and run["endpoint"] != self.adapter.endpoint():
-            raise ConfigError(
-                f"{where}: that run used {run['endpoint']}, this vendor is configured for "
-                f"{self.adapter.endpoint()}: fix base_url"
-            )
+        run = earlier_run(self.adapter, self.ledger, run_id, self.vendor, where, "start a new run instead")
         self.run_id, self.tag = run_id, run["tag"]
         self.clock_mode = ClockMode(run["clock"])
         self.settings = self.settings.model_copy(

@@ -46,8 +46,7 @@ def probe(trial: Trial) -> ProbeResult | None:
         timeout_s=settings.timeout_seconds,
     )
     result = run_probe(targets, limits, LedgerJournal(trial))
-    if trial.ledger.unbound(trial.run_id):
-        trial.seeder.reconcile()  # writes whose answer was lost: found at the vendor by their key
+    trial.seeder.reconcile()  # writes whose answer was lost: found at the vendor by their key
     return result
 
 

@@ -22,16 +22,17 @@ def _config(tmp_path: Path, load: str = "") -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("profile", "load", "failing"),
-    [
-        ("healthy", "", set()),
-        # 1 request/s is 3,600 an hour: the declared limit itself misses the checklist's 10 k
-        ("healthy", "rate_limit_per_second = 1.0\nduration_seconds = 2.5\n", {THROUGHPUT}),
-        ("slow_api", "", {LATENCY}),
-        ("errors_500", "", {LOAD_ERRORS}),
-    ],
-)
+SCALE_CASES = [
+    ("healthy", "", set()),
+    # 1 request/s is 3,600 an hour: the declared limit itself misses the checklist's 10 k
+    ("healthy", "rate_limit_per_second = 1.0\nduration_seconds = 2.5\n", {THROUGHPUT}),
+    ("slow_api", "", {LATENCY}),
+    ("errors_500", "", {LOAD_ERRORS}),
+]
+"""(profile, ``[load]`` table, the scale checks that must fail)"""
+
+
+@pytest.mark.parametrize(("profile", "load", "failing"), SCALE_CASES)
 def test_scale_checks_fail_for_their_own_reason(
     tmp_path: Path, profile: str, load: str, failing: set[str]
 ) -> None:

@@ -207,6 +207,18 @@ CHECK_TITLES: dict[str, dict[str, str]] = {
         "en": "Three management reports ready",
         "fa": "سه گزارش مدیریتی آماده",
     },
+    "dwh_export_reconciles_with_the_ledger": {
+        "en": "DWH export reconciles with the ledger",
+        "fa": "خروجی انبار داده با دفتر ثبت می‌خواند",
+    },
+    "voip_call_appears_on_the_lead": {
+        "en": "A call logged through the API appears on the lead's timeline",
+        "fa": "تماسی که از راه API ثبت شد در تاریخچه سرنخ دیده می‌شود",
+    },
+    "voip_or_dwh_connected": {
+        "en": "DWH export or the vendor's own VoIP connector works end to end",
+        "fa": "خروجی انبار داده یا رابط VoIP خود تأمین‌کننده سرتاسر کار می‌کند",
+    },
 }
 
 

@@ -340,7 +340,8 @@ def _incomplete_reasons(
     if kinds:
         counted = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in kinds.items())
         reasons.append(f"not established: {counted} (listed under what the harness could not establish)")
-    reasons.append(f"weighted score so far between {total:.1f} and {total_high:.1f} (target {target:.0f})")
+    span = f"{total:.1f}" if total == total_high else f"between {total:.1f} and {total_high:.1f}"
+    reasons.append(f"weighted score so far {span} (target {target:.0f})")
     return reasons
 
 

@@ -150,7 +150,7 @@ def check_gaps(states: Iterable[tuple[dict[str, Any], str]]) -> list[Gap]:
     for test, state in states:
         if state in UNESTABLISHED:
             message = str(test.get("message") or "").strip().splitlines()
-            detail = GAP_TEXT[state] + (f" ({message[0][:200]})" if message and state != PENDING else "")
+            detail = GAP_TEXT[state] + (f" ({message[0][:400]})" if message and state != PENDING else "")
             gaps.append(Gap(state, test["check"], detail, test.get("criterion"), test.get("severity")))
     return gaps
 

@@ -315,14 +315,18 @@ def _evidence_gaps(criteria: list[CriterionScore], survey: SatisfactionSurvey | 
     return gaps
 
 
-def _conditions(states: list[State]) -> list[Condition]:
+def _finding(test: dict[str, Any], expectations: dict[str, Any]) -> str:
+    """What the vendor must fix: the failure's first line and, where the check judged expectations, the
+    first failed one's note."""
+    first = (str(test.get("message") or "").strip().splitlines() or ["failed"])[0]
+    failures = (expectations.get(test["check"]) or {}).get("failures") or []
+    note = str(failures[0].get("note") or "") if failures and isinstance(failures[0], dict) else ""
+    return (f"{first}: {note}" if note and note not in first else first)[:400]
+
+
+def _conditions(states: list[State], expectations: dict[str, Any] | None = None) -> list[Condition]:
     return [
-        Condition(
-            t["check"],
-            str(t.get("severity")),
-            t.get("criterion"),
-            (str(t.get("message") or "").strip().splitlines() or ["failed"])[0][:300],
-        )
+        Condition(t["check"], str(t.get("severity")), t.get("criterion"), _finding(t, expectations or {}))
         for t in _failed(states)
         if t.get("severity") != Severity.CRITICAL.value
     ]
@@ -400,7 +404,7 @@ def grade(
     if completeness.PARTIAL in scope.labels:  # the scope line says how many were left out
         check_gaps = [gap for gap in check_gaps if gap.kind != NOT_SELECTED]
     gaps = [*completeness.scope_gaps(scope), *check_gaps, *_evidence_gaps(criteria, survey)]
-    conditions = _conditions(states)
+    conditions = _conditions(states, results.get("expectations"))
     verdict, reasons = _verdict(rules, gaps, conditions, total, total_high, target)
     notes = []
     if any(c.severity == Severity.MINOR.value for c in conditions):

@@ -184,3 +184,11 @@ def test_results_written_before_the_suite_record_cannot_be_proven_complete() -> 
     graded = grade(results, _survey(), _scorecard(95))
     assert graded.verdict is Verdict.INCOMPLETE
     assert graded.scope is not None and graded.scope.labels == ("coverage_unknown",)
+
+
+def test_a_condition_names_what_the_vendor_got_wrong() -> None:
+    major = MAJORS[0]
+    results = _run({major: _failed(message="1 of 200 expectations failed\n- conversion_rate on ...")})
+    results["expectations"] = {major: {"failures": [{"note": "rate 41.0 % instead of 40.5 %"}]}}
+    graded = grade(results, _survey(), _scorecard(95))
+    assert graded.conditions[0].finding == "1 of 200 expectations failed: rate 41.0 % instead of 40.5 %"

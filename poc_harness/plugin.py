@@ -17,6 +17,7 @@ import pytest
 from poc_harness.adapter import Capability, discover
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, load_config
+from poc_harness.coverage import DefinedCheck, defined_checks, suite_record
 from poc_harness.criteria import Criterion, Severity
 from poc_harness.errors import CapabilityMissing, PocError, VendorError
 from poc_harness.redaction import REDACTOR
@@ -26,6 +27,7 @@ from poc_harness.trial import Check, Trial
 
 TRIAL_KEY = pytest.StashKey[Trial]()
 RESULTS_KEY = pytest.StashKey[list[TestResult]]()
+SELECTED_KEY = pytest.StashKey[list[DefinedCheck]]()
 PENDING_PREFIX = "PENDING"
 
 
@@ -133,9 +135,12 @@ def _metadata(config: pytest.Config, trial: Trial, answered: str) -> None:
     meta["PoC vendor answered"] = REDACTOR(answered)
 
 
+def _scenarios_folder(config: pytest.Config) -> Path:
+    return Path(str(config.rootpath)) / config.getini("poc_scenarios")
+
+
 def _is_scenario(item: pytest.Item) -> bool:
-    folder = Path(str(item.config.rootpath)) / item.config.getini("poc_scenarios")
-    return Path(str(item.path)).is_relative_to(folder)
+    return Path(str(item.path)).is_relative_to(_scenarios_folder(item.config))
 
 
 def _marker_arg(item: pytest.Item, name: str) -> str | None:
@@ -161,6 +166,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             "every scenario test needs severity and criterion markers: " + "; ".join(problems)
         )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The scenario checks this run selected, after every path, ``-k``, ``-m`` and ``--deselect``."""
+    if TRIAL_KEY in session.config.stash:
+        session.config.stash[SELECTED_KEY] = [
+            DefinedCheck(check_id_of(item), _marker_arg(item, "severity"), _marker_arg(item, "criterion"))
+            for item in session.items
+            if _is_scenario(item)
+        ]
+
+
+def run_completeness(config: pytest.Config) -> dict[str, Any]:
+    """What the results need to tell a complete run from a partial one: every check the scenario folder
+    defines (whatever the user selected), the checks this run selected, and the acceptance record count."""
+    selected = config.stash.get(SELECTED_KEY, [])
+    return {
+        "acceptance_records": MIN_ACCEPTANCE_RECORDS,
+        "suite": suite_record(
+            defined_checks(_scenarios_folder(config)), [c.check for c in selected], selected
+        ),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -261,6 +288,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     results = config.stash[RESULTS_KEY]
     run = {
         **trial.metadata(),
+        **run_completeness(config),
         "started_at": trial.started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "calls": trial.adapter.call_stats(),

@@ -4,7 +4,8 @@ Schema ``poc-harness/results`` version 1::
 
     {"schema": "poc-harness/results", "version": 1,
      "run": {vendor, adapter, run_id, tag, seed, records, locale, clock, acceptance_run, profile,
-             started_at, finished_at, calls: {calls, retries, failures, by_status}},
+             started_at, finished_at, calls: {calls, retries, failures, by_status},
+             acceptance_records, suite: {defined: [{check, severity, criterion}], selected: [check]}},
      "tests": [{nodeid, check, outcome, severity, criterion, duration_s, message, fault}],
      "observations": [{check_id, name, value, at}],
      "expectations": {check: {passed, failed, pending, first_pending_due, failures: [...]}}}
@@ -13,6 +14,10 @@ Schema ``poc-harness/results`` version 1::
 for a failure (a harness fault never counts against the vendor).  ``expectations`` covers
 what this run filed and what it judged from earlier runs; ``failures`` holds up to 25
 failed expectations each with subject, rule, expected, observed and note.
+
+``run.suite`` (every check the scenario folder defines, whatever the user selected, and the ones this
+run selected) and ``run.acceptance_records`` are additive: results written without them are graded as
+runs that cannot be proven complete (``poc_harness.completeness``), never as full acceptance runs.
 """
 
 from __future__ import annotations

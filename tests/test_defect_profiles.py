@@ -75,8 +75,9 @@ EXPECTED_FAILURES = {
     # an unsigned delivery is not evidence: neither the payload nor the retry can be trusted
     "unsigned_webhooks": {WEBHOOK_SIGNED, WEBHOOK_PAYLOAD, WEBHOOK_RETRY},
     "webhooks_no_retry": {WEBHOOK_RETRY},
-    # the VoIP connector still works, so the run keeps one working connection
-    "export_drops_records": {DWH_EXPORT},
+    # the API still keeps a logged call, but that read-back proves no connector: with the export broken
+    # the connector rule is not measured (a harness error, our gap: the verdict is incomplete, not accept)
+    "export_drops_records": {DWH_EXPORT, CONNECTED},
     "broken_connectors": {DWH_EXPORT, VOIP_CALL, CONNECTED},
     # slow only under concurrency: the suites' one-at-a-time calls stay fast, the probe's 20 users do not
     "slow_api": {LATENCY},

@@ -37,6 +37,17 @@ def _test(
     }
 
 
+def _full_run(tests: list[dict[str, Any]], records: int = 200) -> dict[str, Any]:
+    """A run that selected every check the suites define (here: the checks of ``tests``)."""
+    defined = {t["check"]: {k: t[k] for k in ("check", "severity", "criterion")} for t in tests}
+    return {
+        "vendor": "v",
+        "records": records,
+        "acceptance_records": 200,
+        "suite": {"defined": list(defined.values()), "selected": sorted(defined)},
+    }
+
+
 def _results(*extra: dict[str, Any], reports: str = "passed") -> dict[str, Any]:
     tests = [
         _test("lead::owner", severity="critical"),
@@ -45,7 +56,7 @@ def _results(*extra: dict[str, Any], reports: str = "passed") -> dict[str, Any]:
         *extra,
     ]
     return {
-        "run": {"vendor": "v"},
+        "run": _full_run(tests),
         "tests": tests,
         "observations": [{"name": "management_reports", "value": {"conversion rate": True}}],
     }
@@ -104,7 +115,9 @@ def test_missing_evidence_makes_the_verdict_incomplete_not_accept() -> None:
     assert no_survey.verdict is Verdict.INCOMPLETE and no_survey.rules[3].status is Status.UNKNOWN
     no_scorecard = grade(_results(), _survey(10, 10), None)
     assert no_scorecard.verdict is Verdict.INCOMPLETE
-    assert any("no evidence yet for" in reason for reason in no_scorecard.reasons)
+    assert {gap.kind for gap in no_scorecard.gaps} == {"no_declared_score"}
+    localisation = next(c for c in no_scorecard.criteria if c.criterion is Criterion.LOCALISATION)
+    assert (localisation.source, localisation.score, localisation.complete) == ("none", 0.0, False)
 
 
 def test_no_integration_check_leaves_that_rule_unknown() -> None:
@@ -145,9 +158,9 @@ def test_the_integrations_suite_makes_that_rule_measurable() -> None:
             {**t, "outcome": "failed", "fault": "vendor"} if t["check"].endswith(failed) else t
             for t in checks
         ]
-        return grade({**_results(), "tests": tests}).rules[1].status
+        return grade({**_results(), "run": _full_run(tests), "tests": tests}).rules[1].status
 
-    assert grade({**_results(), "tests": checks}).rules[1].status is Status.MET
+    assert grade({**_results(), "run": _full_run(checks), "tests": checks}).rules[1].status is Status.MET
     assert rule_with("webhook_retried_with_the_same_event_id") is Status.NOT_MET
     assert rule_with("dwh_export_reconciles_with_the_ledger") is Status.MET
 
@@ -158,7 +171,7 @@ def test_a_harness_fault_never_counts_against_the_vendor() -> None:
     )
     assert graded.rules[0].status is Status.UNKNOWN
     assert graded.verdict is Verdict.INCOMPLETE
-    assert any("harness error" in note for note in graded.notes)
+    assert [(gap.kind, gap.subject) for gap in graded.gaps] == [("harness_fault", "x::crash")]
 
 
 def test_pending_critical_check_is_not_yet_known() -> None:
@@ -173,7 +186,8 @@ def test_measured_score_weighs_by_severity() -> None:
 
 
 def test_measured_and_declared_parts_combine_and_weights_add_up() -> None:
-    results = {"run": {}, "observations": [], "tests": [_test("a", "passed"), _test("b", "failed")]}  # 50 %
+    tests = [_test("a", "passed"), _test("b", "failed")]  # 50 %
+    results = {"run": _full_run(tests), "observations": [], "tests": tests}
     graded = grade(results, None, _scorecard(90), measured_share=0.5)
     customisation = next(c for c in graded.criteria if c.criterion is Criterion.CUSTOMISATION)
     assert (customisation.measured, customisation.declared, customisation.score) == (50.0, 90.0, 70.0)

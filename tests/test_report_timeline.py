@@ -23,6 +23,7 @@ import pytest
 from poc_harness.config import PocConfig, load_config
 from poc_harness.ledger import Ledger
 from poc_harness.report import timeline_view
+from poc_harness.report.i18n import label
 from poc_harness.report.publish import compare, publish
 from poc_harness.report.render import render_acceptance
 from poc_harness.results import TestResult as Result
@@ -51,6 +52,9 @@ class Night:
     files: int = 0  # silence expectations filed, due in 7 days
     judges: dict[int, bool] = field(default_factory=dict)  # earlier expectation id: passed
     killed: bool = False  # killed mid-run: in the ledger, no results
+    selected: set[str] | None = None  # a subset of the checks (paths, -k): a partial run
+    records: int = 200
+    legacy: bool = False  # results written before runs recorded the checks the suites define
 
 
 NIGHTS = [
@@ -107,23 +111,31 @@ def _night(
             "vendor" if check in night.failed else None,
         )
         for check, (severity, criterion) in CHECKS.items()
+        if night.selected is None or check in night.selected
     ]
-    run = {
+    run: dict[str, Any] = {
         "vendor": vendor,
         "label": vendor,
         "adapter": "sandbox",
         "run_id": run_id,
         "tag": f"poc{run_id}",
         "seed": 7,
-        "records": 200,
+        "records": night.records,
         "locale": "fa_IR",
         "clock": "wall",
         "acceptance_run": True,
+        "acceptance_records": 200,
+        "suite": {  # every check the suites define was selected: a full run, it counts
+            "defined": [{"check": c, "severity": s, "criterion": k} for c, (s, k) in CHECKS.items()],
+            "selected": sorted(CHECKS if night.selected is None else night.selected),
+        },
         "profile": None,
         "started_at": night.at.isoformat(),
         "finished_at": (night.at + timedelta(minutes=20)).isoformat(),
         "calls": {},
     }
+    if night.legacy:
+        del run["suite"], run["acceptance_records"]
     path = write_results(
         folder / f"{vendor}-{run_id}.json", run, tests, [], ledger.expectation_summary(run_id)
     )
@@ -324,3 +336,46 @@ def test_two_wall_clock_runs_are_two_entries_of_the_timeline(tmp_path: Path) -> 
     assert runs[0]["checks"]["pending"] > 0
     html = next((tmp_path / "reports").glob(f"*{ids[1]}.acceptance.html")).read_text()
     assert html.count('<tr class="day-ran"') == len(days) and 'id="trend-points"' in html
+
+
+# --- runs that are not full acceptance runs are shown, never counted -------------------------------------
+
+
+def test_partial_and_small_runs_never_change_the_verdict_trend_or_comparison(tmp_path: Path) -> None:
+    """Issue 12: a run of a subset of the suites (or with fewer records) is labelled and listed, but the
+    night's score and verdict, the trend and the comparison column stay those of the full run."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    config = _config(tmp_path, tmp_path / "ledger.sqlite")
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    reports = {"ceo_reporting::conversion_rate_report", "ceo_reporting::three_management_reports_ready"}
+    try:
+        _night(folder, ledger, config, Night(DAY_1, failed={"lead_to_contract::followups_due_at_t2_and_t5"}))
+        _night(folder, ledger, config, Night(DAY_1 + timedelta(hours=1), selected=reports))
+        _night(folder, ledger, config, Night(DAY_1 + timedelta(days=1), records=50))
+        _night(folder, ledger, config, Night(DAY_1, legacy=True), vendor="initech")
+    finally:
+        ledger.close()
+    full = json.loads(next(folder.glob("acme-20250503T013000-acme.acceptance.json")).read_text())
+    partial = json.loads(next(folder.glob("acme-20250503T023000-acme.acceptance.json")).read_text())
+    small = _latest(folder)
+    assert full["scope"]["counts"] and full["conditions"][0]["check"].endswith("followups_due_at_t2_and_t5")
+    assert partial["scope"]["labels"] == ["partial"] and not partial["verdict"].startswith("accept")
+    assert small["scope"]["labels"] == ["below_acceptance_records"]
+    assert not small["verdict"].startswith("accept")
+    days = small["timeline"]["days"]
+    assert [d["status"] for d in days] == ["ran", "not_counted"]
+    assert (days[0]["verdict"], days[0]["total"]) == (full["verdict"], full["total"])  # not the partial's
+    assert [r["counted"] for r in days[0]["runs"]] == [True, False]
+    assert (days[1]["verdict"], days[1]["total"]) == (None, None)  # nothing on the trend
+    html = next(folder.glob(f"*{small['run']['run_id']}.acceptance.html")).read_text()
+    assert 'id="scope"' in html and "not a full acceptance run" in html and 'id="gaps"' in html
+
+    comparison = compare(folder).read_text()
+    acme = comparison.split("<b>acme</b>")[1].split("</tr>")[0]
+    assert f'">{label(full["verdict"], "en")}</td>' in acme and full["run"]["run_id"] in acme
+    assert "Later runs not counted" in acme and small["run"]["run_id"] in acme
+    initech = comparison.split("<b>initech</b>")[1].split("</tr>")[0]
+    assert 'status-not-yet-known">no full acceptance run yet</td>' in initech
+    matrix = comparison.split('id="matrix"')[1].split("</table>")[0]
+    assert "acme" in matrix and "initech" not in matrix

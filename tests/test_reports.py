@@ -58,6 +58,8 @@ def test_healthy_crm_meets_every_rule_and_is_accepted(reports: Path) -> None:
     }  # the template survey: 4 of 5 testers satisfied = 80 %
     assert document["verdict"] == "accept"
     assert document["reasons"][0].startswith("all four rules met")
+    assert document["scope"]["counts"] and document["gaps"] == [] and document["conditions"] == []
+    assert document["total_high"] == document["total"]  # nothing left to establish
     for name in ("customisation", "integration"):
         criterion = next(c for c in document["criteria"] if c["criterion"] == name)
         assert criterion["source"] == "both" and criterion["measured"] == 100.0

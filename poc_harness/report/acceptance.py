@@ -3,7 +3,9 @@ v1).  It is written before any HTML, and every HTML view is rendered from it, so
 re-rendered (another language, new evidence) and compared with other vendors later.
 
 Optional fields (readers must do without them): ``timeline``, the vendor's trial night by night up
-to this run (poc_harness/report/history.py)."""
+to this run (poc_harness/report/history.py); ``scope``, ``gaps``, ``conditions`` and ``total_high``
+(poc_harness/grading.py), absent from documents written before the verdict could be *accept with
+conditions*: such a document cannot prove its run complete and never counts in a comparison."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from poc_harness.completeness import Scope, run_scope
 from poc_harness.errors import ConfigError
 from poc_harness.grading import Grade
 from poc_harness.results import read_document, write_document
@@ -77,16 +80,39 @@ def read(path: Path) -> dict[str, Any]:
     return read_document(path, SCHEMA)
 
 
+def scope_of(document: dict[str, Any]) -> Scope:
+    """The run's scope, from its run record (a document written before the record cannot prove it)."""
+    return run_scope({"run": document["run"], "tests": document.get("checks", [])})
+
+
 def latest_per_vendor(folder: Path) -> list[dict[str, Any]]:
-    """The newest acceptance document of each vendor found in ``folder``."""
-    newest: dict[str, dict[str, Any]] = {}
+    """Each vendor's newest acceptance document that counts (a full acceptance run), else its newest
+    document; each comes with ``counted`` and ``not_counted``: the vendor's later runs that do not
+    count (partial, small, or unprovable), shown as such beside the column they never change."""
+    documents: dict[str, list[dict[str, Any]]] = {}
     for path in sorted(folder.glob("*.acceptance.json")):
         try:
             document = read(path)
+            vendor = str(document["run"].get("label") or document["run"]["vendor"])
+            scope = scope_of(document)
         except ConfigError as exc:
             log.warning("comparison: %s: left out", exc)
             continue
-        vendor = document["run"].get("label") or document["run"]["vendor"]
-        if vendor not in newest or document["run"]["started_at"] > newest[vendor]["run"]["started_at"]:
-            newest[vendor] = document
-    return [newest[vendor] for vendor in sorted(newest)]
+        except (KeyError, TypeError, AttributeError):
+            log.warning("comparison: %s: no readable run: left out", path)
+            continue
+        marked = {**document, "counted": scope.counts, "said": scope.describe()}
+        documents.setdefault(vendor, []).append(marked)
+    chosen = []
+    for vendor in sorted(documents):
+        runs = sorted(documents[vendor], key=lambda d: d["run"]["started_at"])
+        counted = [d for d in runs if d["counted"]]
+        shown = counted[-1] if counted else runs[-1]
+        later = [d for d in runs if not d["counted"] and d["run"]["started_at"] > shown["run"]["started_at"]]
+        chosen.append({**shown, "not_counted": [_listed(d) for d in later] if counted else []})
+    return chosen
+
+
+def _listed(document: dict[str, Any]) -> dict[str, Any]:
+    run = document["run"]
+    return {"run_id": run["run_id"], "started_at": run["started_at"], "said": document["said"]}

@@ -93,7 +93,7 @@ def vendor_totals(vendors: Sequence[str], totals: Sequence[float], target: float
     return _svg(figure, title)
 
 
-VERDICT_COLOURS = {"accept": GREEN, "reject": RED, "incomplete": AMBER}
+VERDICT_COLOURS = {"accept": GREEN, "accept with conditions": BLUE, "reject": RED, "incomplete": AMBER}
 
 
 def _trial_axes(axes: plt.Axes, ticks: Sequence[str], target: float) -> None:

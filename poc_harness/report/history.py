@@ -4,8 +4,13 @@ read only, when it is the one these runs wrote) folded into a day-by-day timelin
 Day 1 is the (UTC) calendar day of the vendor's first run; every later day up to the run being
 reported is listed, a day without a run as a *missed* night and a run that left no results (killed
 mid-run: only the ledger knows it) as *no results*.  A day's checks, score and verdict are those of
-its last run with results; its expectation figures add up its runs' (filed, judged passed, judged
-failed) and keep the pending count left after its last run.
+its last run with results that *counts*; its expectation figures add up its runs' (filed, judged passed,
+judged failed) and keep the pending count left after its last run.
+
+A run counts only when it is a full acceptance run (``poc_harness.completeness``: every check the suites
+define selected, at least the acceptance record count, a results file that records both).  A partial or
+small run is listed among the night's runs, labelled, but never gives the night its score or verdict, so
+it never moves the trend; a night with only such runs is ``not_counted``.
 
 Each acceptance document carries the timeline it was published with (optional field ``timeline``),
 so a later report rebuilt from the documents alone still knows the earlier nights' ledger figures.
@@ -20,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from poc_harness.completeness import run_scope
 from poc_harness.errors import ConfigError
 from poc_harness.grading import Grade
 from poc_harness.report import ledger_view
@@ -30,6 +36,12 @@ from poc_harness.results import read_document
 TRIAL_DAYS = 14
 OUTCOMES = ("passed", "failed", "pending")
 EXPECTATION_FIGURES = ("filed", "judged_passed", "judged_failed", "pending")
+STATUS = {  # (a run that night, one that counts, one with results): the night's status
+    (False, False, False): "missed",
+    (True, True, True): "ran",
+    (True, False, True): "not_counted",
+    (True, False, False): "no_results",
+}
 
 log = logging.getLogger(__name__)
 Grader = Callable[[dict[str, Any]], Grade]
@@ -45,6 +57,11 @@ class RunPoint:
     total: float | None = None
     checks: dict[str, int] | None = None
     expectations: dict[str, int] | None = None
+    scope: tuple[str, ...] = ()  # why the run does not count (partial, small...); empty: it counts
+
+    @property
+    def counted(self) -> bool:
+        return self.checks is not None and not self.scope
 
     @property
     def day(self) -> date:
@@ -58,6 +75,8 @@ class RunPoint:
             "total": self.total,
             "checks": self.checks,
             "expectations": self.expectations,
+            "scope": list(self.scope),
+            "counted": self.counted,
         }
 
     @classmethod
@@ -69,7 +88,16 @@ class RunPoint:
             entry.get("total"),
             _figures(entry.get("checks"), OUTCOMES),
             _figures(entry.get("expectations"), EXPECTATION_FIGURES),
+            _scope_labels(entry),
         )
+
+
+def _scope_labels(entry: dict[str, Any]) -> tuple[str, ...]:
+    """A carried entry's labels; one written before runs were labelled cannot be proven complete."""
+    labels = entry.get("scope")
+    if isinstance(labels, list):
+        return tuple(str(label) for label in labels)
+    return () if entry.get("checks") is None else ("coverage_unknown",)
 
 
 def _moment(text: str) -> datetime:
@@ -128,10 +156,10 @@ def point_of(
     its expectation figures are those ``carried`` by a timeline published earlier, if any."""
     run = document["run"]
     if document["schema"] == ACCEPTANCE_SCHEMA:
-        outcomes = [check["outcome"] for check in document["checks"]]
+        tests = document["checks"]
         verdict, total = document.get("verdict"), document.get("total")
     else:
-        outcomes = [test["outcome"] for test in document["tests"]]
+        tests = document["tests"]
         graded = grader(document) if grader else None
         verdict, total = (graded.verdict.value, graded.total) if graded else (None, None)
     return RunPoint(
@@ -139,8 +167,9 @@ def point_of(
         _moment(run["started_at"]),
         verdict,
         total,
-        tally(outcomes),
+        tally(test["outcome"] for test in tests),
         carried.expectations if carried else None,
+        run_scope({"run": run, "tests": tests}).labels,
     )
 
 
@@ -228,14 +257,16 @@ def timeline(points: list[RunPoint], target: float, trial_days: int = TRIAL_DAYS
     for offset in range((points[-1].day - first).days + 1):
         day = first + timedelta(days=offset)
         runs = [p for p in points if p.day == day]
-        final = next((p for p in reversed(runs) if p.checks is not None), None)
+        final = next((p for p in reversed(runs) if p.counted), None)
+        shown = final or next((p for p in reversed(runs) if p.checks is not None), None)
+        status = STATUS[(bool(runs), final is not None, shown is not None)]
         days.append(
             {
                 "day": offset + 1,
                 "date": day.isoformat(),
-                "status": "missed" if not runs else ("ran" if final else "no_results"),
+                "status": status,
                 "runs": [p.to_json() for p in runs],
-                "checks": final.checks if final else None,
+                "checks": shown.checks if shown else None,
                 "expectations": _night_expectations(runs),
                 "total": final.total if final else None,
                 "verdict": final.verdict if final else None,

@@ -20,6 +20,43 @@ LABELS: dict[str, dict[str, str]] = {
     "accept": {"en": "ACCEPT", "fa": "پذیرفته"},
     "reject": {"en": "REJECT", "fa": "رد"},
     "incomplete": {"en": "INCOMPLETE", "fa": "ناتمام"},
+    "accept with conditions": {"en": "ACCEPT WITH CONDITIONS", "fa": "پذیرفته با شرط"},
+    "conditions": {
+        "en": "Conditions the vendor must fix before contract",
+        "fa": "شرط‌هایی که تأمین‌کننده باید پیش از قرارداد برطرف کند",
+    },
+    "finding": {"en": "Finding", "fa": "یافته"},
+    "gaps": {"en": "What the harness could not establish", "fa": "آنچه ابزار آزمون نتوانست احراز کند"},
+    "gaps_intro": {
+        "en": "Our gaps, not the vendor's findings: none counts against the vendor, none is replaced by "
+        "declared evidence, and each keeps the verdict incomplete until a run establishes it.",
+        "fa": "این‌ها کاستی‌های ما است، نه یافته‌های تأمین‌کننده: هیچ‌کدام به زیان تأمین‌کننده شمرده نمی‌شود، "
+        "با شواهد اظهارشده جایگزین نمی‌شود، و تا اجرایی آن را احراز نکند نتیجه را ناتمام نگه می‌دارد.",
+    },
+    "what": {"en": "What", "fa": "چه چیزی"},
+    "kind": {"en": "Kind", "fa": "نوع"},
+    "gap_pending": {"en": "pending (not yet due)", "fa": "در انتظار (هنوز سررسید نشده)"},
+    "gap_harness_fault": {"en": "harness fault", "fa": "خطای ابزار آزمون"},
+    "gap_not_measured": {"en": "not measured", "fa": "اندازه‌گیری نشده"},
+    "gap_not_run": {"en": "not run", "fa": "اجرا نشده"},
+    "gap_not_selected": {"en": "not selected", "fa": "انتخاب نشده"},
+    "gap_skipped": {"en": "skipped", "fa": "رد شده"},
+    "gap_partial": {"en": "partial run", "fa": "اجرای بخشی"},
+    "gap_below_acceptance_records": {
+        "en": "fewer records than an acceptance run",
+        "fa": "کمتر از تعداد رکورد اجرای پذیرش",
+    },
+    "gap_coverage_unknown": {"en": "coverage not recorded", "fa": "پوشش ثبت نشده"},
+    "gap_no_declared_score": {"en": "no declared score", "fa": "بدون امتیاز اظهارشده"},
+    "gap_no_survey": {"en": "no tester survey", "fa": "بدون نظرسنجی کاربران آزمون"},
+    "not_counted": {
+        "en": "not a full acceptance run: shown, never counted in the verdict, trend or comparison",
+        "fa": "اجرای کامل پذیرش نیست: نمایش داده می‌شود ولی در نتیجه، روند و مقایسه شمرده نمی‌شود",
+    },
+    "later_not_counted": {"en": "Later runs not counted", "fa": "اجراهای بعدی که شمرده نشدند"},
+    "no_full_run": {"en": "no full acceptance run yet", "fa": "هنوز اجرای کامل پذیرش نیست"},
+    "up_to": {"en": "at most", "fa": "حداکثر"},
+    "incomplete_criterion": {"en": "incomplete", "fa": "ناتمام"},
     "why": {"en": "Why", "fa": "دلیل"},
     "rules": {"en": "Acceptance rules", "fa": "معیارهای پذیرش"},
     "rule": {"en": "Rule", "fa": "معیار"},
@@ -169,6 +206,18 @@ CHECK_TITLES: dict[str, dict[str, str]] = {
     "three_management_reports_ready": {
         "en": "Three management reports ready",
         "fa": "سه گزارش مدیریتی آماده",
+    },
+    "dwh_export_reconciles_with_the_ledger": {
+        "en": "DWH export reconciles with the ledger",
+        "fa": "خروجی انبار داده با دفتر ثبت می‌خواند",
+    },
+    "voip_call_appears_on_the_lead": {
+        "en": "A call logged through the API appears on the lead's timeline",
+        "fa": "تماسی که از راه API ثبت شد در تاریخچه سرنخ دیده می‌شود",
+    },
+    "voip_or_dwh_connected": {
+        "en": "DWH export or the vendor's own VoIP connector works end to end",
+        "fa": "خروجی انبار داده یا رابط VoIP خود تأمین‌کننده سرتاسر کار می‌کند",
     },
 }
 

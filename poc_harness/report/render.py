@@ -97,10 +97,14 @@ def render_acceptance(document: dict[str, Any], lang: Lang = "en") -> str:
 
 
 def render_compare(documents: list[dict[str, Any]], lang: Lang = "en") -> str:
+    """Vendors side by side.  A vendor whose shown run does not count (no full acceptance run yet: see
+    ``acceptance.latest_per_vendor``) is listed with why, and left out of every figure compared."""
     vendors = [d["run"].get("label") or d["run"]["vendor"] for d in documents]
-    checks = sorted({c["check"] for d in documents for c in d["checks"]})
+    scored = [d for d in documents if d.get("counted", True)]
+    names = [v for v, d in zip(vendors, documents, strict=True) if d.get("counted", True)]
+    checks = sorted({c["check"] for d in scored for c in d["checks"]})
     outcomes = {
-        check: [next((c["outcome"] for c in d["checks"] if c["check"] == check), "–") for d in documents]
+        check: [next((c["outcome"] for c in d["checks"] if c["check"] == check), "–") for d in scored]
         for check in checks
     }
     differing = [check for check, row in outcomes.items() if len(set(row)) > 1]
@@ -108,23 +112,30 @@ def render_compare(documents: list[dict[str, Any]], lang: Lang = "en") -> str:
         (
             c["criterion"],
             c["title"],
-            [next(x for x in d["criteria"] if x["criterion"] == c["criterion"]) for d in documents],
+            [next(x for x in d["criteria"] if x["criterion"] == c["criterion"]) for d in scored],
         )
-        for c in documents[0]["criteria"]
+        for c in (scored[0]["criteria"] if scored else [])
     ]
-    chart = charts.vendor_totals(
-        vendors,
-        [d["total"] for d in documents],
-        documents[0]["target"],
-        f"{label('total', lang)} / {label('target', lang)} {documents[0]['target']:.0f}",
+    target = float(documents[0]["target"])
+    chart = (
+        charts.vendor_totals(
+            names,
+            [d["total"] for d in scored],
+            target,
+            f"{label('total', lang)} / {label('target', lang)} {target:.0f}",
+        )
+        if scored
+        else ""
     )
     return ENV.get_template("compare.html.j2").render(
         docs=documents,
         vendors=vendors,
+        scored=scored,
+        names=names,
         outcomes=outcomes,
         differing=differing,
         criteria=criteria,
         chart=chart,
-        trend=timeline_view.vendor_trend_chart(vendors, documents, lang),
+        trend=timeline_view.vendor_trend_chart(names, scored, lang) if scored else None,
         **_helpers(lang),
     )

@@ -1,5 +1,6 @@
 """Rules of the integrations suite: webhooks (signed, about the right record, retried under the same
-event id), the DWH export reconciled with the ledger, and a VoIP call log on the lead's timeline.
+event id), the DWH export reconciled with the ledger, and a call logged through the API on the lead's
+timeline (a read-back: it proves no VoIP connector).
 
 The webhook rules judge the receiver's evidence filed with the expectation: per delivery its event
 id, attempt, the status the receiver answered, whether it verified, and, only for a verified one,
@@ -142,8 +143,9 @@ def dwh_export(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict
 
 @rule("call_logged")
 def call_logged(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verdict:
-    """The call pushed through the VoIP connector is on the lead's timeline exactly once, with the same
-    number, direction and duration, started within the tolerance."""
+    """The call the harness logged through the vendor's API is on the lead's timeline exactly once, with
+    the same number, direction and duration, started within the tolerance.  A read-back of our own write:
+    it proves the CRM keeps a logged call, never that a VoIP connector works (see the connector rule)."""
     started = datetime.fromisoformat(params["started_at"])
     tolerance = timedelta(seconds=float(params["tolerance_s"]))
     expected = {

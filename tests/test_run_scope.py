@@ -1,0 +1,63 @@
+"""A run records every check the scenario folder defines and the ones it selected, whatever paths, ``-k``
+or ``--deselect`` the user passed: a subset is *partial*, a run below the acceptance record count is
+*small*, and neither is ever accepted (the suites run against the healthy reference CRM, with the
+committee's evidence, so nothing else stands between them and *accept*)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.suite_runner import ROOT
+
+TEMPLATES = ROOT / "fixtures" / "templates"
+EVIDENCE = (f"--satisfaction={TEMPLATES / 'satisfaction.csv'}", f"--scorecard={TEMPLATES / 'scorecard.yaml'}")
+REPORTING_AND_INTEGRATIONS = ("scenarios/test_ceo_reporting.py", "scenarios/test_integrations.py")
+
+
+def _run(tmp: Path, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``pytest <args>`` against the healthy reference CRM: its results and acceptance documents."""
+    reports = tmp / "reports"
+    config = tmp / "poc.toml"
+    config.write_text(f'[harness]\nreports_dir = "{reports}"\nledger = "{tmp / "ledger.sqlite"}"\n')
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:warnings", f"--poc-config={config}"]
+    command += ["--vendor=sandbox", *EVIDENCE, *args]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    found = sorted(reports.glob("*.acceptance.json")) if reports.exists() else []
+    assert found, done.stdout + done.stderr
+    document = json.loads(found[-1].read_text())
+    results = json.loads(found[-1].with_name(found[-1].name.replace(".acceptance", "")).read_text())
+    return results, document
+
+
+def test_a_subset_of_suite_files_is_partial_and_not_accepted(tmp_path: Path) -> None:
+    """Issue 12: the CEO reporting and integrations suites alone (12 of 28 checks) gave accept 96.0."""
+    results, document = _run(tmp_path, *REPORTING_AND_INTEGRATIONS)
+    suite = results["run"]["suite"]
+    assert len(suite["defined"]) == 28 and len(suite["selected"]) == 12
+    assert {t["outcome"] for t in results["tests"]} == {"passed"}
+    assert document["scope"]["labels"] == ["partial"] and not document["scope"]["counts"]
+    assert document["verdict"] == "incomplete"
+
+
+def test_keyword_and_deselect_make_a_run_partial(tmp_path: Path) -> None:
+    deselected = "scenarios/test_security.py::test_saml_sp_metadata_valid"
+    results, document = _run(tmp_path, "scenarios/", "-k", "not forecast", "--deselect", deselected)
+    selected = set(results["run"]["suite"]["selected"])
+    defined = {d["check"] for d in results["run"]["suite"]["defined"]}
+    assert defined - selected == {"ceo_reporting::forecast_accuracy", "security::saml_sp_metadata_valid"}
+    assert document["scope"]["labels"] == ["partial"]
+    assert document["verdict"] == "incomplete"
+
+
+def test_fewer_records_than_the_acceptance_count_is_not_accepted(tmp_path: Path) -> None:
+    """Issue 12: ``--records 50`` gave accept 86.9."""
+    results, document = _run(tmp_path, "scenarios/", "--records=50")
+    assert results["run"]["records"] == 50 and results["run"]["acceptance_records"] == 200
+    assert len(results["run"]["suite"]["selected"]) == 28
+    assert document["scope"]["labels"] == ["below_acceptance_records"]
+    assert document["verdict"] == "incomplete"
+    assert any("50 records" in reason for reason in document["reasons"])

@@ -6,9 +6,10 @@ Run *i* uses dataset seed ``seed + i`` and, where the sandbox adapter takes a ``
 starts the CRM's virtual clock on a different weekday and hour in the buyer's time zone (weekdays
 cycle Monday→Sunday, hours cycle through night, morning, midday, evening and late hours, so 20 runs
 cover every weekday and 20 distinct weekday/hour pairs); without that option only the seed varies,
-and the output says so.  Printed: one line per run (seed, start, verdict, failed checks) and a last
-line ``false failures: N failed checks over R runs ...``.  Exit status 1 when any check failed or a
-run left no results, 0 otherwise.
+and the output says so.  Each run gets the committee's template evidence, so a healthy run should be
+graded ``accept``.  Printed: one line per run (seed, start, verdict, failed checks) and a last line
+``false failures: N failed checks over R runs ...`` (with the runs not graded ``accept``).  Exit
+status 1 when any check failed or a run left no results, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -82,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     false_failures = sum(len(run.failed) for run in runs)
     with_any = sum(bool(run.failed) for run in runs)
     broken = sum(run.problem is not None for run in runs)
+    not_accepted = sum(run.verdict != "accept" for run in runs)
     print(
         f"false failures: {false_failures} failed checks over {len(runs)} runs "
-        f"({with_any} runs with any, {broken} without results; {how})"
+        f"({with_any} runs with any, {not_accepted} not graded accept, {broken} without results; {how})"
     )
     return 1 if false_failures or broken else 0
 

@@ -1,12 +1,13 @@
 """Kill rate: how many of the reference CRM's defect profiles the suites catch.
 
-Usage: ``python benchmarks/kill_rate.py [--profiles a,b] [--seed N] [--jobs N] [--faults]``.
+Usage: ``python benchmarks/kill_rate.py [--profiles a,b] [--seed N] [--jobs N] [--faults] [--no-evidence]``.
 
 Each behaviour defect profile of ``poc_harness.sandbox.profiles.PROFILES`` (every profile but
 ``healthy`` with no transport ``fault``; new profiles are picked up as they are added) gets one run of
-``pytest scenarios/`` in its own subprocess.  A profile is **caught** when at least one check failed
-*and* the acceptance verdict is not ``accept``: a defect that only turns a check red while the committee
-would still sign is not caught.  Printed: one line per profile (caught or missed, verdict, failed
+``pytest scenarios/`` in its own subprocess, with the committee's template evidence (so the healthy CRM
+is graded ``accept``; ``--no-evidence`` leaves it out).  A profile is **caught** when at least one check
+failed *and* the acceptance verdict is not ``accept``: a defect that only turns a check red while the
+committee would still sign is not caught.  Printed: one line per profile (caught or missed, verdict, failed
 checks), the profiles not caught, and a last line ``kill rate: caught X/Y ...``.  Transport fault
 profiles (429s, dropped connections...) test the harness's resilience, not the checks; ``--faults``
 runs them too and reports them apart, never in the kill rate.
@@ -54,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="the dataset seed (default: poc.toml's)")
     parser.add_argument("--jobs", type=positive_int, default=1, help="runs at a time (default 1)")
     parser.add_argument("--faults", action="store_true", help="also run the transport fault profiles")
+    parser.add_argument(
+        "--no-evidence", action="store_true", help="without the committee's template evidence"
+    )
     return parser.parse_args(argv)
 
 
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     faults = [name for name in chosen if PROFILES[name].fault is not None]
     behaviours = [name for name in chosen if name not in faults]
     extra = ("--seed", str(args.seed)) if args.seed is not None else ()
-    plans = [Planned(name, {"profile": name}, extra) for name in behaviours + faults]
+    plans = [Planned(name, {"profile": name}, extra, not args.no_evidence) for name in behaviours + faults]
     print(f"{len(behaviours)} behaviour profile(s), {len(faults)} fault profile(s), {args.jobs} at a time")
     runs = judge_all(plans, args.jobs, lambda run: print(_line(run), flush=True))
     scored = [run for run in runs if run.label in behaviours]

@@ -1,6 +1,10 @@
 """Run the scenario suites against the reference CRM in subprocesses, several at a time, and read what each
 run's verdict says: the failed checks and the acceptance verdict.  Shared by ``kill_rate.py`` and
-``healthy_false_failures.py``."""
+``healthy_false_failures.py``.
+
+Each run gets the committee's template evidence (``fixtures/templates``: a satisfaction survey and a
+scorecard), so the healthy reference CRM can be graded ``accept`` and a defect that leaves the verdict
+at ``accept`` shows; ``evidence=False`` runs without it (every verdict is then at best incomplete)."""
 
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.suite_runner import run_suite
+from tests.suite_runner import ROOT, run_suite
 
 RUN_TIMEOUT_S = 1800.0
+TEMPLATES = ROOT / "fixtures" / "templates"
+EVIDENCE = (f"--satisfaction={TEMPLATES / 'satisfaction.csv'}", f"--scorecard={TEMPLATES / 'scorecard.yaml'}")
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,8 @@ class Planned:
     label: str
     vendor_table: dict[str, str | float]
     args: tuple[str, ...] = ()
+    evidence: bool = True
+    """pass the committee's template evidence (module docstring)"""
 
 
 @dataclass
@@ -54,7 +62,8 @@ def judge(planned: Planned) -> Judged:
             f'[harness]\nreports_dir = "{work / "reports"}"\nledger = "{work / "ledger.sqlite"}"\n'
             f'[vendors.reference]\nadapter = "sandbox"\n{table}'
         )
-        run = run_suite(work, "--vendor=reference", *planned.args, timeout=RUN_TIMEOUT_S)
+        evidence = EVIDENCE if planned.evidence else ()
+        run = run_suite(work, "--vendor=reference", *evidence, *planned.args, timeout=RUN_TIMEOUT_S)
     seconds = time.perf_counter() - started
     if run.results is None:
         tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]

@@ -196,11 +196,15 @@ def test_a_failure_hidden_by_a_retry_is_an_error_and_throttling_is_not() -> None
     """503 without Retry-After under load: the retry succeeds (the throughput counts it), the request is
     still an error; 503 with Retry-After (throttling) answered on the retry is not."""
     overloaded = run_probe(_targets(Counting(create_app("errors_under_load", TOKEN))), _twenty_users())
-    assert overloaded.ok == overloaded.requests and overloaded.errors > 0
     hidden = overloaded.outcomes["ok after HTTP 503"]
-    assert overloaded.errors == hidden == overloaded.requests - overloaded.outcomes[OK]
+    assert hidden > 0 and overloaded.errors == overloaded.requests - overloaded.outcomes[OK]
+    # the rare request answered 503 at all three attempts is an error that the retry did not hide
+    assert set(overloaded.outcomes) <= {OK, "ok after HTTP 503", "HTTP 503"}
+    assert overloaded.errors == hidden + overloaded.outcomes["HTTP 503"]
+    assert overloaded.ok == overloaded.requests - overloaded.outcomes["HTTP 503"]
     throttled = run_probe(_targets(Counting(create_app("flaky_503", TOKEN))), _twenty_users())
-    assert throttled.retries > 0 and throttled.errors == throttled.requests - throttled.ok <= 2
+    assert throttled.retries > 0 and set(throttled.outcomes) <= {OK, "HTTP 503"}
+    assert throttled.errors == throttled.requests - throttled.ok == throttled.outcomes["HTTP 503"] <= 2
 
 
 def test_hung_requests_are_errors_even_when_a_retry_answers() -> None:

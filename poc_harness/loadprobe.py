@@ -7,12 +7,20 @@ answer (and ``think_s``), then sends the next,
 until ``duration_s`` is over or ``max_requests`` have been sent, whichever comes first; no request
 is ever sent past either cap (retries count against ``max_requests`` too).  The probe's client
 retries what the harness's own client retries (``poc_harness.http``): 429 and 503 for any method,
-honouring ``Retry-After``; 502, 504, timeouts and dropped connections for reads only.  Retries may
-start until one timeout after ``duration_s``, and every request in flight is cut at two timeouts
-after it, so the probe always stops by itself.  Latency is per request sent, as the vendor answered
-it (a timeout counts as the timeout).  A request is an error when it still failed after its retries;
-one whose retry the probe's own caps refused, or that the time cap cut, is *unsettled*: neither a
-success nor an error.
+honouring ``Retry-After``; 502, 504, timeouts and dropped connections for reads only.  A new request
+starts only while the request budget keeps room for the retries of every request in flight, so no
+retry is ever refused for want of budget.  Retries may start until one timeout after ``duration_s``,
+and every request in flight is cut at two timeouts after it, so the probe always stops by itself.
+Latency is per attempt sent, as the vendor answered it (a timeout counts as the timeout, a request
+cut at the probe's end as the time it waited).
+
+A request is an **error** unless the vendor answered it successfully at its first attempt or after
+being asked to wait (429, or 503 with ``Retry-After``: the vendor throttling, not failing): a request
+that never got a successful answer (failed after its retries, timed out, refused a retry by the time
+cap, still in flight at the probe's end) is an error, and so is one whose answer came only on a retry
+after the vendor failed it (a timeout, a dropped connection, a 5xx): the retry hides the failure from
+the user's code, not from the vendor's record.  The successful answers, whatever came before, are the
+probe's throughput.
 
 A write that creates a record is entered in the ``ProbeJournal`` (the ledger) under its key before it
 is sent and gets the vendor's id as soon as it is answered, so a probe killed mid-way leaves nothing
@@ -45,8 +53,11 @@ from poc_harness.http import (
 from poc_harness.loadtargets import LoadRequest, LoadTargets
 
 OK = "ok"
-CUT = "cut at the time cap"
-CAPPED = " (no retry: the probe's caps were reached)"
+CUT = "no answer by the probe's end"
+NO_TIME = " (no retry: the probe's time for retries was over)"
+NO_BUDGET = " (no retry: the probe's request budget was spent)"
+AFTER = "ok after "
+"""an outcome ``ok after <failure>``: answered on a retry after the vendor failed the request (an error)"""
 TIMEOUT = "timeout"
 FIRST_BACKOFF_S = 0.05
 GOLDEN = (math.sqrt(5) - 1) / 2
@@ -95,22 +106,26 @@ class ProbeResult:
     requests: int = 0
     """requests the virtual users made (a retried request counts once)"""
     ok: int = 0
-    unsettled: int = 0
-    """requests the probe's own caps left without a final answer (not counted as errors)"""
+    """requests answered successfully, at the first attempt or on a retry: the throughput"""
+    gave_up: int = 0
+    """requests the probe stopped waiting for (its time cap): errors, listed apart"""
     retries: int = 0
+    budget_spent: bool = False
+    """a new request was refused because the request budget was spent"""
     outcomes: Counter[str] = field(default_factory=Counter)
+    """each request's outcome: ``ok``, ``ok after <failure>``, or its failure"""
     latencies_ms: dict[str, list[float]] = field(default_factory=dict)
     created: list[tuple[str, str]] = field(default_factory=list)
     """(record kind, vendor id) of what the write requests created"""
 
     @property
     def errors(self) -> int:
-        return self.requests - self.ok - self.unsettled
+        """Requests the vendor did not answer successfully at once (throttling apart): module docstring."""
+        return self.requests - self.outcomes[OK]
 
     @property
     def error_rate_pct(self) -> float:
-        settled = self.requests - self.unsettled
-        return 100.0 * self.errors / settled if settled else 0.0
+        return 100.0 * self.errors / self.requests if self.requests else 0.0
 
     @property
     def per_second(self) -> float:
@@ -123,7 +138,7 @@ class ProbeResult:
 
     @property
     def stopped_by(self) -> str:
-        return "max_requests" if self.sent >= self.limits.max_requests else "duration"
+        return "max_requests" if self.budget_spent or self.sent >= self.limits.max_requests else "duration"
 
     def latency(self, pct: float, name: str | None = None) -> float | None:
         samples = self.latencies_ms.get(name, []) if name else chain.from_iterable(self.latencies_ms.values())
@@ -146,7 +161,7 @@ class ProbeResult:
             "requests": self.requests,
             "ok": self.ok,
             "errors": self.errors,
-            "unsettled": self.unsettled,
+            "gave_up": self.gave_up,
             "retries": self.retries,
             "error_rate_pct": round(self.error_rate_pct, 3),
             "requests_per_second": round(self.per_second, 1),
@@ -161,16 +176,31 @@ class ProbeResult:
 
 
 class _Again(Exception):
-    """A retryable answer: tenacity tries again."""
+    """A retryable answer: tenacity tries again.  ``throttled``: the vendor asked to wait (429, or 503
+    with ``Retry-After``), which is not a failure of the request."""
 
     def __init__(self, outcome: str, response: httpx.Response | None = None) -> None:
         super().__init__(outcome)
         self.outcome = outcome
         self.response = response
+        status = response.status_code if response is not None else None
+        self.throttled = status == 429 or (status == 503 and retry_after_seconds(response) is not None)
 
 
 class _Denied(Exception):
-    """No retry: the request budget or the time for retries is spent."""
+    """No retry: the time for retries (or, in a probe of fewer requests than attempts, the budget) is
+    spent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class _Held:
+    """The retries a request in flight may still send, kept in the request budget for it."""
+
+    retries: int
 
 
 class LoadProbe:
@@ -193,6 +223,8 @@ class LoadProbe:
         self.limiter = AsyncLimiter(1, 1.0 / rate) if rate else None
         self._built: dict[tuple[str, str], httpx.Request] = {}
         self.stop_new = self.stop_retries = 0.0  # event-loop times, set when the probe starts
+        self.reserved = 0  # retries kept in the budget for the requests in flight
+        self.need = min(limits.attempts, limits.max_requests)  # a new request's sends, retries included
 
     def run(self) -> ProbeResult:
         """Run the probe to its end (blocking) and return what it measured."""
@@ -242,10 +274,10 @@ class LoadProbe:
             wait=self._wait,
             reraise=True,
         )
-        while await self._admit(self.stop_new):
+        while (held := await self._admit(self.stop_new)) is not None:
             number = self.result.requests
             self.result.requests += 1
-            await self._request(client, retrying, self._pick(number), number)
+            await self._request(client, retrying, self._pick(number), number, held)
             if self.limits.think_s:
                 remaining = self.stop_new - asyncio.get_running_loop().time()
                 await asyncio.sleep(max(0.0, min(self.limits.think_s, remaining)))
@@ -259,58 +291,87 @@ class LoadProbe:
             return self.targets.writes[number % len(self.targets.writes)]
         return self.targets.reads[number % len(self.targets.reads)]
 
-    async def _admit(self, deadline: float) -> bool:
-        """Take one request from the budget (and one token from the rate limit) before ``deadline``."""
+    async def _admit(self, deadline: float, held: _Held | None = None) -> _Held | None:
+        """Take one send from the budget (and one token from the rate limit) before ``deadline``: a retry
+        from the room its request holds (``held``), a new request only with room for its own retries
+        too; the request's hold, or None when refused."""
         loop = asyncio.get_running_loop()
-        if self.result.sent >= self.limits.max_requests or loop.time() >= deadline:
-            return False
+        if not self._room(held) or loop.time() >= deadline:
+            return None
         if self.limiter is not None:
             try:
                 async with asyncio.timeout_at(deadline):
                     await self.limiter.acquire()
             except TimeoutError:
-                return False
-        if self.result.sent >= self.limits.max_requests or loop.time() >= deadline:
-            return False  # another user spent the budget while this one waited for the rate limit
+                return None
+        if not self._room(held) or loop.time() >= deadline:
+            return None  # another user spent the budget while this one waited for the rate limit
         self.result.sent += 1
-        return True
+        if held is not None:
+            held.retries -= 1
+            self.reserved -= 1
+            return held
+        self.reserved += self.need - 1
+        return _Held(self.need - 1)
+
+    def _room(self, held: _Held | None) -> bool:
+        if held is not None:
+            return held.retries > 0
+        room = self.result.sent + self.reserved + self.need <= self.limits.max_requests
+        self.result.budget_spent |= not room
+        return room
 
     async def _request(
-        self, client: httpx.AsyncClient, retrying: AsyncRetrying, target: LoadRequest, number: int
+        self,
+        client: httpx.AsyncClient,
+        retrying: AsyncRetrying,
+        target: LoadRequest,
+        number: int,
+        held: _Held,
     ) -> None:
-        """One request of a virtual user, retried like the harness's client would; its outcome recorded."""
+        """One request of a virtual user, retried like the harness's client would; its outcome recorded
+        (module docstring: what counts as an error)."""
         last = [CUT]
+        failed: list[str] = []  # the vendor's failures of this request, throttling apart
         first = [True]  # the first attempt was admitted by the user's loop
 
         async def attempt() -> str:
             if not first[0]:
-                if not await self._admit(self.stop_retries):
-                    raise _Denied
+                if await self._admit(self.stop_retries, held) is None:
+                    raise _Denied(NO_TIME if held.retries else NO_BUDGET)
                 self.result.retries += 1
             first[0] = False
             try:
                 last[0] = await self._send(client, target, number)
             except _Again as again:
                 last[0] = again.outcome
+                if not again.throttled:
+                    failed.append(again.outcome)
                 raise
             return last[0]
 
-        outcome = self.result.outcomes
         try:
             await retrying(attempt)
         except _Again:
             pass
-        except _Denied:
-            outcome[last[0] + CAPPED] += 1
-            self.result.unsettled += 1
+        except _Denied as denied:
+            self._record(last[0] + denied.reason, gave_up=True)
             return
         except asyncio.CancelledError:
-            outcome[CUT] += 1
-            self.result.unsettled += 1
+            self._record(CUT, gave_up=True)
             raise
-        outcome[last[0]] += 1
+        finally:
+            self.reserved -= held.retries  # the retries it did not need go back to the budget
+            held.retries = 0
         if last[0] == OK:
             self.result.ok += 1
+            self._record(AFTER + failed[0] if failed else OK)
+        else:
+            self._record(last[0])
+
+    def _record(self, outcome: str, gave_up: bool = False) -> None:
+        self.result.outcomes[outcome] += 1
+        self.result.gave_up += int(gave_up)
 
     def _wait(self, state: RetryCallState) -> float:
         """The vendor's Retry-After when it gave one, else a short exponential backoff; never past the
@@ -347,6 +408,9 @@ class LoadProbe:
         try:
             async with asyncio.timeout(self.timeout):
                 response = await client.send(self._build(client, target, number, body))
+        except asyncio.CancelledError:  # cut at the probe's end: it waited this long
+            samples.append(1000 * (time.perf_counter() - started))
+            raise
         except (TimeoutError, httpx.TimeoutException) as exc:
             samples.append(1000 * (time.perf_counter() - started))
             if isinstance(exc, NEVER_SENT) or idempotent:

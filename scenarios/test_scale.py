@@ -3,10 +3,14 @@ account creates) and the figures are held against the selection checklist: API �
 ≥ 500 concurrent users served, with the buyer's p95 latency and error targets (``[load]``).
 
 One probe per run (``poc_harness.loadprobe``), bounded in time and requests and within the vendor's
-declared rate limit.  The verdicts hold for the load the probe ran, and each observation says what it
-proves: a rate from a short probe is extrapolated to an hour, and a probe with fewer users than the
-checklist's 500 does not show that 500 are served.  The probe's writes carry the run's tag and are
-listed in the ledger before they are sent, so cleanup deletes them.
+declared rate limit.  Every request the probe sent and the vendor did not answer successfully at once
+is an error (timeouts, requests cut at the probe's end, answers that came only on a retry); the
+throughput is judged at the probe's users and think time (``poc_harness.loadjudge``: each user's pace
+is one request per think time + the buyer's accepted answer time); the p95 target holds for every kind
+of request the probe sends, not only for their mix.  The verdicts hold for the load the probe ran:
+each check records a ``caveat`` observation saying what a probe of its users, seconds and requests
+proves and what it does not.  The probe's writes carry the run's tag and are listed in the ledger
+before they are sent, so cleanup deletes them.
 """
 
 from __future__ import annotations
@@ -19,10 +23,9 @@ import pytest
 from poc_harness.adapter import RecordKind
 from poc_harness.config import LoadSettings
 from poc_harness.errors import HarnessError
-from poc_harness.loadprobe import CAPPED, CUT, OK, ProbeLimits, ProbeResult, run_probe
+from poc_harness.loadjudge import HOUR_S, caveat, throughput_need
+from poc_harness.loadprobe import OK, ProbeLimits, ProbeResult, run_probe
 from poc_harness.trial import Check, Trial
-
-HOUR_S = 3600.0
 
 
 @pytest.fixture(scope="module")
@@ -75,51 +78,46 @@ def _measured(trial: Trial, load: ProbeResult | None) -> ProbeResult:
     return load
 
 
-def _unsettled(outcome: str) -> bool:
-    return outcome == CUT or outcome.endswith(CAPPED)
-
-
-def _scope(settings: LoadSettings, result: ProbeResult) -> dict[str, Any]:
-    """What the probe's figures can and cannot say, next to the checklist's numbers."""
-    users, required = result.limits.users, settings.required_users
-    short = result.elapsed_s < HOUR_S
-    span = f"measured over {result.elapsed_s:.1f} s" + (", extrapolated to an hour" if short else "")
-    crowd = (
-        f"{users} concurrent users, fewer than the checklist's {required}: not evidence that {required} "
-        f"are served (set [load] users = {required})"
-        if users < required
-        else f"{users} concurrent users, at least the checklist's {required}"
-    )
+def _scope(settings: LoadSettings, result: ProbeResult, check: Check) -> dict[str, Any]:
+    """What the probe's figures can and cannot say, next to the checklist's numbers; the caveat is also
+    the check's own ``caveat`` observation (the acceptance report shows it beside the check)."""
+    note = caveat(settings, result)
+    check.observe("caveat", note)
     return {
-        "users": users,
-        "required_users": required,
+        "users": result.limits.users,
+        "required_users": settings.required_users,
+        "think_seconds": result.limits.think_s,
         "elapsed_s": round(result.elapsed_s, 3),
-        "extrapolated_to_an_hour": short,
-        "note": f"{span}; {crowd}; stopped by {result.stopped_by}",
+        "extrapolated_to_an_hour": result.elapsed_s < HOUR_S,
+        "note": note,
     }
 
 
 @pytest.mark.severity("major")
 @pytest.mark.criterion("scalability")
 def test_api_sustains_10k_requests_per_hour(trial: Trial, probe: ProbeResult | None, check: Check) -> None:
-    """Checklist: API ≥ 10 k requests/hour (successful requests, within the vendor's rate limit)."""
+    """Checklist: API ≥ 10 k requests/hour, and at the probe's load the users' pace (``loadjudge``):
+    successful requests, within the vendor's rate limit."""
     load = _measured(trial, probe)
     settings = trial.config.load
-    need = settings.required_requests_per_hour
+    need = throughput_need(settings, load.limits)
     check.observe("load_probe", load.summary())
     check.observe(
         "api_throughput",
         {
             "requests_per_hour": round(load.per_hour),
-            "required_per_hour": need,
+            "required_per_hour": round(need.per_hour),
+            "checklist_per_hour": need.checklist_per_hour,
+            "users_pace_per_hour": round(need.pace_per_hour),
+            "required_because": need.basis(),
             "ok_requests": load.ok,
-            **_scope(settings, load),
+            **_scope(settings, load, check),
         },
     )
-    if load.per_hour < need:
+    if load.per_hour < need.per_hour:
         pytest.fail(
             f"{load.per_hour:,.0f} successful requests/hour ({load.ok} in {load.elapsed_s:.1f} s with "
-            f"{load.limits.users} users), below the {need:,.0f} the checklist requires",
+            f"{load.limits.users} users), below the {need.per_hour:,.0f} required ({need.basis()})",
             pytrace=False,
         )
 
@@ -127,22 +125,31 @@ def test_api_sustains_10k_requests_per_hour(trial: Trial, probe: ProbeResult | N
 @pytest.mark.severity("major")
 @pytest.mark.criterion("scalability")
 def test_p95_latency_with_concurrent_users(trial: Trial, probe: ProbeResult | None, check: Check) -> None:
-    """The buyer's p95 latency target holds while the virtual users work concurrently."""
+    """The buyer's p95 latency target holds while the virtual users work concurrently, for the mix and for
+    every kind of request (reads, writes) on its own."""
     load = _measured(trial, probe)
     settings = trial.config.load
     p50, p95, p99 = (load.latency(pct) for pct in (50, 95, 99))
     figures = ((50, p50), (95, p95), (99, p99))
     shown = {f"p{pct}_ms": None if ms is None else round(ms, 2) for pct, ms in figures}
+    by_kind = {name: load.latency(95, name) for name in sorted(load.latencies_ms)}
     check.observe(
         "load_latency",
-        {**shown, "target_p95_ms": settings.p95_ms, **_scope(settings, load)},
+        {
+            **shown,
+            "p95_ms_by_request": {name: None if ms is None else round(ms, 2) for name, ms in by_kind.items()},
+            "target_p95_ms": settings.p95_ms,
+            **_scope(settings, load, check),
+        },
     )
     if p95 is None:
         pytest.fail("the load probe got no answer at all", pytrace=False)
-    if p95 > settings.p95_ms:
+    slow = {name: ms for name, ms in by_kind.items() if ms is not None and ms > settings.p95_ms}
+    if p95 > settings.p95_ms or slow:
+        kinds = ", ".join(f"{name} {ms:,.0f} ms" for name, ms in slow.items()) or "the mix only"
         pytest.fail(
             f"p95 latency {p95:,.0f} ms with {load.limits.users} concurrent users (p50 {p50:,.0f} ms, "
-            f"p99 {p99:,.0f} ms), above the {settings.p95_ms:,.0f} ms target",
+            f"p99 {p99:,.0f} ms; over the target: {kinds}), target {settings.p95_ms:,.0f} ms",
             pytrace=False,
         )
 
@@ -152,28 +159,29 @@ def test_p95_latency_with_concurrent_users(trial: Trial, probe: ProbeResult | No
 def test_concurrent_users_served_without_errors(
     trial: Trial, probe: ProbeResult | None, check: Check
 ) -> None:
-    """The virtual users' requests succeed (after the retries the harness's client makes) under load."""
+    """The virtual users' requests are answered successfully under load: a request is an error unless
+    answered at once or after the vendor asked to wait (timeouts, requests still in flight at the probe's
+    end and answers that came only on a retry after a failure are errors)."""
     load = _measured(trial, probe)
     settings = trial.config.load
-    settled = load.requests - load.unsettled
     check.observe(
         "load_errors",
         {
             "requests": load.requests,
             "errors": load.errors,
-            "unsettled": load.unsettled,
+            "gave_up": load.gave_up,
             "error_pct": round(load.error_rate_pct, 3),
             "max_error_pct": settings.max_error_pct,
             "outcomes": dict(load.outcomes),
-            **_scope(settings, load),
+            **_scope(settings, load, check),
         },
     )
-    if not settled:
-        pytest.fail("the load probe settled no request", pytrace=False)
+    if not load.requests:
+        pytest.fail("the load probe sent no request", pytrace=False)
     if load.error_rate_pct > settings.max_error_pct:
-        failures = {name: n for name, n in load.outcomes.items() if name != OK and not _unsettled(name)}
+        failures = {name: n for name, n in sorted(load.outcomes.items()) if name != OK}
         pytest.fail(
-            f"{load.errors} of {settled} requests failed under load ({load.error_rate_pct:.1f} %, "
+            f"{load.errors} of {load.requests} requests failed under load ({load.error_rate_pct:.1f} %, "
             f"target ≤ {settings.max_error_pct:g} %): {failures}",
             pytrace=False,
         )

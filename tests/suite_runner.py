@@ -19,6 +19,8 @@ class SuiteRun:
     stdout: str
     stderr: str
     results: dict[str, Any] | None
+    acceptance: dict[str, Any] | None = None
+    """the run's graded ``*.acceptance.json``, when the run wrote one"""
 
     def outcomes(self) -> dict[str, str]:
         if self.results is None:
@@ -27,6 +29,11 @@ class SuiteRun:
 
     def failed_checks(self) -> set[str]:
         return {check for check, outcome in self.outcomes().items() if outcome in ("failed", "error")}
+
+    @property
+    def verdict(self) -> str | None:
+        """The acceptance verdict (``accept``, ``reject``...), None when the run was not graded."""
+        return self.acceptance.get("verdict") if self.acceptance else None
 
 
 def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> SuiteRun:
@@ -56,4 +63,6 @@ def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout:
         key=lambda p: p.stat().st_mtime,
     )
     results = json.loads(found[-1].read_text()) if found else None
-    return SuiteRun(done.returncode, done.stdout, done.stderr, results)
+    graded = found[-1].with_suffix(".acceptance.json") if found else None
+    acceptance = json.loads(graded.read_text()) if graded is not None and graded.exists() else None
+    return SuiteRun(done.returncode, done.stdout, done.stderr, results, acceptance)

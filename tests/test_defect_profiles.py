@@ -79,8 +79,14 @@ EXPECTED_FAILURES = {
     # the connector rule is not measured (a harness error, our gap: the verdict is incomplete, not accept)
     "export_drops_records": {DWH_EXPORT, CONNECTED},
     "broken_connectors": {DWH_EXPORT, VOIP_CALL, CONNECTED},
-    # slow only under concurrency: the suites' one-at-a-time calls stay fast, the probe's 20 users do not
-    "slow_api": {LATENCY},
+    # slow only under concurrency: the suites' one-at-a-time calls stay fast, the probe's 20 users do not;
+    # they wait ~1.4 s each, too slow for their pace (20 requests/s at 1 s each), so throughput fails too
+    "slow_api": {LATENCY, THROUGHPUT},
+    # --- load dimensions (h-scale): only concurrent callers see these, so only the scale checks fail ---
+    "slow_writes_under_load": {LATENCY},  # the writes' p95, judged on its own
+    "errors_under_load": {LOAD_ERRORS},  # 503s a retry hides are still errors
+    "hangs_under_load": {LOAD_ERRORS},  # ~2 % hang past the timeout
+    "throughput_capped": {THROUGHPUT, LATENCY},  # one at a time: ~16/s for 20 users wanting 20/s
     "broken_reports": {
         CONVERSION_REPORT,
         FIRST_RESPONSE,

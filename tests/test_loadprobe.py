@@ -1,9 +1,12 @@
 """The load probe stops by itself and never exceeds its caps, counted on the server side: requests,
-duration and rate limit; it retries what the harness's client retries, keeps secrets out of its figures,
-and the ``[load]`` table refuses what it does not know."""
+duration and rate limit; it retries what the harness's client retries, counts every request the vendor
+did not answer successfully at once as an error (throttling apart), keeps secrets out of its figures,
+and the ``[load]`` table refuses what it does not know.  The throughput it is held against follows the
+users' pace, and its caveat says what a probe of its size proves."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import replace
@@ -14,9 +17,10 @@ import pytest
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
 from poc_harness.adapter import RecordKind
-from poc_harness.config import load_config
+from poc_harness.config import LoadSettings, load_config
 from poc_harness.errors import ConfigError
-from poc_harness.loadprobe import ProbeLimits, percentile, run_probe
+from poc_harness.loadjudge import caveat, throughput_need
+from poc_harness.loadprobe import OK, ProbeLimits, ProbeResult, percentile, run_probe
 from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets
 from poc_harness.sandbox.app import create_app
 from poc_harness.sandbox.async_transport import AsyncASGITransport
@@ -57,9 +61,10 @@ def test_max_requests_is_never_exceeded_and_the_probe_stops_by_itself() -> None:
     started = time.monotonic()
     result = run_probe(_targets(server), ProbeLimits(users=30, duration_s=30.0, max_requests=120))
     assert time.monotonic() - started < 10, "the request cap must stop the probe long before its duration"
-    assert len(server.arrivals) == result.sent == 120
-    assert result.stopped_by == "max_requests" and result.ok == result.requests == 120
-    assert len(result.created) == 24  # a fifth are writes, each created one account
+    # a new request starts only with room for its 2 retries and those of the others in flight
+    assert len(server.arrivals) == result.sent and 120 - 2 * 30 <= result.sent <= 120
+    assert result.stopped_by == "max_requests" and result.ok == result.requests == result.sent
+    assert len(result.created) == sum(1 for n in range(result.sent) if (n * 0.6180339887) % 1 < 0.2)
     assert result.latency(50) is not None and result.per_hour > 0
 
 
@@ -68,7 +73,8 @@ def test_duration_is_never_exceeded() -> None:
     started = time.monotonic()
     result = run_probe(_targets(server), ProbeLimits(users=5, duration_s=0.4, max_requests=10_000_000))
     assert result.stopped_by == "duration" and len(server.arrivals) == result.sent > 0
-    assert max(server.arrivals) - started <= 0.4 + 0.05, "no request may start after the duration"
+    # the last admitted request reaches the server a moment later: more under a busy CPU
+    assert max(server.arrivals) - started <= 0.4 + 0.25, "no request may start after the duration"
     assert result.elapsed_s < 0.4 + 2.0 + 1.0
 
 
@@ -87,9 +93,11 @@ def test_rate_limit_is_respected_on_the_server_side() -> None:
 def test_retries_count_against_the_cap_and_honour_429() -> None:
     server = Counting(create_app("flaky_429", TOKEN))
     result = run_probe(_targets(server), ProbeLimits(users=10, duration_s=10.0, max_requests=200))
-    assert len(server.arrivals) == result.sent == 200
-    assert result.retries > 0 and result.errors == 0
-    assert result.requests + result.retries == result.sent, "each request sent is a first try or a retry"
+    assert len(server.arrivals) == result.sent and 200 - 2 * 10 <= result.sent <= 200
+    assert result.retries > 0 and result.requests + result.retries == result.sent
+    assert not [o for o in result.outcomes if "no retry" in o], "the budget keeps room for every retry"
+    # a 429 is the vendor asking to wait: answered on the retry, the request is no error
+    assert result.errors == result.outcomes["HTTP 429"] == result.requests - result.ok <= 2
 
 
 def test_a_vendor_holding_answers_cannot_hold_the_probe() -> None:
@@ -111,7 +119,7 @@ def test_over_a_real_socket_writes_are_counted_by_the_crm(monkeypatch: pytest.Mo
         adapter = SandboxAdapter(SandboxOptions(base_url=url, token_env="POC_PROBE_TEST_TOKEN"))
         on_server = adapter.find_tagged(RecordKind.ACCOUNT, "pt")
         adapter.close()
-    assert len(on_server) == result.sent == result.ok == 60
+    assert len(on_server) == result.sent == result.ok and 60 - 2 * 8 <= result.sent <= 60
     assert sorted(vid for _, vid in result.created) == sorted(on_server)
 
 
@@ -182,3 +190,77 @@ def test_load_table_refuses_unknown_keys_in_one_line(tmp_path: Path) -> None:
     assert "usres" in str(caught.value) and "\n" not in str(caught.value)
     config.write_text("[load]\nusers = 500\nduration_seconds = 120\nmax_requests = 50000\n")
     assert load_config(config).load.users == 500
+
+
+def test_a_failure_hidden_by_a_retry_is_an_error_and_throttling_is_not() -> None:
+    """503 without Retry-After under load: the retry succeeds (the throughput counts it), the request is
+    still an error; 503 with Retry-After (throttling) answered on the retry is not."""
+    overloaded = run_probe(_targets(Counting(create_app("errors_under_load", TOKEN))), _twenty_users())
+    hidden = overloaded.outcomes["ok after HTTP 503"]
+    assert hidden > 0 and overloaded.errors == overloaded.requests - overloaded.outcomes[OK]
+    # the rare request answered 503 at all three attempts is an error that the retry did not hide
+    assert set(overloaded.outcomes) <= {OK, "ok after HTTP 503", "HTTP 503"}
+    assert overloaded.errors == hidden + overloaded.outcomes["HTTP 503"]
+    assert overloaded.ok == overloaded.requests - overloaded.outcomes["HTTP 503"]
+    throttled = run_probe(_targets(Counting(create_app("flaky_503", TOKEN))), _twenty_users())
+    assert throttled.retries > 0 and set(throttled.outcomes) <= {OK, "HTTP 503"}
+    assert throttled.errors == throttled.requests - throttled.ok == throttled.outcomes["HTTP 503"] <= 2
+
+
+def test_hung_requests_are_errors_even_when_a_retry_answers() -> None:
+    """The issue's miss: ~2 % of the requests hang past the timeout; reads answered on the retry, writes
+    lost; before, the error rate was 0 %."""
+    limits = _twenty_users(timeout_s=0.3)
+    result = run_probe(_targets(Counting(create_app("hangs_under_load", TOKEN))), limits)
+    hung = {o: n for o, n in result.outcomes.items() if "timeout" in o}
+    assert hung and result.errors == sum(hung.values()) and result.error_rate_pct > 1.0
+    assert max(result.latencies_ms["GET /users"]) >= 300 and result.ok < result.requests
+
+
+class Silent:
+    """A CRM that never answers."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(3600)
+
+
+def test_requests_never_answered_are_all_errors_and_the_probe_still_stops() -> None:
+    started = time.monotonic()
+    limits = ProbeLimits(users=4, duration_s=0.3, max_requests=100, timeout_s=0.2)
+    result = run_probe(_targets(Silent()), limits)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 0.3 + 2 * 0.2 + 0.5
+    assert result.requests > 0 and result.ok == 0 and result.errors == result.requests
+    assert result.error_rate_pct == 100.0 and result.per_hour == 0.0
+    assert sum(result.outcomes.values()) == result.requests and result.outcomes[OK] == 0
+
+
+def _twenty_users(timeout_s: float | None = None) -> ProbeLimits:
+    return ProbeLimits(users=20, duration_s=1.0, max_requests=500, timeout_s=timeout_s)
+
+
+@pytest.mark.parametrize(
+    ("users", "think_s", "rate", "p95_ms", "need"),
+    [
+        (20, 0.0, None, 1000, 72_000),  # 20 users without think time, 1 s accepted: 20 requests/s
+        (10, 4.0, None, 1000, 10_000),  # 10 users / 5 s = 7,200/hour, below the checklist's 10 k
+        (20, 1.0, None, 500, 48_000),  # 20 users / 1.5 s
+        (20, 0.0, 25.0, 1000, 72_000),  # a declared limit above the users' pace does not bound it
+        (20, 0.0, 15.0, 1000, 48_600),  # one below it does: 90 % of 54,000
+        (20, 0.0, 1.0, 1000, 10_000),  # one below the checklist: the checklist stands
+    ],
+)
+def test_throughput_need_follows_the_users_pace(
+    users: int, think_s: float, rate: float | None, p95_ms: float, need: float
+) -> None:
+    limits = ProbeLimits(users, duration_s=1, max_requests=500, rate_limit_per_second=rate, think_s=think_s)
+    assert throughput_need(LoadSettings(p95_ms=p95_ms), limits).per_hour == pytest.approx(need)
+
+
+def test_caveat_names_users_seconds_requests_and_what_is_not_proven() -> None:
+    short = ProbeResult(ProbeLimits(users=20, duration_s=1, max_requests=500), elapsed_s=1.04, requests=480)
+    text = caveat(LoadSettings(), short)
+    assert text.startswith("A 20-user, 1.0-second probe (480 requests, no think time, stopped by duration)")
+    assert "not that the checklist's 500 concurrent users are served" in text and "for an hour" in text
+    full = ProbeResult(ProbeLimits(users=500, duration_s=3600, max_requests=10**6), elapsed_s=3601.0)
+    assert "not that" not in caveat(LoadSettings(), full)

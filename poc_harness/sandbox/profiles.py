@@ -36,6 +36,12 @@ class Profile:
     fault_every: int = 0
     slow_seconds: float = 0.0  # how late a "slow" answer comes (past the client's timeout)
     contention_ms: float = 0.0  # each other request in flight adds this to an answer (slow under load)
+    # --- load dimensions (h-scale): what only concurrent callers see; one caller at a time never does ---
+    contention_methods: tuple[str, ...] = ()  # the methods `contention_ms` slows; () every method
+    overload_at: int = 0  # requests in flight (the arriving one counted) from which `overload` strikes
+    overload: str | None = None  # "503" (no Retry-After) or "hang" (held `slow_seconds`, past the timeout)
+    overload_every: int = 1  # every n-th request arriving while overloaded gets `overload`
+    serial_ms: float = 0.0  # with others in flight, requests are served one at a time, each this long
 
 
 PROFILES: dict[str, Profile] = {
@@ -137,6 +143,33 @@ PROFILES: dict[str, Profile] = {
             "slow_api",
             "answers slow down under concurrent load: each request in flight adds 75 ms to every answer",
             contention_ms=75.0,
+        ),
+        # --- load dimensions (h-scale): each perturbs what the load probe's concurrent users see ---
+        Profile(
+            "slow_writes_under_load",
+            "writes slow down under concurrent load (each request in flight adds 100 ms); reads stay fast",
+            contention_ms=100.0,
+            contention_methods=("POST", "PUT", "PATCH", "DELETE"),
+        ),
+        Profile(
+            "errors_under_load",
+            "with 5 or more requests in flight, every 10th answers 503 without Retry-After",
+            overload_at=5,
+            overload="503",
+            overload_every=10,
+        ),
+        Profile(
+            "hangs_under_load",
+            "with 5 or more requests in flight, every 40th hangs 30 s, past the client's timeout",
+            overload_at=5,
+            overload="hang",
+            overload_every=40,
+            slow_seconds=30.0,
+        ),
+        Profile(
+            "throughput_capped",
+            "concurrent requests are served one at a time, 60 ms each: about 16 requests/s at most",
+            serial_ms=60.0,
         ),
         Profile(
             "broken_reports",

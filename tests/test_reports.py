@@ -67,6 +67,10 @@ def test_healthy_crm_meets_every_rule_and_is_accepted(reports: Path) -> None:
     html = next(reports.glob(f"*{document['run']['run_id']}.acceptance.html")).read_text()
     assert "ACCEPT" in html and 'id="matrix"' in html and html.count("<svg") >= 3
     assert document["links"]["pytest-html (engineers)"].endswith(".html")
+    # what a short load probe proves is shown beside each scale check, not only kept in the JSON
+    scale = [c for c in document["checks"] if c["check"].startswith("scale::")]
+    assert scale and all("users" in c["caveat"] for c in scale)
+    assert html.count("What this proves") >= len(scale)
 
 
 def test_broken_reports_crm_is_rejected_with_the_reason(reports: Path) -> None:

@@ -26,12 +26,19 @@ log = logging.getLogger(__name__)
 
 
 def _checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each check with its expectations and, where it recorded one, its ``caveat`` (what it proves)."""
     expectations = results.get("expectations", {})
+    caveats = {
+        obs["check_id"]: str(obs["value"])
+        for obs in results.get("observations", [])
+        if obs["name"] == "caveat"
+    }
     return [
         {
             **test,
             "scenario": test["check"].split("::")[0],
             "expectations": expectations.get(test["check"], {}),
+            "caveat": caveats.get(test["check"], ""),
         }
         for test in results["tests"]
     ]

@@ -62,6 +62,7 @@ LABELS: dict[str, dict[str, str]] = {
     "rule": {"en": "Rule", "fa": "معیار"},
     "status": {"en": "Status", "fa": "وضعیت"},
     "evidence": {"en": "Evidence", "fa": "شواهد"},
+    "what_it_proves": {"en": "What this proves", "fa": "آنچه این بررسی ثابت می‌کند"},
     "met": {"en": "met", "fa": "برآورده"},
     "not met": {"en": "not met", "fa": "برآورده نشده"},
     "not yet known": {"en": "not yet known", "fa": "هنوز نامعلوم"},

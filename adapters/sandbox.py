@@ -526,7 +526,9 @@ class SandboxAdapter(CRMAdapter):
         body = changes.model_dump(exclude_none=True)
         write_once(  # in doubt: applied when the lead shows the new title (estimated_value is not read back)
             lambda: self.http.json("PATCH", f"/leads/{lead_id}", json=body),
-            (lambda: True if self.get_lead(lead_id).title == changes.title else None) if changes.title else None,
+            (lambda: True if self.get_lead(lead_id).title == changes.title else None)
+            if changes.title
+            else None,
             repeatable=changes.title is None,
         )
 

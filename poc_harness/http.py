@@ -43,7 +43,7 @@ from poc_harness.redaction import REDACTOR
 LOG = logging.getLogger("poc_harness.http")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES_ANY_METHOD = frozenset({429, 503})
-"""Statuses the load probe (``poc_harness.loadprobe``) retries for any method (its writes are load records)."""
+"""Statuses the load probe (``poc_harness.loadprobe``) retries for any method (its writes: load records)."""
 RETRY_STATUSES_IDEMPOTENT = frozenset({502, 504})
 WRITE_RETRY_STATUSES = frozenset({429})
 """What ``VendorHTTP`` repeats for a write: only a rate limit, which refuses before processing."""

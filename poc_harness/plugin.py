@@ -315,7 +315,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     )
     _, html = publish(path, trial.config, lang, satisfaction, scorecard, links)
     say(f"poc-harness: acceptance report: {html}")
-    if code != exitstatus and exitstatus != ExitCode.INTERRUPTED:
+    if exitstatus in (ExitCode.OK, ExitCode.TESTS_FAILED, ExitCode.INTERRUPTED):  # not pytest's own errors
         session.exitstatus = code
 
 
@@ -359,7 +359,7 @@ def _settle_run(
     """The run's ledger outcome, exit code and closing hint: a check failed for the vendor after the outage
     began is pending (outage); the checks never run are listed as pending with why."""
     seen = trial.note_outage()
-    interrupted = exitstatus == ExitCode.INTERRUPTED
+    interrupted = exitstatus == ExitCode.INTERRUPTED and seen is None  # an outage stops the session too
     ended = session.config.stash[ENDED_KEY]
     if seen is not None:
         since = seen.started_at.timestamp()

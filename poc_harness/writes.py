@@ -47,8 +47,8 @@ def write_once(
 ) -> T:
     """``send()``'s answer; when it may have been applied, ``applied()``'s finding, else ``send()`` again.
     ``applied`` returns the write's result (the record's id, True...) if the vendor has it, else None; with
-    ``applied`` None, only ``refused_as_repeat`` (returned on a 409 to the repeat) or ``repeatable`` (the write
-    sets a state: done twice, it leaves the same, e.g. a task completed) makes a repeat safe."""
+    ``applied`` None, only ``refused_as_repeat`` (returned on a 409 to the repeat) or ``repeatable``
+    (the write sets a state: done twice, it leaves the same, e.g. a task completed) makes a repeat safe."""
     for attempt in range(1, attempts + 1):
         try:
             return send()

@@ -2,10 +2,11 @@
 read only, when it is the one these runs wrote) folded into a day-by-day timeline and the score's trend.
 
 Day 1 is the (UTC) calendar day of the vendor's first run; every later day up to the run being
-reported is listed, a day without a run as a *missed* night and a run that left no results (killed
-mid-run: only the ledger knows it) as *no results*.  A day's checks, score and verdict are those of
-its last run with results; its expectation figures add up its runs' (filed, judged passed, judged
-failed) and keep the pending count left after its last run.
+reported is listed, a day without a run as a *missed* night, a run that left no results (killed
+mid-run: only the ledger knows it) as *no results*, and a night whose runs met the vendor down (an outage in
+the ledger, or in the run's results) names the outage (status *outage* when it left no results).
+A day's checks, score and verdict are those of its last run with results; its expectation figures add
+up its runs' (filed, judged passed, judged failed) and keep the pending count left after its last run.
 
 Each acceptance document carries the timeline it was published with (optional field ``timeline``),
 so a later report rebuilt from the documents alone still knows the earlier nights' ledger figures.
@@ -45,6 +46,8 @@ class RunPoint:
     total: float | None = None
     checks: dict[str, int] | None = None
     expectations: dict[str, int] | None = None
+    outage: str | None = None
+    """What failed when the vendor was down during (or before) this run, if it was."""
 
     @property
     def day(self) -> date:
@@ -58,6 +61,7 @@ class RunPoint:
             "total": self.total,
             "checks": self.checks,
             "expectations": self.expectations,
+            "outage": self.outage,
         }
 
     @classmethod
@@ -69,6 +73,7 @@ class RunPoint:
             entry.get("total"),
             _figures(entry.get("checks"), OUTCOMES),
             _figures(entry.get("expectations"), EXPECTATION_FIGURES),
+            entry.get("outage"),
         )
 
 
@@ -141,6 +146,7 @@ def point_of(
         total,
         tally(outcomes),
         carried.expectations if carried else None,
+        (run.get("outage") or {}).get("what"),
     )
 
 
@@ -185,7 +191,9 @@ def _with_ledger(
     since = min(p.started_at for p in points.values())
     for run in view.runs.values():
         if run.run_id not in documented | points.keys() and since <= run.started_at <= until:
-            points[run.run_id] = RunPoint(run.run_id, run.started_at)
+            points[run.run_id] = RunPoint(run.run_id, run.started_at, outage=run.outage)
+        elif run.outage and run.run_id in points and points[run.run_id].outage is None:
+            points[run.run_id] = replace(points[run.run_id], outage=run.outage)
     figures = view.counts(set(points))
     return {
         run_id: replace(point, expectations=figures[run_id]) if run_id in figures else point
@@ -219,6 +227,15 @@ def _night_expectations(runs: list[RunPoint]) -> dict[str, int] | None:
     return summed
 
 
+def _status(runs: list[RunPoint], final: RunPoint | None) -> str:
+    """missed (no run), ran (a run with results), outage (vendor down, no results), no_results (killed)."""
+    if not runs:
+        return "missed"
+    if final is not None:
+        return "ran"
+    return "outage" if any(p.outage for p in runs) else "no_results"
+
+
 def timeline(points: list[RunPoint], target: float, trial_days: int = TRIAL_DAYS) -> dict[str, Any]:
     """Day by day from the first run's day to the last run's day; ``points`` oldest first."""
     if not points:
@@ -233,12 +250,13 @@ def timeline(points: list[RunPoint], target: float, trial_days: int = TRIAL_DAYS
             {
                 "day": offset + 1,
                 "date": day.isoformat(),
-                "status": "missed" if not runs else ("ran" if final else "no_results"),
+                "status": _status(runs, final),
                 "runs": [p.to_json() for p in runs],
                 "checks": final.checks if final else None,
                 "expectations": _night_expectations(runs),
                 "total": final.total if final else None,
                 "verdict": final.verdict if final else None,
+                "outages": [p.outage for p in runs if p.outage],
             }
         )
     return {"trial_days": trial_days, "target": target, "first_date": first.isoformat(), "days": days}

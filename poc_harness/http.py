@@ -37,7 +37,7 @@ from tenacity import (
 from tenacity import Retrying as _Retrying
 
 from poc_harness.errors import NoAnswer, VendorDown, VendorError, VendorUnreachable
-from poc_harness.outage import DOWN_STATUSES, OutageWatch, installed
+from poc_harness.outage import OutageWatch, installed, signals_down
 from poc_harness.redaction import REDACTOR
 
 LOG = logging.getLogger("poc_harness.http")
@@ -201,8 +201,7 @@ class VendorHTTP:
         try:
             response = self._request(method, path, kwargs)
         except VendorError as exc:
-            down = isinstance(exc, VendorUnreachable | NoAnswer) or exc.status in DOWN_STATUSES
-            if not down:
+            if not signals_down(exc):
                 watch.answered()
                 raise
             outage = watch.failed(str(exc), unreachable=isinstance(exc, VendorUnreachable))

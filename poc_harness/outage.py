@@ -19,6 +19,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from poc_harness.errors import NoAnswer, VendorError, VendorUnreachable
+
 CONSECUTIVE_FAILURES = 3
 DOWN_STATUSES = frozenset({502, 503, 504})
 
@@ -87,3 +89,8 @@ def install(watch: OutageWatch | None) -> None:
 
 def installed() -> OutageWatch | None:
     return _installed
+
+
+def signals_down(exc: VendorError) -> bool:
+    """No answer, or a gateway's 502/503/504: the vendor is not there (a defect answers)."""
+    return isinstance(exc, VendorUnreachable | NoAnswer) or exc.status in DOWN_STATUSES

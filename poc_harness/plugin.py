@@ -39,7 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--vendor",
         help="the vendor to test: a [vendors.<name>] of poc.toml or an adapter name; "
-        "'sandbox:<profile>' picks a defect profile of the reference CRM",
+        "'sandbox:<profile>' picks a defect profile of the reference CRM. " + exitcodes.HELP,
     )
     group.addoption("--poc-config", type=Path, help="the TOML configuration (default: ./poc.toml if present)")
     group.addoption(

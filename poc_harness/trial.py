@@ -26,11 +26,9 @@ from poc_harness.errors import (
     CapabilityMissing,
     ConfigError,
     HarnessError,
-    NoAnswer,
     RunRefused,
     VendorDown,
     VendorError,
-    VendorUnreachable,
 )
 from poc_harness.ledger import ExpectationRow, Ledger
 from poc_harness.model import Lead
@@ -51,11 +49,6 @@ from poc_harness.stories import (
 )
 
 FOLLOWUP_DAYS = (2.0, 5.0)
-
-
-def _signals_down(exc: VendorError) -> bool:
-    """No answer, or a gateway's 502/503/504: the vendor is not there (a defect answers)."""
-    return isinstance(exc, VendorUnreachable | NoAnswer) or exc.status in outage.DOWN_STATUSES
 
 
 def new_run_id(now: datetime) -> str:
@@ -167,7 +160,7 @@ class Trial:
         try:
             answered = self.adapter.check_connection()
         except (VendorDown, VendorError) as exc:
-            if isinstance(exc, VendorError) and not _signals_down(exc):
+            if isinstance(exc, VendorError) and not outage.signals_down(exc):
                 self.ledger.unlock(self.vendor, self.run_id)
                 raise
             self._open_run()

@@ -307,7 +307,8 @@ def test_a_rerun_with_the_same_seed_collides_with_nothing_the_earlier_run_create
     """A CRM that keeps e-mails (BottleCRM: "contact with this email already exists"), phones or names
     unique must accept the second run's seeding: no e-mail, phone, person, account name, lead title or
     ticket subject of one run is another's, and each run's data stays the same for the same seed and tag."""
-    first, second = dataset(200, 1404, locale, "poc20261125010203ab12"), dataset(200, 1404, locale, "poc2026x")
+    first = dataset(200, 1404, locale, "poc20261125010203ab12")
+    second = dataset(200, 1404, locale, "poc2026x")
     assert first == dataset(200, 1404, locale, "poc20261125010203ab12")
 
     def values(ds: Dataset) -> dict[str, set[str]]:

@@ -240,7 +240,8 @@ def test_a_post_applied_upstream_but_answered_503_is_looked_up_never_duplicated(
     )
     tickets = [t.model_copy(update={"contact_key": contact.key}) for t in dataset.tickets]
     for ticket in tickets:
-        seeder.create(RecordKind.TICKET, ticket, ticket.key, lambda t=ticket: adapter.create_ticket(t, contact_id))
+        create = lambda t=ticket: adapter.create_ticket(t, contact_id)  # noqa: E731
+        seeder.create(RecordKind.TICKET, ticket, ticket.key, create)
     assert gateway.applied_then_503 >= 2
     at_vendor = adapter.find_tagged(RecordKind.TICKET, "tag-r1")
     assert len(at_vendor) == len(tickets), "a write answered 503 was sent again blindly: duplicates"

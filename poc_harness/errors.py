@@ -13,6 +13,8 @@ Every message is one line and carries no secret (see ``poc_harness.redaction``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class PocError(Exception):
     """Base of every error the harness raises on purpose."""
@@ -50,6 +52,9 @@ class VendorError(PocError):
         """The HTTP status the vendor answered, if it answered."""
         self.retry_after = retry_after
         """Seconds the vendor's ``Retry-After`` asked to wait, if it did."""
+        self.on_resolved: Callable[[], None] | None = None
+        """Called when a write in doubt turned out fine (found applied, or sent again): the client then
+        counts the call as retried, not failed."""
 
 
 class VendorUnreachable(VendorError):

@@ -186,9 +186,19 @@ class VendorHTTP:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A 2xx answer, or one ``VendorError`` line; in a trial, ``VendorDown`` once the vendor is down."""
         watch = installed()
-        if watch is None:
-            return self._request(method.upper(), path, kwargs)
-        return self._watched(watch, method.upper(), path, kwargs)
+        try:
+            if watch is None:
+                return self._request(method.upper(), path, kwargs)
+            return self._watched(watch, method.upper(), path, kwargs)
+        except VendorError as exc:
+            if exc.maybe_applied:
+                exc.on_resolved = self._resolved
+            raise
+
+    def _resolved(self) -> None:
+        """A write in doubt was settled by its caller (found, or sent again): a retry, not a failure."""
+        self.stats.failures -= 1
+        self.stats.retries += 1
 
     def _watched(self, watch: OutageWatch, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
         """``_request``, reporting to the trial's outage watch: no answer or a gateway error counts toward
@@ -207,12 +217,8 @@ class VendorHTTP:
             outage = watch.failed(str(exc), unreachable=isinstance(exc, VendorUnreachable))
             if outage is None:
                 raise
-            raise VendorDown(
-                REDACTOR(
-                    f"{self.vendor} is down: {outage.calls} call(s) in a row got no answer since "
-                    f"{outage.started_at:%H:%M:%S} UTC; the last: {exc}"
-                )
-            ) from None
+            streak = f"{outage.calls} calls in a row got no answer since {outage.started_at:%H:%M:%S} UTC; "
+            raise VendorDown(REDACTOR(f"{streak if outage.calls > 1 else ''}{exc}")) from None
         watch.answered()
         return response
 

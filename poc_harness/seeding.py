@@ -153,6 +153,8 @@ class Seeder:
         except VendorUnreachable:
             raise
         except VendorError as exc:
+            if exc.on_resolved is not None:  # in doubt: every item is looked up, the missing sent alone
+                exc.on_resolved()
             return [BatchResult(None, str(exc), exc.maybe_applied)] * len(chunk)
         if len(results) != len(chunk):
             raise VendorError(f"{self.adapter.name}: batch of {len(chunk)} answered {len(results)} results")

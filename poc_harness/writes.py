@@ -63,6 +63,8 @@ def write_once(
             STATS.in_doubt += 1
             _sleep(min(MAX_WAIT_S, exc.retry_after if exc.retry_after is not None else BACKOFF_S * attempt))
             found = applied() if applied is not None else None
+            if exc.on_resolved is not None:
+                exc.on_resolved()
             if found is not None:
                 STATS.found_applied += 1
                 return found

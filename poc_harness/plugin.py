@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Generator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from _pytest.main import ExitCode
 
-from poc_harness import exitcodes
+from poc_harness import exitcodes, writes
 from poc_harness.adapter import Capability, discover
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, load_config
@@ -418,6 +419,7 @@ def _run_safety(trial: Trial, outcome: str, code: int) -> dict[str, Any]:
         "exit_code": int(code),
         "outage": seen.to_json() if seen else None,
         "availability": trial.ledger.availability(trial.vendor),
+        "writes_in_doubt": asdict(writes.STATS),
     }
 
 

@@ -65,6 +65,7 @@ from poc_harness.model import (
 )
 from poc_harness.redaction import REDACTOR
 from poc_harness.sandbox.profiles import PROFILES
+from poc_harness.writes import write_once
 
 V = TypeVar("V", bound=BaseModel)
 
@@ -395,14 +396,22 @@ class SandboxAdapter(CRMAdapter):
         return self._create(f"/leads/{lead_id}/convert", body)
 
     def move_deal(self, deal_id: str, stage: DealStage) -> None:
-        self.http.json("POST", f"/deals/{deal_id}/stage", json={"stage": stage.value})
+        write_once(
+            lambda: self.http.json("POST", f"/deals/{deal_id}/stage", json={"stage": stage.value}),
+            lambda: True if self.get_deal(deal_id).stage is stage else None,
+        )
 
     def get_deal(self, deal_id: str) -> DealView:
         data = self.http.json("GET", f"/deals/{deal_id}")
         return self._parse(DealView, data, "GET /deals/{id}")
 
     def complete_task(self, task_id: str, user_id: str | None) -> None:
-        self.http.json("POST", f"/tasks/{task_id}/complete", json={"user_id": user_id})
+        """(Completing a task sets its state: a repeat in doubt leaves it done.)"""
+        write_once(
+            lambda: self.http.json("POST", f"/tasks/{task_id}/complete", json={"user_id": user_id}),
+            None,
+            repeatable=True,
+        )
 
     # --- tickets ------------------------------------------------------------------------
     def create_ticket(self, ticket: Ticket, contact_id: str, opened_at: datetime | None = None) -> str:
@@ -419,17 +428,32 @@ class SandboxAdapter(CRMAdapter):
         return self._parse(TicketView, self.http.json("GET", f"/tickets/{ticket_id}"), "GET /tickets/{id}")
 
     def reply_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
-        self.http.json("POST", f"/tickets/{ticket_id}/replies", json={"message": message, "user_id": user_id})
+        """(A reply whose answer is in doubt counts as applied once the ticket shows a first response: the
+        harness answers each ticket once.)"""
+        write_once(
+            lambda: self.http.json(
+                "POST", f"/tickets/{ticket_id}/replies", json={"message": message, "user_id": user_id}
+            ),
+            lambda: True if self.get_ticket(ticket_id).first_response_at is not None else None,
+        )
 
     def close_ticket(self, ticket_id: str) -> None:
-        self.http.json("POST", f"/tickets/{ticket_id}/close")
+        write_once(
+            lambda: self.http.json("POST", f"/tickets/{ticket_id}/close"),
+            lambda: True if self.get_ticket(ticket_id).closed_at is not None else None,
+        )
 
     def ticket_surveys(self, ticket_id: str) -> list[SurveyInviteView]:
         data = self.http.json("GET", f"/tickets/{ticket_id}/surveys")
         return self._parse_list(SurveyInviteView, data, "GET /tickets/{id}/surveys")
 
     def answer_survey(self, survey_id: str, score: int) -> None:
-        self.http.json("POST", f"/surveys/{survey_id}/responses", json={"score": score})
+        """A survey answered twice is refused (409): a repeat so refused proves the first was applied."""
+        write_once(
+            lambda: self.http.json("POST", f"/surveys/{survey_id}/responses", json={"score": score}),
+            None,
+            refused_as_repeat=True,
+        )
 
     # --- reports --------------------------------------------------------------------------
     def _report(self, model: type[V], name: str, **params: Any) -> V:
@@ -499,7 +523,14 @@ class SandboxAdapter(CRMAdapter):
 
     # --- security ---------------------------------------------------------------------------
     def update_lead(self, lead_id: str, changes: LeadChanges) -> None:
-        self.http.json("PATCH", f"/leads/{lead_id}", json=changes.model_dump(exclude_none=True))
+        body = changes.model_dump(exclude_none=True)
+        write_once(  # in doubt: applied when the lead shows the new title (estimated_value is not read back)
+            lambda: self.http.json("PATCH", f"/leads/{lead_id}", json=body),
+            (lambda: True if self.get_lead(lead_id).title == changes.title else None)
+            if changes.title
+            else None,
+            repeatable=changes.title is None,
+        )
 
     def create_team_user(self, user: TeamMember) -> str:
         body = {
@@ -510,7 +541,9 @@ class SandboxAdapter(CRMAdapter):
         return self._create("/users", body)
 
     def issue_credential(self, user_id: str) -> UserCredential:
-        answer = self.http.json("POST", f"/users/{user_id}/tokens")
+        answer = write_once(  # a token in doubt is only an unused credential of a user the run created
+            lambda: self.http.json("POST", f"/users/{user_id}/tokens"), None, repeatable=True
+        )
         token = self._parse(_Token, answer, "POST /users/{id}/tokens").token
         REDACTOR.add(token)
         return UserCredential(token=SecretStr(token), user_id=user_id)

@@ -8,11 +8,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from poc_harness import exitcodes
 from poc_harness.adapter import CRMAdapter, build_adapter, discover
 from poc_harness.cleanup import cleanup
 from poc_harness.config import PocConfig, load_config
-from poc_harness.errors import ConfigError, PocError
+from poc_harness.errors import ConfigError, PocError, VendorError
 from poc_harness.ledger import Ledger
+from poc_harness.outage import signals_down
 from poc_harness.redaction import REDACTOR
 from poc_harness.report.publish import compare, publish
 from poc_harness.sandbox.profiles import PROFILES
@@ -35,6 +37,11 @@ def _doctor(args: argparse.Namespace) -> int:
     config, adapter = _build(args)
     try:
         answered = adapter.check_connection()
+    except VendorError as exc:
+        if not signals_down(exc):
+            raise
+        print(f"poc-harness: vendor {args.vendor} is down: {REDACTOR(str(exc))}", file=sys.stderr)
+        return exitcodes.VENDOR_DOWN
     finally:
         adapter.close()
     print(f"ok: config {config.source}; vendor {args.vendor} answered: {answered}")
@@ -53,22 +60,38 @@ def _cleanup(args: argparse.Namespace) -> int:
     print(
         f"{verb} {len(report.deleted)} record(s) of run {args.run}; "
         f"already gone: {len(report.already_gone)}; "
+        f"under the run's tag but not in the ledger ({verb}): {len(report.unlisted)}; "
         f"not under the run's tag (left alone): {len(report.untagged)}; "
         f"never reached the vendor: {len(report.unbound)}"
     )
     for record in report.deleted if args.dry_run else []:
         print(f"  {record.kind} {record.key} -> {record.vendor_id}")
+    for kind, vendor_id, tag in report.unlisted:
+        print(f"  {verb} (not in the ledger): {kind} {vendor_id} under tag {tag}")
     for record in report.untagged:
         print(f"  left alone: {record.kind} {record.key} -> {record.vendor_id} (not under the run's tag)")
     for record, reason in report.failed:
         print(f"  not deleted: {record.kind} {record.key} -> {record.vendor_id}: {reason}")
-    if report.failed:
+    for kind, vendor_id, tag in report.remaining:
+        print(f"  still tagged: {kind} {vendor_id} under tag {tag}")
+    if not report.complete:
         print(
-            f"poc-harness: {len(report.failed)} delete(s) failed at the vendor; they stay in the ledger: "
-            f"run the same cleanup again",
+            f"poc-harness: cleanup of run {args.run} incomplete: {len(report.failed)} delete(s) failed, "
+            f"{len(report.remaining)} record(s) still carry the run's tag: run the same cleanup again",
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    config = load_config(args.poc_config)
+    ledger = Ledger(args.ledger or config.harness.ledger)
+    try:
+        released = ledger.unlock(args.vendor.partition(":")[0])
+    finally:
+        ledger.close()
+    print(f"{'released' if released else 'no'} lock of vendor {args.vendor} in {ledger.path}")
     return 0
 
 
@@ -106,7 +129,13 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="poc-harness", description=__doc__)
+    root = argparse.ArgumentParser(
+        prog="poc-harness",
+        description=__doc__,
+        epilog=f"Trial runs (pytest scenarios/ --vendor=NAME) {exitcodes.HELP} 'poc-harness doctor' exits "
+        f"{exitcodes.VENDOR_DOWN} when the vendor is down; 'poc-harness cleanup' exits 1 while anything "
+        "under the run's tag is left.",
+    )
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("vendors", help="list the installed adapters and the sandbox profiles").set_defaults(
         handler=_vendors
@@ -124,6 +153,9 @@ def parser() -> argparse.ArgumentParser:
     clean.add_argument("--ledger", type=Path)
     clean.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     clean.set_defaults(handler=_cleanup)
+    unlock = with_vendor("unlock", "release the vendor's run lock left by a run whose process is gone")
+    unlock.add_argument("--ledger", type=Path)
+    unlock.set_defaults(handler=_unlock)
 
     report = commands.add_parser(
         "report",

@@ -3,6 +3,8 @@
 - ``VendorError``: the CRM misbehaved (bad status, garbage answer, timeout). Counts
   against the vendor.
 - ``HarnessError``: our side failed. Never counts against a vendor.
+- ``VendorDown``: the vendor is not there at all (an outage: unreachable, or no answer / gateway
+  errors on several calls in a row). Never counts as a defect: the run stops, unjudged checks stay pending.
 - ``ConfigError``: the user's configuration is wrong. Never counts against a vendor;
   its message is one line naming what to fix.
 
@@ -10,6 +12,8 @@ Every message is one line and carries no secret (see ``poc_harness.redaction``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 
 class PocError(Exception):
@@ -35,13 +39,31 @@ class VendorError(PocError):
     seeder then looks the record up by its run tag instead of creating it again.
     """
 
-    def __init__(self, message: str, maybe_applied: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        maybe_applied: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.maybe_applied = maybe_applied
+        self.status = status
+        """The HTTP status the vendor answered, if it answered."""
+        self.retry_after = retry_after
+        """Seconds the vendor's ``Retry-After`` asked to wait, if it did."""
+        self.on_resolved: Callable[[], None] | None = None
+        """Called when a write in doubt turned out fine (found applied, or sent again): the client then
+        counts the call as retried, not failed."""
 
 
 class VendorUnreachable(VendorError):
     """The vendor could not be reached at all (connection refused, DNS, TLS)."""
+
+
+class NoAnswer(VendorError):
+    """The request reached the vendor but no answer came back (a timeout, a connection dropped
+    mid-answer): a write may have been applied."""
 
 
 class AccessDenied(VendorError):
@@ -51,3 +73,14 @@ class AccessDenied(VendorError):
 
 class CapabilityMissing(VendorError):
     """The vendor does not offer a capability a check needs: a graded finding, not a skip."""
+
+
+class VendorDown(PocError):
+    """An outage: the vendor could not be reached, or several calls in a row got no answer or a gateway
+    error (502/503/504).  Not a ``VendorError``: no check fails for it; the run stops and what was not
+    judged stays pending (``poc_harness.outage``)."""
+
+
+class RunRefused(ConfigError):
+    """The run may not start (another run holds the vendor's lock, or ``--resume`` of a run past
+    seeding): one line saying why and what to do."""

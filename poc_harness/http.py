@@ -3,10 +3,15 @@
 Retries (tenacity) happen on 429, 502/503/504 and connection failures, honouring
 ``Retry-After`` and bounded in attempts and total wait.  A non-idempotent request
 (POST, PATCH) is retried only when the vendor provably did not process it: a
-connection never made, a 429, or a 503; a 500, a read timeout or a dropped connection
-after a POST may have committed the write, so it is reported instead of repeated, marked
-``maybe_applied`` so the seeder looks the record up (no duplicates, nothing lost).
-Reads are also retried on read timeouts and dropped connections.
+connection never made, or a 429 (a rate limit refuses before processing).  Any 5xx (a 503
+with ``Retry-After`` and a gateway's 502/504 too: the gateway may have passed the write on), a
+read timeout or a dropped connection after a POST may have committed the write, so it is
+reported instead of repeated, marked ``maybe_applied`` (with the ``Retry-After`` asked, if any):
+the caller looks the record up before sending it again (``poc_harness.writes``), so there are no
+duplicates and nothing is lost.  Reads are also retried on read timeouts and dropped connections.
+
+During a trial every call also reports to the installed ``OutageWatch`` (``poc_harness.outage``):
+once the vendor is down, calls raise ``VendorDown`` (an outage, never a defect) without being sent.
 """
 
 from __future__ import annotations
@@ -31,13 +36,18 @@ from tenacity import (
 )
 from tenacity import Retrying as _Retrying
 
-from poc_harness.errors import VendorError, VendorUnreachable
+from poc_harness.errors import NoAnswer, VendorDown, VendorError, VendorUnreachable
+from poc_harness.outage import OutageWatch, installed, signals_down
 from poc_harness.redaction import REDACTOR
 
 LOG = logging.getLogger("poc_harness.http")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES_ANY_METHOD = frozenset({429, 503})
+"""Statuses the load probe (``poc_harness.loadprobe``) retries for any method (its writes: load records)."""
 RETRY_STATUSES_IDEMPOTENT = frozenset({502, 504})
+WRITE_RETRY_STATUSES = frozenset({429})
+"""What ``VendorHTTP`` repeats for a write: only a rate limit, which refuses before processing."""
+READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-api-key", "x-api-token", "api-key", "cookie", "proxy-authorization"}
 )
@@ -168,14 +178,51 @@ class VendorHTTP:
         if pause and pause > 0:
             self.stats.rate_limit_pauses += 1
             self._sleep(min(pause, self.policy.max_single_wait))
-        retry_any = response.status_code in RETRY_STATUSES_ANY_METHOD
-        retry_idem = method in IDEMPOTENT and response.status_code in RETRY_STATUSES_IDEMPOTENT
-        if retry_any or retry_idem:
+        retryable = READ_RETRY_STATUSES if method in IDEMPOTENT else WRITE_RETRY_STATUSES
+        if response.status_code in retryable:
             raise _Retryable(response)
         return response
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        method = method.upper()
+        """A 2xx answer, or one ``VendorError`` line; in a trial, ``VendorDown`` once the vendor is down."""
+        watch = installed()
+        try:
+            if watch is None:
+                return self._request(method.upper(), path, kwargs)
+            return self._watched(watch, method.upper(), path, kwargs)
+        except VendorError as exc:
+            if exc.maybe_applied:
+                exc.on_resolved = self._resolved
+            raise
+
+    def _resolved(self) -> None:
+        """A write in doubt was settled by its caller (found, or sent again): a retry, not a failure."""
+        self.stats.failures -= 1
+        self.stats.retries += 1
+
+    def _watched(self, watch: OutageWatch, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
+        """``_request``, reporting to the trial's outage watch: no answer or a gateway error counts toward
+        an outage, any other answer resets the count; once down, nothing more is sent."""
+        if watch.outage is not None:
+            raise VendorDown(
+                f"{self.vendor}: {method} {path} not sent: the vendor is down since "
+                f"{watch.outage.started_at:%H:%M:%S} UTC ({watch.outage.what})"
+            )
+        try:
+            response = self._request(method, path, kwargs)
+        except VendorError as exc:
+            if not signals_down(exc):
+                watch.answered()
+                raise
+            outage = watch.failed(str(exc), unreachable=isinstance(exc, VendorUnreachable))
+            if outage is None:
+                raise
+            streak = f"{outage.calls} calls in a row got no answer since {outage.started_at:%H:%M:%S} UTC; "
+            raise VendorDown(REDACTOR(f"{streak if outage.calls > 1 else ''}{exc}")) from None
+        watch.answered()
+        return response
+
+    def _request(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
         where = f"{self.vendor}: {method} {path}"
         retrying = self._retrying()
         try:
@@ -189,11 +236,11 @@ class VendorHTTP:
                 ) from None
             cause = exc.cause.__class__.__name__ if exc.cause else "connection failed"
             if isinstance(exc.cause, httpx.TimeoutException) and not isinstance(exc.cause, NEVER_SENT):
-                raise VendorError(
+                raise NoAnswer(
                     REDACTOR(f"{where}: no answer within the timeout ({cause}) after {attempts} attempts")
                 ) from None
             if exc.cause is not None and not isinstance(exc.cause, NEVER_SENT):
-                raise VendorError(
+                raise NoAnswer(
                     REDACTOR(f"{where}: connection dropped mid-answer ({cause}) after {attempts} attempts")
                 ) from None
             raise VendorUnreachable(
@@ -204,7 +251,7 @@ class VendorHTTP:
             ) from None
         except httpx.TimeoutException as exc:
             self.stats.failures += 1
-            raise VendorError(
+            raise NoAnswer(
                 REDACTOR(
                     f"{where}: timed out ({exc.__class__.__name__}); not retried: "
                     "a write may have been applied"
@@ -213,7 +260,7 @@ class VendorHTTP:
             ) from None
         except httpx.HTTPError as exc:
             self.stats.failures += 1
-            raise VendorError(
+            raise NoAnswer(
                 REDACTOR(
                     f"{where}: {exc.__class__.__name__}: {exc}; not retried: a write may have been applied"
                 ),
@@ -228,8 +275,13 @@ class VendorHTTP:
         body = REDACTOR(" ".join(self._error_detail(response).split()))[:200]
         suffix = f" ({note})" if note else ""
         write_unknown = response.status_code >= 500 and response.request.method not in IDEMPOTENT
+        if write_unknown:
+            suffix += " (not repeated: the write may have been applied; look it up first)"
         return VendorError(
-            REDACTOR(f"{where}: HTTP {response.status_code}{suffix}: {body}"), maybe_applied=write_unknown
+            REDACTOR(f"{where}: HTTP {response.status_code}{suffix}: {body}"),
+            maybe_applied=write_unknown,
+            status=response.status_code,
+            retry_after=retry_after_seconds(response),
         )
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -241,5 +293,6 @@ class VendorHTTP:
             self.stats.failures += 1
             snippet = REDACTOR(" ".join(response.text.split()))[:120]
             raise VendorError(
-                REDACTOR(f"{self.vendor}: {method.upper()} {path}: answer is not JSON: {snippet!r}")
+                REDACTOR(f"{self.vendor}: {method.upper()} {path}: answer is not JSON: {snippet!r}"),
+                status=response.status_code,
             ) from None

@@ -2,13 +2,15 @@
 
 One row per run, per seeded record (its vendor id written before the create call
 returns to the test), per expectation (due time, pending/passed/failed, evidence)
-and per observation.  Checks compare what the CRM did against it; cleanup deletes
+per observation, per outage (the vendor down before or during a run) and one lock per vendor
+(the run holding it).  Checks compare what the CRM did against it; cleanup deletes
 only what it lists; the nightly run judges the pending expectations of earlier runs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,9 +40,19 @@ CREATE TABLE IF NOT EXISTS observations (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
     check_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, vendor TEXT NOT NULL,
+    started_at TEXT NOT NULL, ended_at TEXT NOT NULL, what TEXT NOT NULL, failed_calls INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS locks (
+    vendor TEXT PRIMARY KEY, run_id TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS expectations_due ON expectations (vendor, check_id, status, due_at);
 """
-MIGRATIONS = {("runs", "endpoint"): "ALTER TABLE runs ADD COLUMN endpoint TEXT NOT NULL DEFAULT ''"}
+MIGRATIONS = {
+    ("runs", "endpoint"): "ALTER TABLE runs ADD COLUMN endpoint TEXT NOT NULL DEFAULT ''",
+    ("runs", "seeded_at"): "ALTER TABLE runs ADD COLUMN seeded_at TEXT",
+}
 
 
 def _iso(moment: datetime) -> str:
@@ -49,6 +61,19 @@ def _iso(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _stale(holder_host: str, holder_pid: int, here: str) -> bool:
+    """Whether a lock's process is gone: only knowable on its own host (elsewhere it is presumed alive)."""
+    if holder_host != here:
+        return False
+    try:
+        os.kill(holder_pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -128,9 +153,74 @@ class Ledger:
         with self._tx() as db:
             db.execute("UPDATE runs SET finished_at=?, outcome=? WHERE run_id=?", (_iso(at), outcome, run_id))
 
+    def mark_seeded(self, run_id: str, at: datetime) -> None:
+        """Seeding is complete: from now on the run changes records at the vendor (stories), so it can
+        no longer be resumed, only started anew."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET seeded_at=? WHERE run_id=? AND seeded_at IS NULL", (_iso(at), run_id))
+
     def run(self, run_id: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         return dict(row) if row else None
+
+    # --- the vendor's lock: one run at a time ----------------------------------------------
+    def lock(self, vendor: str, run_id: str, pid: int, host: str, at: datetime) -> dict[str, Any] | None:
+        """Take ``vendor``'s lock for ``run_id``; None when taken, else the row of the run holding it.  A lock
+        whose process is gone (same host, no such pid) is stale and taken over."""
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM locks WHERE vendor=?", (vendor,)).fetchone()
+            if row is not None and row["run_id"] != run_id and not _stale(row["host"], row["pid"], host):
+                return dict(row)
+            db.execute(
+                "INSERT OR REPLACE INTO locks (vendor, run_id, pid, host, at) VALUES (?,?,?,?,?)",
+                (vendor, run_id, pid, host, _iso(at)),
+            )
+        return None
+
+    def unlock(self, vendor: str, run_id: str | None = None) -> int:
+        """Release ``vendor``'s lock (only if ``run_id`` holds it, when given); the rows removed."""
+        sql, args = "DELETE FROM locks WHERE vendor=?", [vendor]
+        if run_id is not None:
+            sql += " AND run_id=?"
+            args.append(run_id)
+        with self._tx() as db:
+            return db.execute(sql, args).rowcount
+
+    # --- outages -------------------------------------------------------------------------
+    def record_outage(
+        self, run_id: str, vendor: str, started_at: datetime, ended_at: datetime, what: str, calls: int
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO outages (run_id, vendor, started_at, ended_at, what, failed_calls)"
+                " VALUES (?,?,?,?,?,?)",
+                (run_id, vendor, _iso(started_at), _iso(ended_at), what, calls),
+            )
+
+    def outages(self, vendor: str, run_id: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM outages WHERE vendor=?", [vendor]
+        if run_id is not None:
+            sql += " AND run_id=?"
+            args.append(run_id)
+        return [dict(row) for row in self._db.execute(sql + " ORDER BY started_at", args).fetchall()]
+
+    def availability(self, vendor: str) -> dict[str, Any]:
+        """The vendor's availability over the trial's nights: a night is a UTC day with at least one run of
+        the vendor (a run refused because the vendor was down counts: it is in the ledger with its outage);
+        a night is *up* when none of its runs met an outage.  ``percent`` is None before any night."""
+        days: dict[str, bool] = {}
+        down_runs = {row["run_id"] for row in self.outages(vendor)}
+        for row in self._db.execute("SELECT run_id, started_at FROM runs WHERE vendor=?", (vendor,)):
+            day = parse_time(row["started_at"]).astimezone(UTC).date().isoformat()
+            days[day] = days.get(day, True) and row["run_id"] not in down_runs
+        up = sum(days.values())
+        return {
+            "nights": len(days),
+            "nights_up": up,
+            "nights_down": sorted(day for day, ok in days.items() if not ok),
+            "percent": round(100.0 * up / len(days), 1) if days else None,
+            "outages": len(down_runs),
+        }
 
     # --- records ------------------------------------------------------------------------
     def intend(self, run_id: str, kind: str, key: str, payload: dict[str, Any], at: datetime) -> None:

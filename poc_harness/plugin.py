@@ -7,19 +7,24 @@ every problem is one ``ERROR:`` line naming what to fix.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Generator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.main import ExitCode
 
+from poc_harness import exitcodes, writes
 from poc_harness.adapter import Capability, discover
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, load_config
 from poc_harness.coverage import DefinedCheck, defined_checks, suite_record
 from poc_harness.criteria import Criterion, Severity
-from poc_harness.errors import CapabilityMissing, PocError, VendorError
+from poc_harness.errors import CapabilityMissing, PocError, VendorDown, VendorError
 from poc_harness.redaction import REDACTOR
 from poc_harness.report.publish import evidence_for, publish, sibling_links
 from poc_harness.results import TestResult, write_results
@@ -28,6 +33,7 @@ from poc_harness.trial import Check, Trial
 TRIAL_KEY = pytest.StashKey[Trial]()
 RESULTS_KEY = pytest.StashKey[list[TestResult]]()
 SELECTED_KEY = pytest.StashKey[list[DefinedCheck]]()
+ENDED_KEY = pytest.StashKey[dict[str, float]]()
 PENDING_PREFIX = "PENDING"
 
 
@@ -36,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--vendor",
         help="the vendor to test: a [vendors.<name>] of poc.toml or an adapter name; "
-        "'sandbox:<profile>' picks a defect profile of the reference CRM",
+        "'sandbox:<profile>' picks a defect profile of the reference CRM. " + exitcodes.HELP,
     )
     group.addoption("--poc-config", type=Path, help="the TOML configuration (default: ./poc.toml if present)")
     group.addoption(
@@ -104,11 +110,19 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     try:
         answered = trial.connect()
+    except VendorDown as exc:
+        pytest.exit(
+            f"poc-harness: {exc}; outage recorded in the ledger as run {trial.run_id} "
+            f"(exit {exitcodes.VENDOR_DOWN})",
+            returncode=exitcodes.VENDOR_DOWN,
+        )
     except PocError as exc:
         trial.adapter.close()
         raise pytest.UsageError(f"cannot start the trial: {exc}") from None
     config.stash[TRIAL_KEY] = trial
     config.stash[RESULTS_KEY] = []
+    config.stash[ENDED_KEY] = {}
+    _interrupt_on_sigterm()
     _default_reports(config, trial)
     _metadata(config, trial, answered)
 
@@ -265,6 +279,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             outcome = "failed" if report.when == "call" else "error"
             message = report.longreprtext.strip()
             fault = _fault(call)
+        if call.excinfo is not None and isinstance(call.excinfo.value, VendorDown):
+            outcome, fault, message = _stop_for_outage(item, report, call.excinfo.value)
+        item.config.stash[ENDED_KEY][item.nodeid] = report.stop
         item.config.stash[RESULTS_KEY].append(
             TestResult(
                 nodeid=item.nodeid,
@@ -286,6 +303,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     trial = config.stash[TRIAL_KEY]
     results = config.stash[RESULTS_KEY]
+    ledger_outcome, code, hint = _settle_run(session, trial, results, exitstatus)
     run = {
         **trial.metadata(),
         **run_completeness(config),
@@ -298,6 +316,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "resubmitted_after_batch": len(trial.seeder.resubmitted),
             "unconfirmed": len(trial.ledger.unbound(trial.run_id)),
         },
+        **_run_safety(trial, ledger_outcome, code),
     }
     path = trial.settings.reports_dir / f"{trial.vendor}-{trial.run_id}.json"
     write_results(
@@ -307,11 +326,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         trial.ledger.observations(trial.run_id),
         trial.ledger.expectation_summary(trial.run_id),
     )
-    failed = sum(1 for r in results if r.outcome in ("failed", "error"))
-    trial.close("failed" if failed else "passed")
+    trial.close(ledger_outcome)
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     say = terminal.write_line if terminal is not None else print
     say(f"poc-harness: results of run {trial.run_id} written to {path}")
+    if hint:
+        say(hint)
     html_option, xml_option = (
         getattr(config.option, "htmlpath", None),
         getattr(config.option, "xmlpath", None),
@@ -324,6 +344,111 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     )
     _, html = publish(path, trial.config, lang, satisfaction, scorecard, links)
     say(f"poc-harness: acceptance report: {html}")
+    if exitstatus in (ExitCode.OK, ExitCode.TESTS_FAILED, ExitCode.INTERRUPTED):  # not pytest's own errors
+        session.exitstatus = code
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A trial that never reached its end (an error before the session finished) releases its lock."""
+    if TRIAL_KEY in config.stash:
+        config.stash[TRIAL_KEY].close("harness error")
+
+
+# --- run safety: outages, interrupts, exit codes ---------------------------------------------------
+
+
+def _interrupt_on_sigterm() -> None:
+    """A CI job cancelled (SIGTERM) ends like Ctrl-C: the run is marked interrupted, not left open."""
+    if threading.current_thread() is threading.main_thread():
+
+        def interrupt(*_: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def _stop_for_outage(
+    item: pytest.Item, report: pytest.TestReport, error: VendorDown
+) -> tuple[str, str, str]:
+    """A check cut short by an outage: pending (fault ``outage``), never failed; the session stops."""
+    trial = item.config.stash[TRIAL_KEY]
+    item.session.shouldstop = (
+        f"poc-harness: vendor '{trial.vendor}' is down: run {trial.run_id} stopped; the checks not yet "
+        "judged stay pending (outage recorded in the ledger)"
+    )
+    message = f"{PENDING_PREFIX}: not judged, the vendor is down: {error}"
+    report.outcome = "skipped"
+    report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {message}")
+    return "pending", "outage", REDACTOR(message)
+
+
+def _settle_run(
+    session: pytest.Session, trial: Trial, results: list[TestResult], exitstatus: int
+) -> tuple[str, int, str | None]:
+    """The run's ledger outcome, exit code and closing hint: a check failed for the vendor after the outage
+    began is pending (outage); the checks never run are listed as pending with why."""
+    seen = trial.note_outage()
+    interrupted = exitstatus == ExitCode.INTERRUPTED and seen is None  # an outage stops the session too
+    ended = session.config.stash[ENDED_KEY]
+    if seen is not None:
+        since = seen.started_at.timestamp()
+        for result in results:
+            if result.fault == "vendor" and ended.get(result.nodeid, 0) >= since:
+                result.outcome, result.fault = "pending", "outage"
+                result.message = f"{PENDING_PREFIX}: not judged, the vendor went down: {result.message}"
+    why = "outage" if seen else ("interrupted" if interrupted else "not run")
+    done = {result.nodeid for result in results}
+    for item in (i for i in session.items if _is_scenario(i) and i.nodeid not in done):
+        results.append(
+            TestResult(
+                nodeid=item.nodeid,
+                check=check_id_of(item),
+                outcome="pending",
+                severity=_marker_arg(item, "severity"),
+                criterion=_marker_arg(item, "criterion"),
+                duration_s=0.0,
+                message=f"{PENDING_PREFIX}: not run ({why})",
+                fault=why,
+            )
+        )
+    code = exitcodes.for_run([(r.outcome, r.fault) for r in results], seen is not None)
+    if interrupted:
+        if trial.past_seeding():
+            hint = (
+                f"poc-harness: run {trial.run_id} interrupted after seeding: it cannot be resumed; start a "
+                f"new run (and clean this one up: poc-harness cleanup --vendor {trial.vendor} "
+                f"--run {trial.run_id})"
+            )
+        else:
+            hint = (
+                f"poc-harness: run {trial.run_id} interrupted while seeding: finish it with "
+                f"pytest scenarios/ --vendor={trial.vendor} --resume={trial.run_id}"
+            )
+        return "interrupted", ExitCode.INTERRUPTED, hint
+    outcome = {
+        exitcodes.HARNESS_ERROR: "harness error",
+        exitcodes.VENDOR_DOWN: "vendor down",
+        exitcodes.CHECKS_FAILED: "failed",
+    }.get(code, "passed")
+    hint = None
+    if seen is not None:
+        hint = (
+            f"poc-harness: vendor '{trial.vendor}' down since {seen.started_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"({seen.what}): outage recorded; exit {exitcodes.VENDOR_DOWN}"
+        )
+    return outcome, code, hint
+
+
+def _run_safety(trial: Trial, outcome: str, code: int) -> dict[str, Any]:
+    """The results JSON's run fields about the run's safety: outage, availability, how it ended."""
+    seen = trial.watch.outage
+    return {
+        "outcome": outcome,
+        "exit_code": int(code),
+        "outage": seen.to_json() if seen else None,
+        "availability": trial.ledger.availability(trial.vendor),
+        "writes_in_doubt": asdict(writes.STATS),
+    }
 
 
 class HtmlReportHooks:

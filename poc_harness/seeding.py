@@ -2,16 +2,17 @@
 vendor id right after, so a crash never loses track of what reached the vendor; a resumed run skips
 what it already created (no duplicates).
 
-When a create's answer is lost (a timeout, a dropped connection, a kill between the vendor's
-commit and the ledger's write) the record is looked up by the run's tag: by the harness's key
-where the vendor keeps it, else as the single tagged record the ledger does not know yet.
+When a create's answer is lost or in doubt (a 5xx, a timeout, a dropped connection, a kill between the
+vendor's commit and the ledger's write) the record is looked up by the run's tag: by the harness's key
+where the vendor keeps it, else as the single tagged record the ledger does not know yet; only a
+record provably not there is sent again (``poc_harness.writes``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fixtures.factories import Dataset
 from poc_harness.adapter import Capability, CRMAdapter, RecordKind
@@ -19,6 +20,7 @@ from poc_harness.batches import BatchItem, BatchResult, create_alone
 from poc_harness.errors import VendorError, VendorUnreachable
 from poc_harness.ledger import Ledger, SeededRecord
 from poc_harness.model import Lead, Record
+from poc_harness.writes import write_once
 
 
 @dataclass
@@ -59,16 +61,16 @@ class Seeder:
             return known
         payload = record.model_dump(mode="json") if isinstance(record, Record) else dict(record)
         self.ledger.intend(self.run_id, kind.value, key, payload, self.now())
-        try:
-            vendor_id = call()
-        except VendorError as exc:
-            found = self._lookup(kind, [key]).get(key) if exc.maybe_applied else None
-            if found is None:
-                raise
-            vendor_id = found
-            self.recovered.append(key)
+        vendor_id = write_once(call, lambda: self._found(kind, key))
         self.ledger.bind(self.run_id, kind.value, key, vendor_id, self.now())
         return vendor_id
+
+    def _found(self, kind: RecordKind, key: str) -> str | None:
+        """The vendor id of ``key`` if a create whose answer was in doubt did create it."""
+        found = self._lookup(kind, [key]).get(key)
+        if found is not None:
+            self.recovered.append(key)
+        return found
 
     def _lookup(self, kind: RecordKind, keys: list[str]) -> dict[str, str]:
         """Which of ``keys`` (ledger rows without a vendor id) the vendor did create, by the run's tag:
@@ -151,13 +153,21 @@ class Seeder:
         except VendorUnreachable:
             raise
         except VendorError as exc:
+            if exc.on_resolved is not None:  # in doubt: every item is looked up, the missing sent alone
+                exc.on_resolved()
             return [BatchResult(None, str(exc), exc.maybe_applied)] * len(chunk)
         if len(results) != len(chunk):
             raise VendorError(f"{self.adapter.name}: batch of {len(chunk)} answered {len(results)} results")
         return results
 
     def seed(self, dataset: Dataset, arrival: Callable[[Lead], datetime | None]) -> SeededWorld:
-        """Create the dataset; a resumed run first reconciles what its killed predecessor left unbound."""
+        """Create the dataset; a resumed run first reconciles what its killed predecessor left unbound.  Once
+        it is all there the ledger marks the run *past seeding*: it can no longer be resumed."""
+        world = self._seed(dataset, arrival)
+        self.ledger.mark_seeded(self.run_id, datetime.now(UTC))
+        return world
+
+    def _seed(self, dataset: Dataset, arrival: Callable[[Lead], datetime | None]) -> SeededWorld:
         self.reconcile()
         world = SeededWorld()
         adapter = self.adapter

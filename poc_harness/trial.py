@@ -7,19 +7,29 @@ an earlier one, is judged now; the rest stays pending for a later run.
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from fixtures.factories import Dataset, build_dataset
+from poc_harness import outage
 from poc_harness.adapter import CRMAdapter, build_adapter
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig
 from poc_harness.earlier_run import earlier_run
-from poc_harness.errors import CapabilityMissing, ConfigError, HarnessError, VendorError
+from poc_harness.errors import (
+    CapabilityMissing,
+    ConfigError,
+    HarnessError,
+    RunRefused,
+    VendorDown,
+    VendorError,
+)
 from poc_harness.ledger import ExpectationRow, Ledger
 from poc_harness.model import Lead
 from poc_harness.rules import Verdict, load_rules
@@ -116,6 +126,8 @@ class Trial:
         self.run_id = new_run_id(self.started_at)
         self.tag = f"poc{self.run_id.replace('T', '').replace('-', '')}"
         self.resumed = resume is not None
+        self.watch = outage.OutageWatch(self.vendor)
+        self._closed = self._outage_noted = False
         if resume is not None:
             try:
                 self._resume(resume)
@@ -124,10 +136,17 @@ class Trial:
                 self.ledger.close()
                 raise
         self.rules = load_rules()
+        outage.install(self.watch)
 
     def _resume(self, run_id: str) -> None:
         where = f"--resume {run_id}"
         run = earlier_run(self.adapter, self.ledger, run_id, self.vendor, where, "start a new run instead")
+        if run.get("seeded_at"):
+            raise RunRefused(
+                f"{where}: that run is past seeding (complete at {run['seeded_at'][:19]} UTC; its stories "
+                f"changed records at the vendor): start a new run, and clean this one up with "
+                f"'poc-harness cleanup --vendor {self.vendor} --run {run_id}'"
+            )
         self.run_id, self.tag = run_id, run["tag"]
         self.clock_mode = ClockMode(run["clock"])
         self.settings = self.settings.model_copy(
@@ -135,8 +154,34 @@ class Trial:
         )
 
     def connect(self) -> str:
-        """Reach the vendor, then open the run in the ledger."""
-        answered = self.adapter.check_connection()
+        """Take the vendor's lock, reach the vendor, then open the run in the ledger.  A vendor that does not
+        answer leaves the run in the ledger with its outage, and raises ``VendorDown``."""
+        self._lock()
+        try:
+            answered = self.adapter.check_connection()
+        except (VendorDown, VendorError) as exc:
+            if isinstance(exc, VendorError) and not outage.signals_down(exc):
+                self.ledger.unlock(self.vendor, self.run_id)
+                raise
+            self._open_run()
+            self.watch.failed(str(exc), unreachable=True)
+            self.close("vendor down")
+            raise VendorDown(f"vendor '{self.vendor}' is down before the run: {exc}") from None
+        self._open_run()
+        return answered
+
+    def _lock(self) -> None:
+        """One run at a time per vendor and ledger: refuse, naming the run that holds the lock."""
+        here = socket.gethostname()
+        holder = self.ledger.lock(self.vendor, self.run_id, os.getpid(), here, self.started_at)
+        if holder is not None:
+            raise RunRefused(
+                f"vendor '{self.vendor}' is locked by run {holder['run_id']} (pid {holder['pid']} on "
+                f"{holder['host']}, since {holder['at'][:19]} UTC): wait for it to finish; if that process "
+                f"is gone, 'poc-harness unlock --vendor {self.vendor}' releases the lock"
+            )
+
+    def _open_run(self) -> None:
         self.ledger.start_run(
             self.run_id,
             self.vendor,
@@ -149,7 +194,6 @@ class Trial:
             self.started_at,
             self.adapter.endpoint(),
         )
-        return answered
 
     @property
     def acceptance(self) -> bool:
@@ -175,9 +219,30 @@ class Trial:
         }
 
     def close(self, outcome: str) -> None:
+        """Record the run's outage (if any) and outcome, release the vendor's lock; once."""
+        if self._closed:
+            return
+        self._closed = True
+        self.note_outage()
         self.ledger.finish_run(self.run_id, outcome, datetime.now(UTC))
+        self.ledger.unlock(self.vendor, self.run_id)
+        outage.install(None)
         self.adapter.close()
         self.ledger.close()
+
+    def note_outage(self) -> outage.Outage | None:
+        """The outage this run met, written to the ledger (once)."""
+        seen = self.watch.outage
+        if seen is not None and not self._outage_noted:
+            self._outage_noted = True
+            self.ledger.record_outage(
+                self.run_id, self.vendor, seen.started_at, seen.ended_at, seen.what, seen.calls
+            )
+        return seen
+
+    def past_seeding(self) -> bool:
+        run = self.ledger.run(self.run_id)
+        return bool(run and run.get("seeded_at"))
 
     # --- time -------------------------------------------------------------------------
     def now(self) -> datetime:

@@ -17,7 +17,7 @@ TAG = "poc-test-7"
 LOCALES: tuple[Locale, ...] = ("fa_IR", "en_US")
 PERSIAN = re.compile(r"[\u0600-\u06FF]")
 PHONE = {"fa_IR": re.compile(r"^\+989\d{9}$"), "en_US": re.compile(r"^\+1[2-9]\d{2}[2-9]\d{6}$")}
-EMAIL = re.compile(r"^[a-z0-9.]+@[a-z0-9.-]+\.example$")
+EMAIL = re.compile(r"^[a-z0-9.]+\+[a-z0-9]+@[a-z0-9.-]+\.example$")
 
 
 @cache
@@ -297,3 +297,33 @@ def test_tickets_are_realistic_and_reference_seeded_contacts() -> None:
     parts["tickets"][0] = parts["tickets"][0].model_copy(update={"contact_key": "contact-9999"})
     with pytest.raises(ValueError, match="contact-9999"):
         Dataset(**parts)
+
+
+# --- run isolation: a rerun with the same seed never collides with an earlier run -----------
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_rerun_with_the_same_seed_collides_with_nothing_the_earlier_run_created(locale: Locale) -> None:
+    """A CRM that keeps e-mails (BottleCRM: "contact with this email already exists"), phones or names
+    unique must accept the second run's seeding: no e-mail, phone, person, account name, lead title or
+    ticket subject of one run is another's, and each run's data stays the same for the same seed and tag."""
+    first = dataset(200, 1404, locale, "poc20261125010203ab12")
+    second = dataset(200, 1404, locale, "poc2026x")
+    assert first == dataset(200, 1404, locale, "poc20261125010203ab12")
+
+    def values(ds: Dataset) -> dict[str, set[str]]:
+        people = [*ds.reps, *ds.contacts, *ds.leads]
+        return {
+            "email": {str(r.email) for r in people},
+            "phone": {r.phone for r in [*ds.accounts, *ds.contacts, *ds.leads]},
+            "account": {a.name for a in ds.accounts},
+            "lead title": {le.title for le in ds.leads},
+            "ticket": {t.subject for t in ds.tickets},
+        }
+
+    earlier, again = values(first), values(second)
+    for what in earlier:
+        assert not earlier[what] & again[what], f"{what} collides: {sorted(earlier[what] & again[what])[:3]}"
+    names = lambda ds: [(c.first_name, c.last_name) for c in ds.contacts]  # noqa: E731
+    assert names(first) != names(second), "people differ from run to run"
+    assert all(f"+{'poc2026x'}@" in str(c.email) for c in second.contacts)

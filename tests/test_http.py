@@ -78,11 +78,18 @@ def test_429_on_post_is_retried(mock: respx.MockRouter, client: VendorHTTP) -> N
     assert route.call_count == 2
 
 
-def test_503_on_post_is_retried(mock: respx.MockRouter, client: VendorHTTP) -> None:
-    route = mock.post("/leads").mock(side_effect=[httpx.Response(503), httpx.Response(201, json={"id": "1"})])
-    assert client.request("POST", "/leads").status_code == 201
-    assert route.call_count == 2
-    assert client.stats.retries == 1
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_write_answered_5xx_is_not_repeated_blindly_but_may_have_been_applied(
+    mock: respx.MockRouter, client: VendorHTTP, status: int
+) -> None:
+    """A gateway's 503 (even with Retry-After), 502 or 504 may come after the upstream applied the write:
+    the client does not repeat it; the caller looks the record up first (``poc_harness.writes``)."""
+    answers = [httpx.Response(status, headers={"Retry-After": "3"}), httpx.Response(201, json={"id": "1"})]
+    route = mock.post("/leads").mock(side_effect=answers)
+    with pytest.raises(VendorError) as caught:
+        client.request("POST", "/leads")
+    assert route.call_count == 1 and client.stats.retries == 0
+    assert caught.value.maybe_applied and caught.value.status == status and caught.value.retry_after == 3.0
 
 
 # --- Retry-After parsing -----------------------------------------------------------------
@@ -525,3 +532,42 @@ def test_a_refused_write_is_known_not_applied(mock: respx.MockRouter, client: Ve
     with pytest.raises(VendorError) as caught:
         client.json("POST", "/leads", json={})
     assert not caught.value.maybe_applied
+
+
+# --- writes in doubt: looked up before being sent again (poc_harness.writes) -------------------------
+
+
+def test_write_once_looks_up_before_sending_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from poc_harness import writes
+
+    monkeypatch.setattr(writes, "_sleep", lambda seconds: None)
+    sent: list[int] = []
+
+    def send() -> str:
+        sent.append(1)
+        raise VendorError("POST /tickets: HTTP 503", maybe_applied=True, status=503, retry_after=0)
+
+    assert writes.write_once(send, lambda: "T1") == "T1" and len(sent) == 1, "found: never sent again"
+    sent.clear()
+    answers = iter([VendorError("HTTP 503", maybe_applied=True, status=503), None])
+
+    def flaky() -> str:
+        sent.append(1)
+        error = next(answers)
+        if error:
+            raise error
+        return "T2"
+
+    assert writes.write_once(flaky, lambda: None) == "T2" and len(sent) == 2, "not found: sent again"
+    with pytest.raises(VendorError):  # in doubt, and no way to look: raised, not repeated
+        writes.write_once(send, None)
+    refused = iter(
+        [VendorError("HTTP 503", maybe_applied=True, status=503), VendorError("HTTP 409", status=409)]
+    )
+
+    def survey() -> bool:
+        raise next(refused)
+
+    assert writes.write_once(survey, None, refused_as_repeat=True) is True, "a 409 to the repeat: applied"
+    with pytest.raises(VendorError, match="422"):  # refused outright: never in doubt, never repeated
+        writes.write_once(lambda: (_ for _ in ()).throw(VendorError("HTTP 422")), lambda: "x")

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -125,23 +128,99 @@ def test_killed_runs_lose_nothing_resume_without_duplicates_and_clean_up_exactly
             ]
             assert len(seeded) == len(expected), f"{collection}: lost or doubled"
 
-        lookalike = {**foreign, "name": "Tagged like the run, but not created by it", "tag": tag}
-        httpx.post(f"{url}/accounts", headers=headers, json=lookalike).raise_for_status()
+        # a record under the run's tag the ledger never had an id for (a write applied upstream whose answer
+        # said otherwise): the run's tag is unique to the run, so it is the run's, and cleanup deletes it
+        unlisted = {**foreign, "name": "Under the run's tag, never in the ledger", "tag": tag}
+        httpx.post(f"{url}/accounts", headers=headers, json=unlisted).raise_for_status()
         cli = [sys.executable, "-m", "poc_harness.cli", "cleanup", "--vendor=served", f"--run={run_id}"]
         environment = {**os.environ, "SERVED_TOKEN": TOKEN}
         done = subprocess.run(
             [*cli, f"--poc-config={config}"], cwd=ROOT, capture_output=True, text=True, env=environment
         )
         assert done.returncode == 0, done.stderr
+        assert "deleted (not in the ledger): account" in done.stdout
         for collection in (*SEEDED, "deals", "activities", "tickets"):
-            left = [r["name"] for r in _vendor(url, collection, tag=tag) if "name" in r]
-            assert left == (
-                ["Tagged like the run, but not created by it"] if collection == "accounts" else []
-            )
-        assert len(_vendor(url, "accounts")) == 2, "records the harness did not create must survive"
+            assert _vendor(url, collection, tag=tag) == [], f"{collection}: left under the run's tag"
+        assert [a["name"] for a in _vendor(url, "accounts")] == [foreign["name"]], "untagged records survive"
     print(f"kills at ledger rows {points}; rows left unconfirmed by a kill and recovered: {unconfirmed_seen}")
 
 
 def _tag(ledger: Path, run_id: str) -> str:
     with sqlite3.connect(ledger) as db:
         return str(db.execute("SELECT tag FROM runs WHERE run_id=?", (run_id,)).fetchone()[0])
+
+
+# --- one run at a time, resume only while seeding, Ctrl-C marks the run interrupted -------------------
+
+
+def _served_config(tmp: Path, url: str) -> Path:
+    config = tmp / "poc.toml"
+    config.write_text(
+        f'[harness]\nreports_dir = "{tmp / "reports"}"\nledger = "{tmp / "ledger.sqlite"}"\n'
+        f'[vendors.served]\nadapter = "sandbox"\nbase_url = "{url}"\ntoken_env = "SERVED_TOKEN"\n'
+    )
+    return config
+
+
+def test_a_second_run_on_a_locked_vendor_is_refused_naming_the_holder_and_a_stale_lock_is_taken(
+    tmp_path: Path,
+) -> None:
+    from poc_harness.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    here = socket.gethostname()
+    assert ledger.lock("sandbox", "run-a", os.getpid(), here, datetime.now(UTC)) is None
+    ledger.close()
+    refused = run_suite(tmp_path, "--vendor=sandbox", "-k", "nothing-matches")
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    lines = [line for line in refused.stderr.splitlines() if "locked by run run-a" in line]
+    assert len(lines) == 1 and f"pid {os.getpid()}" in lines[0], refused.stderr
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.unlock("sandbox")
+    assert ledger.lock("sandbox", "run-b", dead.pid, here, datetime.now(UTC)) is None
+    holder = ledger.lock("sandbox", "run-c", os.getpid(), here, datetime.now(UTC))
+    assert holder is None, "a lock whose process is gone (same host) is stale: taken over"
+    elsewhere = ledger.lock("sandbox", "run-d", 1, "another-host", datetime.now(UTC))
+    assert elsewhere is not None and elsewhere["run_id"] == "run-c", "from another host: presumed alive"
+    ledger.close()
+
+
+def test_resume_of_a_run_past_seeding_is_refused_with_one_line(tmp_path: Path) -> None:
+    with BackgroundServer(token=TOKEN) as url:
+        _served_config(tmp_path, url)
+        first = run_suite(tmp_path, "--vendor=served", "scenarios/test_lead_to_contract.py", "-k", "owner",
+                          env={"SERVED_TOKEN": TOKEN})
+        assert first.results is not None, first.stdout + first.stderr
+        run_id = first.results["run"]["run_id"]
+        again = run_suite(tmp_path, "--vendor=served", f"--resume={run_id}", env={"SERVED_TOKEN": TOKEN})
+    assert again.returncode == 4 and "Traceback" not in again.stderr
+    (line,) = [line for line in again.stderr.splitlines() if "past seeding" in line]
+    assert "start a new run" in line and f"--run {run_id}" in line
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_says_it_must_start_anew(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    config = tmp_path / "poc.toml"
+    config.write_text(f'[harness]\nreports_dir = "{tmp_path / "reports"}"\nledger = "{ledger}"\n')
+    command = [sys.executable, "-m", "pytest", "scenarios/", "-q", "-p", "no:warnings"]
+    command.append(f"--poc-config={config}")
+    run = subprocess.Popen([*command, "--vendor=sandbox"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and run.poll() is None:
+        try:
+            with sqlite3.connect(ledger) as db:
+                if db.execute("SELECT COUNT(*) FROM expectations").fetchone()[0]:  # checks are running
+                    break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    stdout, _ = run.communicate(timeout=120)
+    assert run.returncode == 2, stdout
+    with sqlite3.connect(ledger) as db:
+        ((run_id, outcome),) = db.execute("SELECT run_id, outcome FROM runs").fetchall()
+        assert outcome == "interrupted"
+        assert f"run {run_id} interrupted after seeding: it cannot be resumed; start a new run" in stdout
+        assert db.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 0, "the lock is released"

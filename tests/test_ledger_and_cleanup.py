@@ -200,3 +200,92 @@ def test_a_delete_the_vendor_fails_is_reported_kept_and_deleted_by_the_next_clea
         assert [r.key for r in second.deleted] == ["a1"] and not second.failed
         assert adapter.find_tagged(RecordKind.ACCOUNT, "tag-r1") == []
         adapter.close()
+
+
+class _Gateway(httpx.BaseTransport):
+    """A gateway in front of the CRM: every ``every``-th POST is passed on (the CRM applies it), but the
+    caller gets 503 with Retry-After, the way a gateway answers when the upstream answer is slow."""
+
+    def __init__(self, inner: httpx.BaseTransport, every: int = 2) -> None:
+        self.inner, self.every, self.posts, self.applied_then_503 = inner, every, 0, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST":
+            self.posts += 1
+            if self.posts % self.every == 0:
+                response.read()
+                self.applied_then_503 += 1
+                return httpx.Response(503, headers={"Retry-After": "0"}, json={"error": "upstream timeout"})
+        return response
+
+
+def test_a_post_applied_upstream_but_answered_503_is_looked_up_never_duplicated(tmp_path: Path) -> None:
+    """Every second POST is applied by the CRM but answered 503 by the gateway: the seeder looks each one up
+    by the run's tag and the harness's key before sending it again, so no ticket is there twice and every
+    one is in the ledger."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    adapter = SandboxAdapter(SandboxOptions())
+    gateway = _Gateway(adapter.http._client._transport)
+    adapter.http._client._transport = gateway
+    ledger.start_run("r1", "sandbox", "sandbox", "tag-r1", 1, 20, "en_US", "virtual", _now())
+    seeder = Seeder(adapter, ledger, "r1", "tag-r1", _now)
+    dataset = build_dataset(40, 7, "en_US", "tag-r1")
+    contact = dataset.contacts[0]
+    account_id = seeder.create(
+        RecordKind.ACCOUNT, dataset.accounts[0], "acct", lambda: adapter.create_account(dataset.accounts[0])
+    )
+    contact_id = seeder.create(
+        RecordKind.CONTACT, contact, contact.key, lambda: adapter.create_contact(contact, account_id)
+    )
+    tickets = [t.model_copy(update={"contact_key": contact.key}) for t in dataset.tickets]
+    for ticket in tickets:
+        create = lambda t=ticket: adapter.create_ticket(t, contact_id)  # noqa: E731
+        seeder.create(RecordKind.TICKET, ticket, ticket.key, create)
+    assert gateway.applied_then_503 >= 2
+    at_vendor = adapter.find_tagged(RecordKind.TICKET, "tag-r1")
+    assert len(at_vendor) == len(tickets), "a write answered 503 was sent again blindly: duplicates"
+    assert sorted(at_vendor) == sorted(r.vendor_id for r in ledger.records("r1", "ticket"))
+    assert seeder.recovered, "the applied writes were found by the run's tag and key"
+    adapter.close()
+
+
+def test_cleanup_deletes_every_tagged_record_even_unknown_to_the_ledger_and_fails_while_any_remains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A duplicate the ledger never got an id for (a 503 applied upstream, retried by an older harness) is
+    under the run's tag: cleanup deletes it, lists it, touches nothing untagged, and exits 0 only once nothing
+    under the tag is left."""
+    monkeypatch.setenv("SERVED_TOKEN", TOKEN)
+    from poc_harness import cli
+
+    with BackgroundServer(token=TOKEN) as url:
+        ledger = Ledger(tmp_path / "ledger.sqlite")
+        adapter = _three_accounts_seeded(url, ledger)
+        ledger.close()
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        duplicate = {"name": "Acme 1", "industry": "x", "city": "y", "phone": "+15550002", "tag": "tag-r1"}
+        stranger = httpx.post(f"{url}/accounts", headers=headers, json=duplicate).json()["id"]
+        httpx.post(f"{url}/accounts", headers=headers, json={**duplicate, "tag": None}).raise_for_status()
+        config = tmp_path / "poc.toml"
+        config.write_text(
+            f'[harness]\nledger = "{tmp_path / "ledger.sqlite"}"\n'
+            f'[vendors.served]\nadapter = "sandbox"\nbase_url = "{url}"\ntoken_env = "SERVED_TOKEN"\n'
+        )
+        delete = SandboxAdapter.delete
+        refusing = {stranger}
+
+        def stubborn(self: SandboxAdapter, kind: RecordKind, vendor_id: str) -> bool:
+            if vendor_id in refusing:
+                raise VendorError(f"DELETE /accounts/{vendor_id}: HTTP 500")
+            return delete(self, kind, vendor_id)
+
+        monkeypatch.setattr(SandboxAdapter, "delete", stubborn)
+        args = ["cleanup", "--vendor=served", f"--poc-config={config}", "--run=r1"]
+        assert cli.main(args) == 1, "a tagged record is left: cleanup is not done"
+        assert adapter.find_tagged(RecordKind.ACCOUNT, "tag-r1") == [stranger]
+        refusing.clear()
+        assert cli.main(args) == 0
+        assert adapter.find_tagged(RecordKind.ACCOUNT, "tag-r1") == []
+        assert _count(url, "accounts") == 1, "the untagged record is not the run's: it stays"
+        adapter.close()

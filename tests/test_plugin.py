@@ -13,7 +13,7 @@ pytest_plugins = ["pytester"]
 
 
 def _error_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.startswith("ERROR:")]
+    return [line for line in text.splitlines() if line.startswith(("ERROR:", "Exit:"))]  # Exit: vendor down
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ A run counts only when it is a full acceptance run (``poc_harness.completeness``
 define selected, at least the acceptance record count, a results file that records both).  A partial or
 small run is listed among the night's runs, labelled, but never gives the night its score or verdict, so
 it never moves the trend; a night with only such runs is ``not_counted``.
+A night whose runs met the vendor down (an outage in the ledger, or in the run's results) names the
+outage (status *outage* when it left no results).
 
 Each acceptance document carries the timeline it was published with (optional field ``timeline``),
 so a later report rebuilt from the documents alone still knows the earlier nights' ledger figures.
@@ -58,6 +60,8 @@ class RunPoint:
     checks: dict[str, int] | None = None
     expectations: dict[str, int] | None = None
     scope: tuple[str, ...] = ()  # why the run does not count (partial, small...); empty: it counts
+    outage: str | None = None
+    """What failed when the vendor was down during (or before) this run, if it was."""
 
     @property
     def counted(self) -> bool:
@@ -77,6 +81,7 @@ class RunPoint:
             "expectations": self.expectations,
             "scope": list(self.scope),
             "counted": self.counted,
+            "outage": self.outage,
         }
 
     @classmethod
@@ -89,6 +94,7 @@ class RunPoint:
             _figures(entry.get("checks"), OUTCOMES),
             _figures(entry.get("expectations"), EXPECTATION_FIGURES),
             _scope_labels(entry),
+            entry.get("outage"),
         )
 
 
@@ -170,6 +176,7 @@ def point_of(
         tally(test["outcome"] for test in tests),
         carried.expectations if carried else None,
         run_scope({"run": run, "tests": tests}).labels,
+        (run.get("outage") or {}).get("what"),
     )
 
 
@@ -214,7 +221,9 @@ def _with_ledger(
     since = min(p.started_at for p in points.values())
     for run in view.runs.values():
         if run.run_id not in documented | points.keys() and since <= run.started_at <= until:
-            points[run.run_id] = RunPoint(run.run_id, run.started_at)
+            points[run.run_id] = RunPoint(run.run_id, run.started_at, outage=run.outage)
+        elif run.outage and run.run_id in points and points[run.run_id].outage is None:
+            points[run.run_id] = replace(points[run.run_id], outage=run.outage)
     figures = view.counts(set(points))
     return {
         run_id: replace(point, expectations=figures[run_id]) if run_id in figures else point
@@ -248,6 +257,13 @@ def _night_expectations(runs: list[RunPoint]) -> dict[str, int] | None:
     return summed
 
 
+def _status(runs: list[RunPoint], status: str) -> str:
+    """The night's status (``STATUS``), *outage* instead of *no results* when the vendor was down."""
+    if status == "no_results" and any(p.outage for p in runs):
+        return "outage"
+    return status
+
+
 def timeline(points: list[RunPoint], target: float, trial_days: int = TRIAL_DAYS) -> dict[str, Any]:
     """Day by day from the first run's day to the last run's day; ``points`` oldest first."""
     if not points:
@@ -264,12 +280,13 @@ def timeline(points: list[RunPoint], target: float, trial_days: int = TRIAL_DAYS
             {
                 "day": offset + 1,
                 "date": day.isoformat(),
-                "status": status,
+                "status": _status(runs, status),
                 "runs": [p.to_json() for p in runs],
                 "checks": shown.checks if shown else None,
                 "expectations": _night_expectations(runs),
                 "total": final.total if final else None,
                 "verdict": final.verdict if final else None,
+                "outages": [p.outage for p in runs if p.outage],
             }
         )
     return {"trial_days": trial_days, "target": target, "first_date": first.isoformat(), "days": days}

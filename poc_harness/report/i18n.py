@@ -120,6 +120,7 @@ LABELS: dict[str, dict[str, str]] = {
     "missed": {"en": "no run: missed night", "fa": "بدون اجرا: شب از دست رفته"},
     "missed_nights": {"en": "Missed nights", "fa": "شب‌های بدون اجرا"},
     "no_results": {"en": "the run left no results (interrupted)", "fa": "اجرا نتیجه‌ای نداد (قطع شد)"},
+    "vendor_down": {"en": "vendor down (outage, not a defect)", "fa": "سامانه در دسترس نبود (قطعی، نه نقص)"},
     "expectations": {"en": "Time-based expectations", "fa": "انتظارهای زمانی"},
     "filed": {"en": "filed", "fa": "ثبت‌شده"},
     "judged_passed": {"en": "judged passed", "fa": "داوری‌شده: موفق"},

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +24,7 @@ class LedgerRun:
     run_id: str
     started_at: datetime
     finished_at: datetime | None
+    outage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,10 @@ def read(path: Path, vendor: str, run_id: str) -> LedgerView | None:
             }
             if run_id not in runs:
                 return None
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name='outages'").fetchone():
+                for found, what in db.execute("SELECT run_id, what FROM outages WHERE vendor=?", (vendor,)):
+                    if found in runs:
+                        runs[found] = replace(runs[found], outage=str(what))
             expectations = [
                 _Expectation(*row)
                 for row in db.execute(

@@ -245,6 +245,23 @@ def api_success(calls: dict[str, Any]) -> tuple[float | None, str]:
     return 100.0 * (requests - failures) / requests, evidence
 
 
+def reliability_measured(
+    calls: dict[str, Any], availability: dict[str, Any] | None
+) -> tuple[float | None, str]:
+    """The measured part of the reliability criterion when no reliability check ran: the lower of the API's
+    success rate over this run and the vendor's availability across the trial's nights (the ledger's
+    outages), each with its evidence."""
+    api, evidence = api_success(calls)
+    nights = (availability or {}).get("percent")
+    if nights is None:
+        return api, evidence
+    night_evidence = (
+        f"available {availability['nights_up']} of {availability['nights']} nights ({nights} %)"  # type: ignore[index]
+    )
+    value = float(nights) if api is None else min(api, float(nights))
+    return value, "; ".join(part for part in (evidence, night_evidence) if part)
+
+
 def _criterion_row(
     criterion: Criterion,
     part: Measured,
@@ -284,6 +301,7 @@ def score_matrix(
     weights: dict[Criterion, float],
     measured_share: float,
     calls: dict[str, Any] | None = None,
+    availability: dict[str, Any] | None = None,
 ) -> list[CriterionScore]:
     states: list[State] = [
         item if isinstance(item, tuple) else (item, completeness.state_of(item)) for item in tests
@@ -291,8 +309,8 @@ def score_matrix(
     rows = []
     for criterion in Criterion:
         part = measured_part(states, criterion)
-        if criterion is Criterion.RELIABILITY and part.low is None and calls:
-            value, _ = api_success(calls)
+        if criterion is Criterion.RELIABILITY and part.low is None and (calls or availability):
+            value, _ = reliability_measured(calls or {}, availability)
             part = Measured(value, value, 1, 1) if value is not None else part
         rows.append(_criterion_row(criterion, part, scorecard, weights[criterion], measured_share))
     return rows
@@ -397,7 +415,10 @@ def grade(
         rule_satisfaction(survey),
     ]
     calls = results.get("run", {}).get("calls") or {}
-    criteria = score_matrix(states, scorecard, weights or dict(DEFAULT_WEIGHTS), measured_share, calls)
+    availability = results.get("run", {}).get("availability")
+    criteria = score_matrix(
+        states, scorecard, weights or dict(DEFAULT_WEIGHTS), measured_share, calls, availability
+    )
     total = round(sum(c.points for c in criteria), 2)
     total_high = round(sum(c.points_high for c in criteria), 2)
     check_gaps = completeness.check_gaps(states)
@@ -409,7 +430,7 @@ def grade(
     notes = []
     if any(c.severity == Severity.MINOR.value for c in conditions):
         notes.append("a failed minor check is a condition too: the vendor fixes it before contract")
-    api_evidence = api_success(calls)[1]
+    api_evidence = reliability_measured(calls, availability)[1]
     if api_evidence:
         notes.append(f"Reliability (measured part): {api_evidence}")
     cost = None

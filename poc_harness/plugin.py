@@ -7,6 +7,7 @@ every problem is one ``ERROR:`` line naming what to fix.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from collections.abc import Generator
@@ -342,10 +343,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     lang, satisfaction, scorecard = (
         config.getoption(name) for name in ("report_lang", "satisfaction", "scorecard")
     )
-    _, html = publish(path, trial.config, lang, satisfaction, scorecard, links)
+    document, html = publish(path, trial.config, lang, satisfaction, scorecard, links)
     say(f"poc-harness: acceptance report: {html}")
+    say(verdict_line(document))
     if exitstatus in (ExitCode.OK, ExitCode.TESTS_FAILED, ExitCode.INTERRUPTED):  # not pytest's own errors
         session.exitstatus = code
+
+
+def verdict_line(acceptance_path: Path) -> str:
+    """The console's last word: the verdict, the score, and why a run does not count, if it does not."""
+    document = json.loads(acceptance_path.read_text(encoding="utf-8"))
+    scope = document.get("scope") or {}
+    labels = "" if scope.get("counts", True) else f" [{', '.join(scope.get('labels', []))}: not counted]"
+    reasons = document.get("reasons") or [""]
+    return (
+        f"poc-harness: verdict {str(document['verdict']).upper()}{labels}, score {document['total']:.1f}: "
+        f"{reasons[0]}"
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -213,3 +213,18 @@ def test_tco_and_roi_come_from_the_scorecard() -> None:
     assert graded.cost is not None
     assert graded.cost["tco"] == 2000  # 10 × 100 + 500 + 200 + 100 + 200
     assert graded.cost["roi_pct"] == pytest.approx(50.0)  # (3000 − 2000) ÷ 2000 × 100
+
+
+def test_availability_across_the_nights_is_measured_reliability() -> None:
+    """A vendor down on 2 of 10 nights cannot score its reliability from one good night's API calls."""
+    results = _results()
+    results["run"]["calls"] = {"calls": 1000, "retries": 0, "failures": 0}
+    steady = grade(results, _survey(9, 10), _scorecard(90))
+    results["run"]["availability"] = {"nights": 10, "nights_up": 8, "percent": 80.0, "nights_down": []}
+    flaky = grade(results, _survey(9, 10), _scorecard(90))
+    def reliability(graded: Any) -> float | None:
+        return {c.criterion: c for c in graded.criteria}[Criterion.RELIABILITY].measured  # type: ignore[no-any-return]
+
+    assert reliability(flaky) == 80.0 and reliability(steady) == 100.0
+    assert flaky.total < steady.total
+    assert any("8 of 10 nights" in note for note in flaky.notes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib.metadata import entry_points
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from poc_harness.batches import BatchItem, BatchResult, create_alone
 from poc_harness.clock import ClockMode
 from poc_harness.config import PocConfig
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError, VendorUnreachable
+from poc_harness.errors import CapabilityMissing, ConfigError, HarnessError, VendorError, VendorUnreachable
 from poc_harness.loadtargets import LoadTargets
 from poc_harness.model import (
     Account,
@@ -41,6 +42,7 @@ from poc_harness.model import (
     LeadChanges,
     LeadView,
     NpsFigure,
+    RecordView,
     SalesRep,
     SlaComplianceFigure,
     SurveyInviteView,
@@ -64,6 +66,14 @@ SERVICE_METHODS = frozenset(
         "carries_tag",
         "create_batch",
         "load_targets",
+        "read_record",
+        "list_records",
+        "update_record",
+        "delete_record",
+        "api_endpoints",
+        "call_anonymously",
+        "self_register",
+        "user_role",
     }
 )
 """Contract methods with a working default for every vendor (no capability behind them)."""
@@ -101,6 +111,40 @@ class RecordKind(StrEnum):
     TICKET = "ticket"
     ACTIVITY = "activity"
     DEAL = "deal"
+
+
+class AccessKind(StrEnum):
+    """The kinds of record the access-control probe confines to a team (tasks included: the vendor
+    creates them, the harness never does)."""
+
+    ACCOUNT = "account"
+    CONTACT = "contact"
+    LEAD = "lead"
+    DEAL = "deal"
+    TICKET = "ticket"
+    TASK = "task"
+    ACTIVITY = "activity"
+
+
+PRIVILEGED_ROLES = frozenset({"admin", "manager"})
+"""Roles ``user_role`` names that no anonymous sign-up may obtain."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of the vendor's API the adapter uses: how the vendor documents it (``route``) and a
+    request to it naming the probe's own records (``path``)."""
+
+    method: str
+    route: str
+    path: str
+    public: bool = False
+    """open without credentials by the vendor's design (a health check, SAML metadata, a sign-up)"""
+
+
+class NotExercised(HarnessError):
+    """The adapter cannot exercise this for its vendor: not measured (our gap), never the vendor's
+    finding.  Its message starts ``not measured:``."""
 
 
 class WebhookEvent(StrEnum):
@@ -183,6 +227,9 @@ class CRMAdapter(ABC):
     this long for the retry (``[webhooks] wait_seconds`` overrides it)."""
     persistent: bool = True
     """False for a CRM that lives only as long as this process: earlier runs' expectations are moot."""
+    unexercised: ClassVar[frozenset[Capability]] = frozenset()
+    """Capabilities the vendor offers that this adapter cannot exercise yet: checks needing them are not
+    measured (our gap, the verdict incomplete), never the vendor's finding."""
 
     def __init__(self, options: AdapterOptions) -> None:
         self.options = options
@@ -411,6 +458,48 @@ class CRMAdapter(ABC):
     def audit_settings(self) -> AuditSettingsView:
         """The audit log's retention from the vendor's settings (CapabilityMissing where the API hides it)."""
         raise self._lacks(Capability.AUDIT_LOG)
+
+    # --- the access-control matrix and the unauthenticated probe: defaults are our gap ----------------
+    def _unexercised(self, what: str) -> NotExercised:
+        return NotExercised(f"not measured: the {self.name} adapter does not {what}")
+
+    def read_record(self, kind: AccessKind, vendor_id: str) -> RecordView | None:
+        """One record of ``kind`` as the acting user sees it; None where the vendor says it does not exist
+        (an adapter acting as a user raises ``AccessDenied`` for a record out of the user's reach)."""
+        raise self._unexercised(f"read a {kind.value} by id")
+
+    def list_records(self, kind: AccessKind, tag: str) -> list[str]:
+        """Vendor ids of the records of ``kind`` carrying ``tag`` that the acting user's listing shows."""
+        raise self._unexercised(f"list {kind.value} records")
+
+    def update_record(self, kind: AccessKind, vendor_id: str, label: str) -> None:
+        """Set the record's descriptive field (what ``read_record`` reads as ``label``) to ``label``."""
+        raise self._unexercised(f"update a {kind.value}")
+
+    def delete_record(self, kind: AccessKind, vendor_id: str) -> None:
+        """Delete one record as the acting user; a refusal (or a record out of reach) raises
+        ``AccessDenied``, never False."""
+        raise self._unexercised(f"delete a {kind.value} as a user")
+
+    def api_endpoints(self, ids: Mapping[str, str]) -> list[Endpoint]:
+        """Every endpoint the adapter uses, each request naming the probe's records: ``ids`` maps an
+        ``AccessKind`` value (and ``user``) to a vendor id."""
+        raise self._unexercised("list the API endpoints it uses")
+
+    def call_anonymously(self, method: str, path: str, token: str | None) -> int:
+        """Send one request without the adapter's credentials: no ``Authorization`` at all (``token``
+        None) or the given made-up bearer token; the HTTP status (never retried)."""
+        raise self._unexercised("send requests without credentials")
+
+    def self_register(self, name: str, email: str, role: str, tag: str) -> str | None:
+        """Register a user anonymously through the vendor's public sign-up, asking for ``role``; the new
+        user's id, or None where the vendor refused the sign-up or offers none."""
+        raise self._unexercised("reach the vendor's self-registration")
+
+    def user_role(self, user_id: str) -> str:
+        """The user's role in the harness's words (``admin``, ``manager``, ``sales_rep``, or the
+        vendor's own name of a lesser role)."""
+        raise self._unexercised("read a user's role")
 
     def saml_sp_metadata(self) -> bytes:
         """The vendor's SAML 2.0 service-provider metadata document, as served."""

@@ -567,7 +567,8 @@ def audited_writes(
         created = create_many(RecordKind.LEAD, [BatchItem(lead) for lead in leads])
         what = "batch-create a lead (API user)"
         for lead in leads:
-            plan.add(Write(AuditAction.CREATE, RecordKind.LEAD, created[lead.key], api.actor, at, "batch", what))
+            lead_id = created[lead.key]
+            plan.add(Write(AuditAction.CREATE, RecordKind.LEAD, lead_id, api.actor, at, "batch", what))
     if adapter.has(Capability.TICKETS):
         ticket_id = holdings(adapter, create, tag, f"audit-{secrets.token_hex(3)}").ids.get(AccessKind.TICKET)
         if ticket_id is not None:

@@ -126,6 +126,10 @@ class AccessKind(StrEnum):
     ACTIVITY = "activity"
 
 
+SECURITY_PROBES_UNPORTED = frozenset({Capability.RBAC, Capability.AUDIT_LOG})
+"""What a real vendor's adapter declares ``unexercised`` until it acts as the vendor's users and reads
+its audit log: every candidate CRM has roles and teams; whether its audit log passes is not measured."""
+
 PRIVILEGED_ROLES = frozenset({"admin", "manager"})
 """Roles ``user_role`` names that no anonymous sign-up may obtain."""
 
@@ -210,7 +214,57 @@ def known_time_zone(name: str) -> str:
     return name
 
 
-class CRMAdapter(ABC):
+class SecurityProbes:
+    """The operations only the security probes use (the access-control matrix, requests without
+    credentials, anonymous sign-up), mixed into ``CRMAdapter``.  Their defaults raise ``NotExercised``:
+    an adapter that does not implement one leaves its part of a check not measured (our gap), never a
+    finding against the vendor."""
+
+    name: ClassVar[str]
+
+    def _unexercised(self, what: str) -> NotExercised:
+        return NotExercised(f"not measured: the {self.name} adapter does not {what}")
+
+    def read_record(self, kind: AccessKind, vendor_id: str) -> RecordView | None:
+        """One record of ``kind`` as the acting user sees it; None where the vendor says it does not exist
+        (an adapter acting as a user raises ``AccessDenied`` for a record out of the user's reach)."""
+        raise self._unexercised("read records by id")
+
+    def list_records(self, kind: AccessKind, tag: str) -> list[str]:
+        """Vendor ids of the records of ``kind`` carrying ``tag`` that the acting user's listing shows."""
+        raise self._unexercised("list records as a user")
+
+    def update_record(self, kind: AccessKind, vendor_id: str, label: str) -> None:
+        """Set the record's descriptive field (what ``read_record`` reads as ``label``) to ``label``."""
+        raise self._unexercised("update records by kind")
+
+    def delete_record(self, kind: AccessKind, vendor_id: str) -> None:
+        """Delete one record as the acting user; a refusal (or a record out of reach) raises
+        ``AccessDenied``, never False."""
+        raise self._unexercised("delete records as a user")
+
+    def api_endpoints(self, ids: Mapping[str, str]) -> list[Endpoint]:
+        """Every endpoint the adapter uses, each request naming the probe's records: ``ids`` maps an
+        ``AccessKind`` value (and ``user``) to a vendor id."""
+        raise self._unexercised("list the API endpoints it uses")
+
+    def call_anonymously(self, method: str, path: str, token: str | None) -> int:
+        """Send one request without the adapter's credentials: no ``Authorization`` at all (``token``
+        None) or the given made-up bearer token; the HTTP status (never retried)."""
+        raise self._unexercised("send requests without credentials")
+
+    def self_register(self, name: str, email: str, role: str, tag: str) -> str | None:
+        """Register a user anonymously through the vendor's public sign-up, asking for ``role``; the new
+        user's id, or None where the vendor refused the sign-up or offers none."""
+        raise self._unexercised("reach the vendor's self-registration")
+
+    def user_role(self, user_id: str) -> str:
+        """The user's role in the harness's words (``admin``, ``manager``, ``sales_rep``, or the
+        vendor's own name of a lesser role)."""
+        raise self._unexercised("read a user's role")
+
+
+class CRMAdapter(ABC, SecurityProbes):
     """One candidate CRM behind one typed contract.
 
     Every method goes through the vendor's real API.  Methods that need a
@@ -260,7 +314,7 @@ class CRMAdapter(ABC):
     def check_connection(self) -> str:
         """Reach the vendor with the configured credentials; return what answered."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold a client to close
+    def close(self) -> None:  # optional hook: most adapters hold a client to close
         """Release connections; the default has nothing to release."""
 
     def call_stats(self) -> dict[str, Any]:
@@ -458,48 +512,6 @@ class CRMAdapter(ABC):
     def audit_settings(self) -> AuditSettingsView:
         """The audit log's retention from the vendor's settings (CapabilityMissing where the API hides it)."""
         raise self._lacks(Capability.AUDIT_LOG)
-
-    # --- the access-control matrix and the unauthenticated probe: defaults are our gap ----------------
-    def _unexercised(self, what: str) -> NotExercised:
-        return NotExercised(f"not measured: the {self.name} adapter does not {what}")
-
-    def read_record(self, kind: AccessKind, vendor_id: str) -> RecordView | None:
-        """One record of ``kind`` as the acting user sees it; None where the vendor says it does not exist
-        (an adapter acting as a user raises ``AccessDenied`` for a record out of the user's reach)."""
-        raise self._unexercised(f"read a {kind.value} by id")
-
-    def list_records(self, kind: AccessKind, tag: str) -> list[str]:
-        """Vendor ids of the records of ``kind`` carrying ``tag`` that the acting user's listing shows."""
-        raise self._unexercised(f"list {kind.value} records")
-
-    def update_record(self, kind: AccessKind, vendor_id: str, label: str) -> None:
-        """Set the record's descriptive field (what ``read_record`` reads as ``label``) to ``label``."""
-        raise self._unexercised(f"update a {kind.value}")
-
-    def delete_record(self, kind: AccessKind, vendor_id: str) -> None:
-        """Delete one record as the acting user; a refusal (or a record out of reach) raises
-        ``AccessDenied``, never False."""
-        raise self._unexercised(f"delete a {kind.value} as a user")
-
-    def api_endpoints(self, ids: Mapping[str, str]) -> list[Endpoint]:
-        """Every endpoint the adapter uses, each request naming the probe's records: ``ids`` maps an
-        ``AccessKind`` value (and ``user``) to a vendor id."""
-        raise self._unexercised("list the API endpoints it uses")
-
-    def call_anonymously(self, method: str, path: str, token: str | None) -> int:
-        """Send one request without the adapter's credentials: no ``Authorization`` at all (``token``
-        None) or the given made-up bearer token; the HTTP status (never retried)."""
-        raise self._unexercised("send requests without credentials")
-
-    def self_register(self, name: str, email: str, role: str, tag: str) -> str | None:
-        """Register a user anonymously through the vendor's public sign-up, asking for ``role``; the new
-        user's id, or None where the vendor refused the sign-up or offers none."""
-        raise self._unexercised("reach the vendor's self-registration")
-
-    def user_role(self, user_id: str) -> str:
-        """The user's role in the harness's words (``admin``, ``manager``, ``sales_rep``, or the
-        vendor's own name of a lesser role)."""
-        raise self._unexercised("read a user's role")
 
     def saml_sp_metadata(self) -> bytes:
         """The vendor's SAML 2.0 service-provider metadata document, as served."""

@@ -579,3 +579,26 @@ def test_a_capability_the_adapter_cannot_exercise_is_our_gap_one_it_lacks_a_find
     with pytest.raises(NotExercised, match=r"^not measured: the sandbox adapter does not list"):
         CRMAdapter.api_endpoints(crm, {})
     crm.close()
+
+
+@pytest.mark.parametrize(
+    "module", ["hubspot", "salesforce", "zoho", "pipedrive", "dynamics", "odoo", "bottlecrm", "mapping"]
+)
+def test_real_vendor_adapters_leave_the_security_probes_not_measured(module: str) -> None:
+    """Their vendors have roles, teams and an audit trail; the adapters do not act as users or read the log
+    yet: the checks are our gap (not measured), never the vendor's finding."""
+    import importlib
+
+    from poc_harness.adapter import SECURITY_PROBES_UNPORTED, SecurityProbes
+
+    name = f"adapters.{module}"
+    found = vars(importlib.import_module(name)).values()
+    adapter_class = next(
+        value
+        for value in found
+        if isinstance(value, type) and issubclass(value, CRMAdapter) and value.__module__ == name
+    )
+    assert adapter_class.unexercised >= SECURITY_PROBES_UNPORTED
+    assert not adapter_class.capabilities & SECURITY_PROBES_UNPORTED
+    for name in ("api_endpoints", "self_register", "read_record"):
+        assert getattr(adapter_class, name) is getattr(SecurityProbes, name)

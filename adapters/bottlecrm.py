@@ -74,7 +74,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from poc_harness.adapter import SECURITY_PROBES_UNPORTED, AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
@@ -280,7 +280,9 @@ class BottleCRMAdapter(CRMAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.DEALS, Capability.TICKETS, Capability.USER_ADMIN}
     )
-    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
+    unexercised: ClassVar[frozenset[Capability]] = frozenset({Capability.RBAC})  # our gap: not measured
+    """BottleCRM's users see the records assigned to them (its roles: ADMIN, USER); the adapter does not act
+    as one yet.  It keeps no audit log: that stays a finding."""
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     Options: ClassVar[type[AdapterOptions]] = BottleCRMOptions
     persistent = True

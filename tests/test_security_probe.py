@@ -175,7 +175,9 @@ def test_each_broken_rbac_is_caught_in_exactly_its_cells(
 def test_a_refused_change_that_was_applied_anyway_fails_its_cell(crm: SandboxAdapter) -> None:
     params = {"kind": "lead", "operation": "update", "team": OTHER, "expected": REFUSED, "observed": REFUSED}
     verdict = access_cell(crm, "LE1", {**params, "applied": True, "left": "label now 'hostile'"})
-    assert not verdict.passed and verdict.note == "the write took effect (label now 'hostile')"
+    assert not verdict.passed
+    cell = "lead x update on the other team's record"
+    assert verdict.note == f"{cell}: the write took effect (label now 'hostile')"
     assert access_cell(crm, "LE1", {**params, "applied": False, "left": "label now 'kept'"}).passed
 
 

@@ -36,11 +36,15 @@ def access_cell(adapter: CRMAdapter, record_id: str, params: dict[str, Any]) -> 
     applied, left = params.get("applied"), params.get("left", "")
     if applied is not None and applied != (expected == "allowed"):
         problems.append(f"the write {'took' if applied else 'did not take'} effect ({left})")
+    note = f"{cell}: {'; '.join(problems)}" if problems else ""
+    if not problems and applied is None and left:
+        note = f"{cell}: {left}"  # what the write left could not be read back
     return Verdict(
         not problems,
-        expected=f"{cell}: {expected}",
-        observed=f"{cell}: {observed}" + (f" ({left})" if left else ""),
-        note="; ".join(problems) or ("" if applied is not None or not left else left),
+        expected=expected,
+        observed=observed + (f" ({left})" if left else ""),
+        note=note,
+        extra={"cell": cell},
     )
 
 

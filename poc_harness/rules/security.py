@@ -54,11 +54,13 @@ def refused_without_credentials(adapter: CRMAdapter, path: str, params: dict[str
     token = None if params["credential"] == "no token" else f"poc-garbage-{secrets.token_urlsafe(18)}"
     status = adapter.call_anonymously(params["method"], path, token)
     where = f"{params['method']} {params['route']} with {params['credential']}"
+    refused = status in (401, 403)
     return Verdict(
-        status in (401, 403),
-        expected=f"{where}: 401 or 403",
-        observed=f"{where}: HTTP {status}",
-        note="" if status in (401, 403) else f"answered HTTP {status} without valid credentials",
+        refused,
+        expected="HTTP 401 or 403",
+        observed=f"HTTP {status}",
+        note="" if refused else f"{where}: answered without valid credentials",
+        extra={"request": where},
     )
 
 

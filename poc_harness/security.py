@@ -350,14 +350,19 @@ OPERATIONS: tuple[tuple[str, tuple[AccessKind, ...], Run], ...] = (
     ("read", EVERY_KIND, _read),
     ("list", EVERY_KIND, _listed),
     ("update", EVERY_KIND, lambda p, k, i, t: p.rep.update_record(k, i, _label(p.tag, k, t))),
+    ("read its tasks", (AccessKind.LEAD,), lambda p, k, i, t: p.rep.lead_tasks(i)),
+    ("read its alerts", (AccessKind.LEAD,), lambda p, k, i, t: p.rep.lead_alerts(i)),
+    ("read its surveys", (AccessKind.TICKET,), lambda p, k, i, t: p.rep.ticket_surveys(i)),
     ("log activity", (AccessKind.LEAD,), _log_activity),
     ("convert", (AccessKind.LEAD,), _convert),
     ("move stage", (AccessKind.DEAL,), lambda p, k, i, t: p.rep.move_deal(i, DealStage.PROPOSAL)),
     ("reply", (AccessKind.TICKET,), lambda p, k, i, t: p.rep.reply_ticket(i, "Access probe reply")),
+    ("close", (AccessKind.TICKET,), lambda p, k, i, t: p.rep.close_ticket(i)),
     ("complete", (AccessKind.TASK,), lambda p, k, i, t: p.rep.complete_task(i, None)),
     ("delete", EVERY_KIND, lambda p, k, i, t: p.rep.delete_record(k, i)),
 )
-"""Every operation, on the kinds it applies to, in the order tried: deletes last."""
+"""Every operation, on the kinds it applies to, in the order tried: reads under a record, then writes
+under it (child writes), deletes last."""
 
 
 def _label(tag: str, kind: AccessKind, team: str) -> str:

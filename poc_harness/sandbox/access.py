@@ -56,6 +56,7 @@ RECORD_WORK = frozenset(
         ("GET", "/deals/{deal_id}"),
         ("POST", "/deals/{deal_id}/stage"),
         ("GET", "/tickets/{ticket_id}"),
+        ("GET", "/tickets/{ticket_id}/surveys"),
         ("POST", "/tickets/{ticket_id}/replies"),
         ("POST", "/tickets/{ticket_id}/close"),
         ("POST", "/tasks/{task_id}/complete"),

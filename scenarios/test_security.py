@@ -86,9 +86,9 @@ def test_sales_rep_confined_to_own_team(
 ) -> None:
     """Every kind of record (account, contact, lead, deal, ticket, task, activity) times every operation
     (read, list, update, delete, the reads under a record: a lead's tasks and alerts, a ticket's surveys,
-    and the writes under a record: log activity, convert, move stage, reply, close, complete): the rep is allowed on their own team's record and refused on another team's, and what
-    each write left (an update applied or not, a record gone or still there) is read back.  Each cell is
-    its own expectation."""
+    and the writes under a record: log activity, convert, move stage, reply, close, complete): the rep is
+    allowed on their own team's record and refused on another team's, and what each write left (an update
+    applied or not, a record gone or still there) is read back.  Each cell is its own expectation."""
     pair = _the(reps)
     own = holdings(pair.rep, seeder.create, tag, "rep-own")
     other = holdings(pair.other_team_rep, seeder.create, tag, "rep-other")

@@ -516,8 +516,9 @@ def _then(record_id: str, call: Callable[[], object]) -> Callable[[], str]:
     return run
 
 
-def _lead_story(w: _Writer, create: Create, tag: str, delete: Callable[[str, str], None] | None) -> None:
-    """Create a lead, update it, log an activity on it, convert it, and (``delete``) delete it."""
+def _lead_story(w: _Writer, create: Create, tag: str, mark_deleted: Callable[[str], None]) -> None:
+    """Create a lead, update it, log an activity on it, convert it, and delete it (``mark_deleted(key)``
+    tells the ledger it is gone)."""
     user = w.user
     lead = probe_lead(f"security-audit-{secrets.token_hex(4)}", tag, "Audit probe lead")
     note = Activity(kind=ActivityKind.NOTE, subject="Audit probe note")
@@ -540,9 +541,9 @@ def _lead_story(w: _Writer, create: Create, tag: str, delete: Callable[[str, str
         convert = _then(lead_id, lambda: create(RecordKind.DEAL, {"probe": deal_key}, deal_key,
                                                 lambda: user.convert_lead(lead_id, 1000)))
         w.did("convert the lead", AuditAction.UPDATE, RecordKind.LEAD, convert, "child")
-    if delete is not None:
-        w.did("delete the lead", AuditAction.DELETE, RecordKind.LEAD,
-              _then(lead_id, lambda: delete(lead_id, lead.key)), "single")
+    w.did("delete the lead", AuditAction.DELETE, RecordKind.LEAD,
+          _then(lead_id, lambda: user.delete(RecordKind.LEAD, lead_id)), "single")
+    mark_deleted(lead.key)
 
 
 def audited_writes(
@@ -556,15 +557,11 @@ def audited_writes(
 ) -> AuditPlan:
     """Writes by every path the audit log must show: as the API user a single create, a batch create, an
     update, child writes (activity, conversion, a reply to a ticket) and a delete; as a sales rep
-    (``rep``; None: not measured) the same single and child writes, which must name the rep."""
+    (``rep``; None: not measured) the same single and child writes and the delete, which must name the
+    rep.  ``mark_deleted(key)`` tells the ledger a deleted lead is gone."""
     plan = AuditPlan()
     api = _Writer(adapter, now, plan, "API user")
-
-    def delete(lead_id: str, key: str) -> None:
-        adapter.delete(RecordKind.LEAD, lead_id)
-        mark_deleted(key)
-
-    _lead_story(api, create, tag, delete)
+    _lead_story(api, create, tag, mark_deleted)
     if adapter.has(Capability.BATCH_CREATE):
         keys = [f"security-audit-batch-{secrets.token_hex(4)}" for _ in range(2)]
         leads = [probe_lead(key, tag, "Audit batch lead") for key in keys]
@@ -582,5 +579,5 @@ def audited_writes(
     if rep is None:
         plan.unmeasured.append(f"{NOT_MEASURED}: writes by a sales rep (no rep to act as)")
     else:
-        _lead_story(_Writer(rep, now, plan, "sales rep"), create, tag, None)
+        _lead_story(_Writer(rep, now, plan, "sales rep"), create, tag, mark_deleted)
     return plan

@@ -144,8 +144,8 @@ def test_audit_log_records_harness_writes(
 ) -> None:
     """Each write shows up in the audit log with its action, record, actor and time (± tolerance): as the
     API user a single create, a batch create, an update, an activity, a conversion, a reply and a delete;
-    as a sales rep a create, an update, an activity and a conversion, each naming the rep, not the API
-    user."""
+    as a sales rep a create, an update, an activity, a conversion and a delete, each naming the rep, not
+    the API user."""
     needs(trial.adapter, Capability.AUDIT_LOG)
 
     def gone(key: str) -> None:

@@ -603,26 +603,34 @@ class SandboxAdapter(CRMAdapter):
                 endpoints.append(Endpoint(method, route, path, (method, route) in PUBLIC_ROUTES))
         return endpoints
 
-    def _anonymous(self) -> httpx.Client:
+    ANONYMOUS_ATTEMPTS: ClassVar[int] = 3
+
+    def _anonymous(self, method: str, path: str, token: str | None, body: Any) -> httpx.Response:
+        """One request without the adapter's token (``token``: a made-up one), sent again on 429/503 or a
+        lost answer, as the retrying client would; never with the adapter's credentials."""
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         transport = _Borrowed(self._transport) if self._transport is not None else None
-        return httpx.Client(base_url=self._base_url, timeout=self._timeout, transport=transport)
+        with httpx.Client(base_url=self._base_url, timeout=self._timeout, transport=transport) as client:
+            attempts = 0
+            while True:
+                attempts += 1
+                last = attempts >= self.ANONYMOUS_ATTEMPTS
+                try:
+                    answer = client.request(method, path, headers=headers, json=body)
+                except httpx.HTTPError as exc:
+                    if last:
+                        raise VendorError(f"sandbox: {method} {path} without credentials: {exc}") from None
+                    continue
+                if last or answer.status_code not in (429, 503):
+                    return answer
 
     def call_anonymously(self, method: str, path: str, token: str | None) -> int:
-        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         body = {} if method in ("POST", "PUT", "PATCH") else None
-        try:
-            with self._anonymous() as client:
-                return client.request(method, path, headers=headers, json=body).status_code
-        except httpx.HTTPError as exc:
-            raise VendorError(f"sandbox: {method} {path} without credentials: {type(exc).__name__}") from None
+        return self._anonymous(method, path, token, body).status_code
 
     def self_register(self, name: str, email: str, role: str, tag: str) -> str | None:
         body = {"name": name, "email": email, "role": role, "tag": tag, "external_ref": email}
-        try:
-            with self._anonymous() as client:
-                answer = client.post("/signup", json=body)
-        except httpx.HTTPError as exc:
-            raise VendorError(f"sandbox: POST /signup: {type(exc).__name__}") from None
+        answer = self._anonymous("POST", "/signup", None, body)
         if answer.status_code in (401, 403, 404):
             return None
         if answer.status_code >= 300:

@@ -139,9 +139,8 @@ def _created(adapter: CRMAdapter, create: Create, tag: str) -> list[UserCredenti
 
 def rep_pair(adapter: CRMAdapter, vendor: str, create: Create, tag: str) -> RepPair:
     """The configured reps, else two the harness creates; a one-line ConfigError when neither can be."""
+    needs(adapter, Capability.RBAC)  # the adapter acts as another user: else our gap, or the vendor's
     credentials, source = _configured(adapter, vendor), "configured in rbac_users"
-    if credentials is None and Capability.RBAC in adapter.unexercised:
-        needs(adapter, Capability.RBAC)
     if credentials is None:
         if not adapter.has(Capability.USER_ADMIN):
             raise ConfigError(
@@ -369,7 +368,9 @@ def _label(tag: str, kind: AccessKind, team: str) -> str:
     return f"Access probe {kind.value} changed by a rep ({team}'s record, {tag})"
 
 
-def _read_back(admin: CRMAdapter, operation: str, kind: AccessKind, record_id: str, label: str) -> tuple:
+def _read_back(
+    admin: CRMAdapter, operation: str, kind: AccessKind, record_id: str, label: str
+) -> tuple[bool | None, str]:
     """(whether an update or delete took effect, what the API user reads now) for the record."""
     try:
         found = admin.read_record(kind, record_id)

@@ -175,6 +175,8 @@ class RbacUsers(BaseModel):
 
     rep: RbacUserOption
     other_team_rep: RbacUserOption
+    team_mate: RbacUserOption | None = None
+    """a sales rep of the first rep's team: the matrix then also tries the rep on a team mate's records"""
 
 
 class UserCredential(BaseModel):

@@ -56,7 +56,8 @@ CreateMany = Callable[[RecordKind, list[BatchItem]], dict[str, str]]
 PROBE_TEAMS = ("poc-security-team-a", "poc-security-team-b")
 ALLOWED, REFUSED = "allowed", "refused"
 NOT_MEASURED, NOT_APPLICABLE = "not measured", "not applicable"
-OWN, OTHER = "own team", "other team"
+OWN, MATE, OTHER = "the rep's own", "a team mate's", "another team's"
+"""Whose record a matrix cell's operation is tried on: the first two must be allowed, the last refused."""
 
 
 def needs(adapter: CRMAdapter, capability: Capability) -> None:
@@ -92,18 +93,25 @@ def probe_lead(key: str, tag: str, title: str) -> Lead:
     )
 
 
-# --- the two sales reps ------------------------------------------------------------------------
+# --- the two sales reps (and a team mate) --------------------------------------------------------
 @dataclass
 class RepPair:
-    """The adapter acting as a sales rep, and as a sales rep of another team; close after use."""
+    """The adapter acting as a sales rep, as a sales rep of another team and, where there is one, as a
+    team mate of the first rep; close after use."""
 
     rep: CRMAdapter
     other_team_rep: CRMAdapter
     source: str
+    team_mate: CRMAdapter | None = None
 
     def close(self) -> None:
-        self.rep.close()
-        self.other_team_rep.close()
+        for user in (self.rep, self.other_team_rep, self.team_mate):
+            if user is not None:
+                user.close()
+
+
+REP_ROLES = ("rep", "other_team_rep", "team_mate")
+"""The users of ``[vendors.<name>.rbac_users]``, in the order the harness creates them."""
 
 
 def _configured(adapter: CRMAdapter, vendor: str) -> list[UserCredential] | None:
@@ -116,13 +124,15 @@ def _configured(adapter: CRMAdapter, vendor: str) -> list[UserCredential] | None
             login=user.login,
             user_id=user.user_id,
         )
-        for role, user in (("rep", users.rep), ("other_team_rep", users.other_team_rep))
+        for role in REP_ROLES
+        if (user := getattr(users, role)) is not None
     ]
 
 
 def _created(adapter: CRMAdapter, create: Create, tag: str) -> list[UserCredential]:
+    """A rep in team a, one in team b, and a team mate of the first in team a."""
     credentials = []
-    for index, team in enumerate(PROBE_TEAMS, start=1):
+    for index, team in enumerate((*PROBE_TEAMS, PROBE_TEAMS[0]), start=1):
         key = f"security-rep-{index}"
         member = TeamMember(
             key=key,
@@ -138,7 +148,7 @@ def _created(adapter: CRMAdapter, create: Create, tag: str) -> list[UserCredenti
 
 
 def rep_pair(adapter: CRMAdapter, vendor: str, create: Create, tag: str) -> RepPair:
-    """The configured reps, else two the harness creates; a one-line ConfigError when neither can be."""
+    """The configured reps, else three the harness creates; a one-line ConfigError when neither can be."""
     needs(adapter, Capability.RBAC)  # the adapter acts as another user: else our gap, or the vendor's
     credentials, source = _configured(adapter, vendor), "configured in rbac_users"
     if credentials is None:
@@ -146,15 +156,17 @@ def rep_pair(adapter: CRMAdapter, vendor: str, create: Create, tag: str) -> RepP
             raise ConfigError(
                 f"[vendors.{vendor}] rbac_users is not set and the {adapter.name} adapter cannot create "
                 "users: name two sales reps of different teams (rbac_users.rep and "
-                "rbac_users.other_team_rep, each with token_env)"
+                "rbac_users.other_team_rep, each with token_env; rbac_users.team_mate optional)"
             )
         credentials, source = _created(adapter, create, tag), "created by the harness"
-    rep = adapter.as_user(credentials[0])
+    users: list[CRMAdapter] = []
     try:
-        return RepPair(rep, adapter.as_user(credentials[1]), source)
+        users += [adapter.as_user(credential) for credential in credentials]
     except BaseException:
-        rep.close()
+        for user in users:
+            user.close()
         raise
+    return RepPair(users[0], users[1], source, users[2] if len(users) > 2 else None)
 
 
 # --- the records each rep owns ------------------------------------------------------------------
@@ -262,7 +274,7 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return f"{self.kind.value} x {self.operation} on the {self.team}'s record"
+        return f"{self.kind.value} x {self.operation} on {self.team} record"
 
     @property
     def measured(self) -> bool:
@@ -323,9 +335,10 @@ def _listed(probe: Probe, kind: AccessKind, record_id: str, team: str) -> None:
 
 
 def _child(probe: Probe, kind: RecordKind, key: str, team: str, call: Callable[[], str]) -> None:
-    """A write that creates a record under another: into the ledger first for the rep's own record; for
-    another team's (expected refused) only once the vendor let it through, so a refusal leaves no row."""
-    if team == OWN:
+    """A write that creates a record under another: into the ledger first where it must be allowed; under
+    another team's record (expected refused) only once the vendor let it through, so a refusal leaves no
+    row."""
+    if team != OTHER:
         probe.create(kind, {"probe": key}, key, call)
         return
     vendor_id = call()
@@ -365,7 +378,7 @@ under it (child writes), deletes last."""
 
 
 def _label(tag: str, kind: AccessKind, team: str) -> str:
-    return f"Access probe {kind.value} changed by a rep ({team}'s record, {tag})"
+    return f"Access probe {kind.value} changed by a rep ({team} record, {tag})"
 
 
 def _read_back(
@@ -382,19 +395,31 @@ def _read_back(
     return now == label, f"label now {now!r}"
 
 
+def matrix_holdings(pair: RepPair, create: Create, tag: str) -> dict[str, Holdings]:
+    """Every kind of record made by the rep, by the other team's rep and (where there is one) by a team
+    mate of the rep: whose record -> its records."""
+    held = {OWN: holdings(pair.rep, create, tag, "rep-own")}
+    if pair.team_mate is not None:
+        held[MATE] = holdings(pair.team_mate, create, tag, "rep-mate")
+    held[OTHER] = holdings(pair.other_team_rep, create, tag, "rep-other")
+    return held
+
+
 def access_matrix(
-    pair: RepPair, own: Holdings, other: Holdings, create: Create, tag: str, admin: CRMAdapter
+    pair: RepPair, held: dict[str, Holdings], create: Create, tag: str, admin: CRMAdapter
 ) -> Matrix:
-    """The rep tries every operation on every kind of record: their own (allowed) and the other team's
-    rep's (refused); the API user (``admin``) reads back what each update and delete left.  A cell whose
-    record could not be made, or whose operation the adapter cannot exercise, is not measured."""
+    """The rep tries every operation on every kind of record: their own and a team mate's (allowed), and
+    the other team's rep's (refused); the API user (``admin``) reads back what each update and delete
+    left.  A cell whose record could not be made, or whose operation the adapter cannot exercise, is not
+    measured."""
     probe, matrix = Probe(pair.rep, create, tag), Matrix()
     for operation, kinds, run in OPERATIONS:
         for kind in kinds:
-            for team, held, expected in ((OWN, own, ALLOWED), (OTHER, other, REFUSED)):
-                record_id = held.ids.get(kind)
+            for team, records in held.items():
+                expected = REFUSED if team == OTHER else ALLOWED
+                record_id = records.ids.get(kind)
                 if record_id is None:
-                    observed = held.gaps.get(kind, f"{NOT_MEASURED}: no {kind.value} was made")
+                    observed = records.gaps.get(kind, f"{NOT_MEASURED}: no {kind.value} was made")
                     matrix.cells.append(Cell(kind, operation, team, "", expected, observed))
                     continue
                 observed = attempt(lambda r=run, k=kind, i=record_id, t=team: r(probe, k, i, t))

@@ -38,8 +38,10 @@ from poc_harness.sandbox.server import BackgroundServer
 from poc_harness.security import (
     ALLOWED,
     GARBAGE,
+    MATE,
     NO_TOKEN,
     OTHER,
+    OWN,
     REFUSED,
     AuditPlan,
     Matrix,
@@ -49,6 +51,7 @@ from poc_harness.security import (
     endpoint_ids,
     guarded,
     holdings,
+    matrix_holdings,
     needs,
     probe_lead,
     rep_pair,
@@ -75,9 +78,7 @@ def create_many(crm: CRMAdapter) -> Callable[[RecordKind, list[BatchItem]], dict
 
 
 def matrix_of(crm: CRMAdapter, pair: RepPair) -> Matrix:
-    own = holdings(pair.rep, create, TAG, "own")
-    other = holdings(pair.other_team_rep, create, TAG, "other")
-    return access_matrix(pair, own, other, create, TAG, crm)
+    return access_matrix(pair, matrix_holdings(pair, create, TAG), create, TAG, crm)
 
 
 def judged_matrix(crm: SandboxAdapter) -> tuple[Matrix, set[tuple[str, str, str]]]:
@@ -142,11 +143,11 @@ def test_a_rep_is_allowed_every_operation_on_their_own_records_and_refused_on_an
     assert wrong == set() and matrix.wrong == [] and matrix.unmeasured == []
     assert {c.kind.value for c in matrix.cells} == KINDS
     assert {c.operation for c in matrix.cells} == EVERY_OP | {op for _, op in CHILD_CELLS}
-    assert len(matrix.cells) == 2 * (4 * len(KINDS) + len(CHILD_CELLS))  # own and other team, each cell
+    assert len(matrix.cells) == 3 * (4 * len(KINDS) + len(CHILD_CELLS))  # own, team mate's, other team's
     assert {c.observed for c in matrix.cells if c.team == OTHER} == {REFUSED}
     assert {c.observed for c in matrix.cells if c.team != OTHER} == {ALLOWED}
     updates = {(c.team, c.applied) for c in matrix.cells if c.operation in ("update", "delete")}
-    assert updates == {("own team", True), ("other team", False)}  # read back by the API user
+    assert updates == {(OWN, True), (MATE, True), (OTHER, False)}  # read back by the API user
 
 
 def _other(kinds: set[str], operations: set[str]) -> set[tuple[str, str, str]]:
@@ -179,7 +180,7 @@ def test_a_refused_change_that_was_applied_anyway_fails_its_cell(crm: SandboxAda
     params = {"kind": "lead", "operation": "update", "team": OTHER, "expected": REFUSED, "observed": REFUSED}
     verdict = access_cell(crm, "LE1", {**params, "applied": True, "left": "label now 'hostile'"})
     assert not verdict.passed
-    cell = "lead x update on the other team's record"
+    cell = "lead x update on another team's record"
     assert verdict.note == f"{cell}: the write took effect (label now 'hostile')"
     assert access_cell(crm, "LE1", {**params, "applied": False, "left": "label now 'kept'"}).passed
 
@@ -431,13 +432,13 @@ def test_configured_reps_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
         return call()
 
     pair = rep_pair(crm, "crm", tracked, TAG)
-    own, other = holdings(pair.rep, tracked, TAG, "own"), holdings(pair.other_team_rep, tracked, TAG, "o")
-    matrix = access_matrix(pair, own, other, tracked, TAG, crm)
+    matrix = access_matrix(pair, matrix_holdings(pair, tracked, TAG), tracked, TAG, crm)
     pair.close()
     crm.close()
     assert pair.source == "configured in rbac_users"
     assert "rep" not in created  # no user created
     assert matrix.wrong == [] and matrix.unmeasured == []
+    assert pair.team_mate is None and {c.team for c in matrix.cells} == {OWN, OTHER}  # no team mate named
 
 
 def test_a_configured_rep_without_the_variable_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

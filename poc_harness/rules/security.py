@@ -29,7 +29,7 @@ def lead_title(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Ver
 def access_cell(adapter: CRMAdapter, record_id: str, params: dict[str, Any]) -> Verdict:
     """The rep got what the cell expects (allowed on their own team's record, refused on another team's),
     and an update or delete took effect exactly when allowed (as the API user read the record back)."""
-    cell = f"{params['kind']} x {params['operation']} on the {params['team']}'s record"
+    cell = f"{params['kind']} x {params['operation']} on {params['team']} record"
     expected, observed, problems = params["expected"], params["observed"], []
     if observed != expected:
         problems.append(f"the rep was {observed}")

@@ -74,6 +74,7 @@ EXPECTED_FAILURES = {
     "audit_log_missing_actions": {AUDIT_ACTIONS},
     # access control and audit, one dimension each: kind, operation, credential, role, path, actor, time
     "rbac_leads_only": {RBAC},
+    "rbac_owner_only": {RBAC},
     "list_leaks_other_teams": {RBAC},
     "rep_deletes_other_teams": {RBAC},
     "child_writes_unscoped": {RBAC},

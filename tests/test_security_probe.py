@@ -150,6 +150,10 @@ def test_a_rep_is_allowed_every_operation_on_their_own_records_and_refused_on_an
     assert updates == {(OWN, True), (MATE, True), (OTHER, False)}  # read back by the API user
 
 
+def _every_cell(team: str) -> set[tuple[str, str, str]]:
+    return {(k, o, team) for k in KINDS for o in EVERY_OP} | {(k, o, team) for k, o in CHILD_CELLS}
+
+
 def _other(kinds: set[str], operations: set[str]) -> set[tuple[str, str, str]]:
     return {(kind, op, OTHER) for kind in kinds for op in operations}
 
@@ -159,7 +163,7 @@ def _other(kinds: set[str], operations: set[str]) -> set[tuple[str, str, str]]:
 @pytest.mark.parametrize(
     ("crm", "leaked"),
     [
-        ("rep_reads_everything", _other(KINDS, EVERY_OP) | {(k, o, OTHER) for k, o in CHILD_CELLS}),
+        ("rep_reads_everything", _every_cell(OTHER)),
         (
             "rbac_leads_only",
             _other(KINDS - {"lead"}, EVERY_OP) | {(k, o, OTHER) for k, o in CHILD_CELLS if k != "lead"},
@@ -167,6 +171,7 @@ def _other(kinds: set[str], operations: set[str]) -> set[tuple[str, str, str]]:
         ("list_leaks_other_teams", _other(KINDS, {"list"})),
         ("rep_deletes_other_teams", _other(KINDS, {"delete"})),
         ("child_writes_unscoped", {(k, o, OTHER) for k, o in CHILD_WRITES}),
+        ("rbac_owner_only", _every_cell(MATE)),
     ],
     indirect=["crm"],
 )

@@ -212,7 +212,9 @@ class AccessControl:
         if owner_id == principal.id:
             return True
         owner = self.state.data["users"].get(owner_id or "")
-        return principal.team is not None and owner is not None and owner.get("team") == principal.team
+        if owner is None or principal.team is None or not self.state.profile.rbac_team_mates_share:
+            return False
+        return bool(owner.get("team") == principal.team)
 
     def visible(
         self, request: Request, collection: str, records: list[dict[str, Any]]

@@ -33,6 +33,7 @@ class Profile:
     rbac_team_scope: bool = True  # a user's token reaches only their team's records
     rbac_scoped_collections: tuple[str, ...] = REP_COLLECTIONS  # team scope enforced on these only
     rbac_scoped_operations: tuple[str, ...] = SCOPED_OPERATIONS  # ... and for these operations only
+    rbac_team_mates_share: bool = True  # False: a rep reaches only the records they own themselves
     any_token_routes: tuple[tuple[str, str], ...] = ()  # (method, route) answering any bearer token
     anonymous_routes: tuple[tuple[str, str], ...] = ()  # (method, route) answering with no token at all
     signup_roles: tuple[str, ...] = ()  # roles the public sign-up grants when asked (else a guest)
@@ -107,6 +108,11 @@ PROFILES: dict[str, Profile] = {
             "team scope is enforced on leads only: accounts, contacts, deals, tickets, tasks and "
             "activities of every team are open to every rep",
             rbac_scoped_collections=("leads",),
+        ),
+        Profile(
+            "rbac_owner_only",
+            "a rep reaches only the records they own: their own team mates' are refused",
+            rbac_team_mates_share=False,
         ),
         Profile(
             "list_leaks_other_teams",

@@ -30,7 +30,7 @@ from poc_harness.adapter import (
 )
 from poc_harness.batches import BatchItem
 from poc_harness.config import secret_from_env
-from poc_harness.errors import AccessDenied, CapabilityMissing, ConfigError, VendorError
+from poc_harness.errors import AccessDenied, CapabilityMissing, ConfigError, VendorError, VendorUnreachable
 from poc_harness.model import (
     Account,
     Activity,
@@ -233,7 +233,7 @@ def holdings(user: CRMAdapter, create: Create, tag: str, who: str) -> Holdings:
     def first_task() -> str:
         tasks = user.lead_tasks(parent_id)
         if not tasks:
-            raise NotExercised(f"{NOT_MEASURED}: {user.name} made no follow-up task on the probe's lead")
+            raise CapabilityMissing(f"{user.name} made no follow-up task on the probe's lead")
         return tasks[0].vendor_id
 
     def seed(kind: RecordKind, record: Record, call: Callable[[], str]) -> Callable[[], str]:
@@ -424,16 +424,20 @@ def access_matrix(
                     continue
                 observed = attempt(lambda r=run, k=kind, i=record_id, t=team: r(probe, k, i, t))
                 applied, left = None, ""
-                if operation in ("update", "delete") and not observed.startswith(NOT_MEASURED):
+                tried = not observed.startswith((NOT_MEASURED, NOT_APPLICABLE))
+                if operation in ("update", "delete") and tried:
                     applied, left = _read_back(admin, operation, kind, record_id, _label(tag, kind, team))
                 matrix.cells.append(Cell(kind, operation, team, record_id, expected, observed, applied, left))
     return matrix
 
 
 def attempt(call: Callable[[], object]) -> str:
-    """``allowed``, ``refused`` (the vendor said no to this user), not measured, or the vendor's error."""
+    """``allowed``, ``refused`` (the vendor said no to this user), not measured, or the vendor's error; a
+    vendor that cannot be reached at all is an outage, never a cell."""
     try:
         call()
+    except VendorUnreachable:
+        raise
     except (VendorError, NotExercised) as exc:
         return _outcome_of(exc)
     return ALLOWED

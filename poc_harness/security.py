@@ -382,15 +382,17 @@ def _label(tag: str, kind: AccessKind, team: str) -> str:
 
 
 def _read_back(
-    admin: CRMAdapter, operation: str, kind: AccessKind, record_id: str, label: str
+    admin: CRMAdapter, operation: str, kind: AccessKind, record_id: str, tag: str, label: str
 ) -> tuple[bool | None, str]:
-    """(whether an update or delete took effect, what the API user reads now) for the record."""
+    """(whether an update or delete took effect, what the API user finds now) for the record: a deleted
+    record is looked for in the API user's listing (asking for it by id would be a failed call)."""
     try:
+        if operation == "delete":
+            gone = record_id not in admin.list_records(kind, tag)
+            return gone, "gone" if gone else "still there"
         found = admin.read_record(kind, record_id)
     except (NotExercised, VendorError) as exc:
         return None, f"not read back: {exc}"
-    if operation == "delete":
-        return found is None, "gone" if found is None else "still there"
     now = found.label if found is not None else None
     return now == label, f"label now {now!r}"
 
@@ -426,7 +428,8 @@ def access_matrix(
                 applied, left = None, ""
                 tried = not observed.startswith((NOT_MEASURED, NOT_APPLICABLE))
                 if operation in ("update", "delete") and tried:
-                    applied, left = _read_back(admin, operation, kind, record_id, _label(tag, kind, team))
+                    label = _label(tag, kind, team)
+                    applied, left = _read_back(admin, operation, kind, record_id, tag, label)
                 matrix.cells.append(Cell(kind, operation, team, record_id, expected, observed, applied, left))
     return matrix
 

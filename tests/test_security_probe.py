@@ -141,6 +141,7 @@ def test_a_rep_is_allowed_every_operation_on_their_own_records_and_refused_on_an
 ) -> None:
     matrix, wrong = judged_matrix(crm)
     assert wrong == set() and matrix.wrong == [] and matrix.unmeasured == []
+    assert crm.call_stats()["failures"] == 0  # reading back never costs the vendor a failed call
     assert {c.kind.value for c in matrix.cells} == KINDS
     assert {c.operation for c in matrix.cells} == EVERY_OP | {op for _, op in CHILD_CELLS}
     assert len(matrix.cells) == 3 * (4 * len(KINDS) + len(CHILD_CELLS))  # own, team mate's, other team's

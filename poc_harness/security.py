@@ -16,7 +16,7 @@ import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from poc_harness.adapter import (
@@ -31,6 +31,7 @@ from poc_harness.adapter import (
 from poc_harness.batches import BatchItem
 from poc_harness.config import secret_from_env
 from poc_harness.errors import AccessDenied, CapabilityMissing, ConfigError, VendorError, VendorUnreachable
+from poc_harness.ledger import Ledger
 from poc_harness.model import (
     Account,
     Activity,
@@ -76,6 +77,12 @@ def needs(adapter: CRMAdapter, capability: Capability) -> None:
 def security_tag(run_tag: str) -> str:
     """``pocsec...`` does not contain the run's tag ``poc...``: even a substring search cannot mix them."""
     return f"pocsec{run_tag.removeprefix('poc')}"
+
+
+def probe_payload(key: str, tag: str) -> dict[str, object]:
+    """The ledger's payload of a probe record made by a call with no seed record (an activity, a deal, a
+    signed-up user): its tag, so cleanup looks for it under the probes' tag, not the run's."""
+    return {"probe": key, "tag": tag}
 
 
 def probe_lead(key: str, tag: str, title: str) -> Lead:
@@ -169,6 +176,29 @@ def rep_pair(adapter: CRMAdapter, vendor: str, create: Create, tag: str) -> RepP
     return RepPair(users[0], users[1], source, users[2] if len(users) > 2 else None)
 
 
+def forget_deleted(adapter: CRMAdapter, ledger: Ledger, run_id: str, tag: str) -> list[str]:
+    """Mark deleted in the ledger the probes' records (under ``tag``) the vendor no longer has: a rep's
+    allowed deletes, and what went with a deleted lead; their keys.  Cleanup then does not look for them."""
+    live = [r for r in ledger.records(run_id, live_only=True) if r.payload.get("tag") == tag and r.vendor_id]
+    forgotten = []
+    for kind in dict.fromkeys(record.kind for record in live):
+        try:
+            present = set(adapter.find_tagged(RecordKind(kind), tag))
+            gone = [
+                record
+                for record in live
+                if record.kind == kind
+                and record.vendor_id not in present
+                and not adapter.carries_tag(RecordKind(kind), str(record.vendor_id), tag)
+            ]
+        except VendorError:
+            continue  # cleanup looks again
+        for record in gone:
+            ledger.mark_deleted(run_id, kind, record.key, datetime.now(UTC))
+            forgotten.append(record.key)
+    return forgotten
+
+
 # --- the records each rep owns ------------------------------------------------------------------
 @dataclass
 class Holdings:
@@ -240,7 +270,7 @@ def holdings(user: CRMAdapter, create: Create, tag: str, who: str) -> Holdings:
         return lambda: create(kind, record, record.key, call)
 
     def child(kind: RecordKind, suffix: str, call: Callable[[], str]) -> Callable[[], str]:
-        return lambda: create(kind, {"probe": f"{key}-{suffix}"}, f"{key}-{suffix}", call)
+        return lambda: create(kind, probe_payload(f"{key}-{suffix}", tag), f"{key}-{suffix}", call)
 
     made.make(AccessKind.ACCOUNT, seed(RecordKind.ACCOUNT, account, lambda: user.create_account(account)))
     contact_call = lambda: user.create_contact(contact, ids[AccessKind.ACCOUNT])  # noqa: E731
@@ -339,10 +369,10 @@ def _child(probe: Probe, kind: RecordKind, key: str, team: str, call: Callable[[
     another team's record (expected refused) only once the vendor let it through, so a refusal leaves no
     row."""
     if team != OTHER:
-        probe.create(kind, {"probe": key}, key, call)
+        probe.create(kind, probe_payload(key, probe.tag), key, call)
         return
     vendor_id = call()
-    probe.create(kind, {"probe": key, "leaked": True}, key, lambda: vendor_id)
+    probe.create(kind, {**probe_payload(key, probe.tag), "leaked": True}, key, lambda: vendor_id)
 
 
 def _log_activity(probe: Probe, kind: AccessKind, record_id: str, team: str) -> None:
@@ -474,7 +504,7 @@ def self_registrations(adapter: CRMAdapter, create: Create, tag: str) -> dict[st
         key = f"security-signup-{role}-{secrets.token_hex(3)}"
         user_id = adapter.self_register(f"PoC Sign-up {role}", f"{key}.{tag}@example.com", role, tag)
         if user_id is not None:  # the vendor made a user: into the ledger, for cleanup
-            create(RecordKind.REP, {"signup": role}, key, lambda u=user_id: u)
+            create(RecordKind.REP, {**probe_payload(key, tag), "signup": role}, key, lambda u=user_id: u)
         registered[role] = user_id
     return registered
 
@@ -567,11 +597,11 @@ def _lead_story(w: _Writer, create: Create, tag: str, mark_deleted: Callable[[st
           _then(lead_id, lambda: user.update_lead(lead_id, changes)), "single")
     note_key = f"{lead.key}-note"
     w.did("log an activity on the lead", AuditAction.CREATE, RecordKind.ACTIVITY,
-          lambda: create(RecordKind.ACTIVITY, {"probe": note_key}, note_key,
+          lambda: create(RecordKind.ACTIVITY, probe_payload(note_key, tag), note_key,
                          lambda: user.log_activity(lead_id, note)), "child")
     if user.has(Capability.DEALS):
         deal_key = f"{lead.key}-deal"
-        convert = _then(lead_id, lambda: create(RecordKind.DEAL, {"probe": deal_key}, deal_key,
+        convert = _then(lead_id, lambda: create(RecordKind.DEAL, probe_payload(deal_key, tag), deal_key,
                                                 lambda: user.convert_lead(lead_id, 1000)))
         w.did("convert the lead", AuditAction.UPDATE, RecordKind.LEAD, convert, "child")
     w.did("delete the lead", AuditAction.DELETE, RecordKind.LEAD,

@@ -26,6 +26,7 @@ from poc_harness.security import (
     access_matrix,
     audited_writes,
     endpoint_ids,
+    forget_deleted,
     guarded,
     holdings,
     matrix_holdings,
@@ -48,6 +49,14 @@ def tag(trial: Trial) -> str:
 def seeder(trial: Trial, tag: str) -> Seeder:
     """Creates the probes' records through the ledger, under their tag (a lost answer is looked up by it)."""
     return Seeder(trial.adapter, trial.ledger, trial.run_id, tag, trial.now)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def gone_from_ledger(trial: Trial, tag: str) -> Iterator[None]:
+    """After the suite, the probes' records the probes deleted (a rep's allowed deletes, and what went with
+    a deleted lead) are marked deleted in the ledger, so cleanup does not look for them."""
+    yield
+    forget_deleted(trial.adapter, trial.ledger, trial.run_id, tag)
 
 
 @pytest.fixture(scope="module")

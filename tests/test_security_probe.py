@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -617,3 +618,26 @@ def test_real_vendor_adapters_leave_the_security_probes_not_measured(module: str
     assert not adapter_class.capabilities & SECURITY_PROBES_UNPORTED
     for name in ("api_endpoints", "self_register", "read_record"):
         assert getattr(adapter_class, name) is getattr(SecurityProbes, name)
+
+
+def test_records_the_probes_deleted_are_marked_deleted_in_the_ledger(
+    crm: SandboxAdapter, tmp_path: Path
+) -> None:
+    from poc_harness.ledger import Ledger
+    from poc_harness.security import forget_deleted
+    from poc_harness.seeding import Seeder
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    seeder = Seeder(crm, ledger, "run-1", TAG, crm.now)
+    pair = rep_pair(crm, "sandbox", seeder.create, TAG)
+    held = matrix_holdings(pair, seeder.create, TAG)
+    access_matrix(pair, held, seeder.create, TAG, crm)  # the rep deletes their own and a team mate's
+    pair.close()
+    forgotten = forget_deleted(crm, ledger, "run-1", TAG)
+    gone = {"account", "contact", "lead", "deal", "ticket", "activity"}
+    assert {key.removeprefix("security-rep-own-") for key in forgotten if "rep-own" in key} >= gone
+    assert any(key.startswith("security-matrix-activity-") for key in forgotten)  # went with its lead
+    live = {r.key for r in ledger.records("run-1", live_only=True)}
+    assert "security-rep-other-lead" in live and "security-rep-own-parent" in live
+    assert forget_deleted(crm, ledger, "run-1", TAG) == []
+    ledger.close()

@@ -416,19 +416,22 @@ def test_what_an_audit_entry_names(
 
 
 # --- where the reps' credentials come from ---------------------------------------------------
-def _configured_crm() -> SandboxAdapter:
+def _configured_crm(team_mate: bool = False) -> SandboxAdapter:
     users = RbacUsers(
         rep=RbacUserOption(token_env="POC_TEST_REP_TOKEN"),
         other_team_rep=RbacUserOption(token_env="POC_TEST_OTHER_REP_TOKEN"),
+        team_mate=RbacUserOption(token_env="POC_TEST_MATE_TOKEN") if team_mate else None,
     )
     return SandboxAdapter(SandboxOptions(rbac_users=users))
 
 
-def test_configured_reps_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    crm = _configured_crm()
-    for variable, team in (("POC_TEST_REP_TOKEN", "north"), ("POC_TEST_OTHER_REP_TOKEN", "south")):
+@pytest.mark.parametrize("team_mate", [False, True])
+def test_configured_reps_are_used(monkeypatch: pytest.MonkeyPatch, team_mate: bool) -> None:
+    crm = _configured_crm(team_mate)
+    users = [("POC_TEST_REP_TOKEN", "north", "n1"), ("POC_TEST_OTHER_REP_TOKEN", "south", "s1")]
+    for variable, team, key in users + ([("POC_TEST_MATE_TOKEN", "north", "n2")] if team_mate else []):
         member = TeamMember(
-            key=team, tag=TAG, name=team, email=f"{team}@example.com", role=TeamRole.SALES_REP, team=team
+            key=key, tag=TAG, name=key, email=f"{key}@example.com", role=TeamRole.SALES_REP, team=team
         )
         token = crm.issue_credential(crm.create_team_user(member)).token.get_secret_value()
         monkeypatch.setenv(variable, token)
@@ -445,7 +448,8 @@ def test_configured_reps_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
     assert pair.source == "configured in rbac_users"
     assert "rep" not in created  # no user created
     assert matrix.wrong == [] and matrix.unmeasured == []
-    assert pair.team_mate is None and {c.team for c in matrix.cells} == {OWN, OTHER}  # no team mate named
+    assert (pair.team_mate is not None) is team_mate
+    assert {c.team for c in matrix.cells} == ({OWN, MATE, OTHER} if team_mate else {OWN, OTHER})
 
 
 def test_a_configured_rep_without_the_variable_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

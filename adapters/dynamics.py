@@ -82,7 +82,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import SECURITY_PROBES_UNPORTED, AdapterOptions, Capability, CRMAdapter, RecordKind
 from poc_harness.answers import dedupe_history, reading
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
@@ -372,6 +372,7 @@ class DynamicsAdapter(CRMAdapter):
             Capability.BATCH_CREATE,
         }
     )
+    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     Options: ClassVar[type[AdapterOptions]] = DynamicsOptions
 

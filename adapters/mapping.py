@@ -47,7 +47,7 @@ from pydantic import (
     model_validator,
 )
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import SECURITY_PROBES_UNPORTED, AdapterOptions, Capability, CRMAdapter, RecordKind
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, VendorError
@@ -804,6 +804,7 @@ class MappingAdapter(CRMAdapter):
 
     name: ClassVar[str] = "mapping"
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # no mapping for them yet
     Options: ClassVar[type[AdapterOptions]] = MappingOptions
 
     def __init__(self, options: AdapterOptions) -> None:

@@ -72,7 +72,14 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import Field, field_validator
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind, known_time_zone
+from poc_harness.adapter import (
+    SECURITY_PROBES_UNPORTED,
+    AdapterOptions,
+    Capability,
+    CRMAdapter,
+    RecordKind,
+    known_time_zone,
+)
 from poc_harness.answers import dedupe_history, reading
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
@@ -182,6 +189,7 @@ class OdooAdapter(CRMAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.AUTO_ASSIGN, Capability.FOLLOWUP_TASKS, Capability.DEALS, Capability.BATCH_CREATE}
     )
+    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     Options: ClassVar[type[AdapterOptions]] = OdooOptions
 

@@ -64,7 +64,14 @@ from xml.sax.saxutils import escape
 import httpx
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind, picklist_map
+from poc_harness.adapter import (
+    SECURITY_PROBES_UNPORTED,
+    AdapterOptions,
+    Capability,
+    CRMAdapter,
+    RecordKind,
+    picklist_map,
+)
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, HarnessError, VendorError
@@ -191,6 +198,7 @@ class SalesforceAdapter(CRMAdapter):
             Capability.BATCH_CREATE,
         }
     )
+    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     Options: ClassVar[type[AdapterOptions]] = SalesforceOptions
 

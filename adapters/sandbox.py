@@ -20,9 +20,11 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr
 
 from poc_harness.adapter import (
+    AccessKind,
     AdapterOptions,
     Capability,
     CRMAdapter,
+    Endpoint,
     RecordKind,
     UserCredential,
     WebhookEvent,
@@ -52,6 +54,7 @@ from poc_harness.model import (
     LeadChanges,
     LeadView,
     NpsFigure,
+    RecordView,
     SalesRep,
     SlaComplianceFigure,
     SurveyInviteView,
@@ -65,6 +68,7 @@ from poc_harness.model import (
 )
 from poc_harness.redaction import REDACTOR
 from poc_harness.sandbox.profiles import PROFILES
+from poc_harness.sandbox.security import LABEL_FIELDS, PUBLIC_ROUTES
 from poc_harness.writes import write_once
 
 V = TypeVar("V", bound=BaseModel)
@@ -80,6 +84,17 @@ COLLECTIONS = {
 }
 
 AUDIT_TYPES = {RecordKind.REP: "user"}  # the audit log's record type, where it is not the kind's name
+ACCESS_COLLECTIONS = {kind: f"{kind.value}s" for kind in AccessKind} | {AccessKind.ACTIVITY: "activities"}
+PLACEHOLDERS = {
+    "lead_id": "lead",
+    "deal_id": "deal",
+    "ticket_id": "ticket",
+    "task_id": "task",
+    "record_id": "lead",
+    "user_id": "user",
+}
+"""A route's path parameter -> the probe record it names (``{collection}`` is ``leads``)."""
+MISSING_ID = "poc-probe-none"
 
 
 class SandboxOptions(AdapterOptions):
@@ -137,6 +152,10 @@ class _Token(View):
 
 class _Standards(View):
     standards: list[str]
+
+
+class _Role(View):
+    role: str
 
 
 class _Borrowed(httpx.BaseTransport):
@@ -570,6 +589,94 @@ class SandboxAdapter(CRMAdapter):
 
     def audit_settings(self) -> AuditSettingsView:
         return self._parse(AuditSettingsView, self.http.json("GET", "/settings/audit"), "GET /settings/audit")
+
+    # --- the access-control matrix and the unauthenticated probe ---------------------------------------
+    def read_record(self, kind: AccessKind, vendor_id: str) -> RecordView | None:
+        collection = ACCESS_COLLECTIONS[kind]
+        try:
+            data = self.http.json("GET", f"/{collection}/{vendor_id}")
+        except AccessDenied:
+            raise
+        except VendorError as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+        view = self._parse(_Created, data, f"GET /{collection}/{{id}}")
+        label = data.get(LABEL_FIELDS[collection]) if isinstance(data, dict) else None
+        return RecordView(vendor_id=view.id, label=label)
+
+    def list_records(self, kind: AccessKind, tag: str) -> list[str]:
+        collection = ACCESS_COLLECTIONS[kind]
+        params = {} if kind is AccessKind.TASK else {"tag": tag}  # its tasks carry no tag: every one seen
+        answer = self.http.json("GET", f"/{collection}", params=params)
+        return [record.id for record in self._parse_list(_Created, answer, f"GET /{collection}")]
+
+    def update_record(self, kind: AccessKind, vendor_id: str, label: str) -> None:
+        if kind is AccessKind.LEAD:  # a lead's own PATCH takes its fields by name
+            self.update_lead(vendor_id, LeadChanges(title=label))
+            return
+        self.http.json("PATCH", f"/{ACCESS_COLLECTIONS[kind]}/{vendor_id}", json={"label": label})
+
+    def delete_record(self, kind: AccessKind, vendor_id: str) -> None:
+        self.http.request("DELETE", f"/{ACCESS_COLLECTIONS[kind]}/{vendor_id}")
+
+    def api_endpoints(self, ids: Mapping[str, str]) -> list[Endpoint]:
+        """Every route of the reference CRM, read from its OpenAPI document."""
+        document = self.http.json("GET", "/openapi.json")
+        paths = document.get("paths") if isinstance(document, dict) else None
+        if not isinstance(paths, dict):
+            raise VendorError("sandbox: GET /openapi.json: no paths in the answer")
+        values = {name: ids.get(kind, MISSING_ID) for name, kind in PLACEHOLDERS.items()}
+        values["collection"] = "leads"
+        endpoints = []
+        for route, methods in paths.items():
+            path = re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), MISSING_ID), route)
+            for method in methods:
+                method = method.upper()
+                endpoints.append(Endpoint(method, route, path, (method, route) in PUBLIC_ROUTES))
+        return endpoints
+
+    ANONYMOUS_ATTEMPTS: ClassVar[int] = 3
+
+    def _anonymous(self, method: str, path: str, token: str | None, body: Any) -> httpx.Response:
+        """One request without the adapter's token (``token``: a made-up one), sent again on 429/503 or a
+        lost answer, as the retrying client would; never with the adapter's credentials."""
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        transport = _Borrowed(self._transport) if self._transport is not None else None
+        with httpx.Client(base_url=self._base_url, timeout=self._timeout, transport=transport) as client:
+            attempts = 0
+            while True:
+                attempts += 1
+                last = attempts >= self.ANONYMOUS_ATTEMPTS
+                try:
+                    answer = client.request(method, path, headers=headers, json=body)
+                except httpx.HTTPError as exc:
+                    if last:
+                        raise VendorError(f"sandbox: {method} {path} without credentials: {exc}") from None
+                    continue
+                if last or answer.status_code not in (429, 503):
+                    return answer
+
+    def call_anonymously(self, method: str, path: str, token: str | None) -> int:
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        return self._anonymous(method, path, token, body).status_code
+
+    def self_register(self, name: str, email: str, role: str, tag: str) -> str | None:
+        body = {"name": name, "email": email, "role": role, "tag": tag, "external_ref": email}
+        answer = self._anonymous("POST", "/signup", None, body)
+        if answer.status_code in (401, 403, 404):
+            return None
+        if answer.status_code >= 300:
+            raise VendorError(f"sandbox: POST /signup: HTTP {answer.status_code}")
+        try:
+            data = answer.json()
+        except ValueError:
+            raise VendorError("sandbox: POST /signup: the answer is not JSON") from None
+        REDACTOR.add(self._parse(_Token, data, "POST /signup").token)
+        return self._parse(_Created, data, "POST /signup").id
+
+    def user_role(self, user_id: str) -> str:
+        return self._parse(_Role, self.http.json("GET", f"/users/{user_id}"), "GET /users/{id}").role
 
     def saml_sp_metadata(self) -> bytes:
         return self.http.request("GET", "/saml/metadata").content

@@ -61,6 +61,7 @@ import httpx
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator
 
 from poc_harness.adapter import (
+    SECURITY_PROBES_UNPORTED,
     AdapterOptions,
     Capability,
     CRMAdapter,
@@ -197,6 +198,7 @@ class ZohoAdapter(CRMAdapter):
             Capability.BATCH_CREATE,
         }
     )
+    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     Options: ClassVar[type[AdapterOptions]] = ZohoOptions
 

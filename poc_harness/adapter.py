@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib.metadata import entry_points
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from poc_harness.batches import BatchItem, BatchResult, create_alone
 from poc_harness.clock import ClockMode
 from poc_harness.config import PocConfig
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError, VendorUnreachable
+from poc_harness.errors import CapabilityMissing, ConfigError, HarnessError, VendorError, VendorUnreachable
 from poc_harness.loadtargets import LoadTargets
 from poc_harness.model import (
     Account,
@@ -41,6 +42,7 @@ from poc_harness.model import (
     LeadChanges,
     LeadView,
     NpsFigure,
+    RecordView,
     SalesRep,
     SlaComplianceFigure,
     SurveyInviteView,
@@ -64,6 +66,14 @@ SERVICE_METHODS = frozenset(
         "carries_tag",
         "create_batch",
         "load_targets",
+        "read_record",
+        "list_records",
+        "update_record",
+        "delete_record",
+        "api_endpoints",
+        "call_anonymously",
+        "self_register",
+        "user_role",
     }
 )
 """Contract methods with a working default for every vendor (no capability behind them)."""
@@ -103,6 +113,44 @@ class RecordKind(StrEnum):
     DEAL = "deal"
 
 
+class AccessKind(StrEnum):
+    """The kinds of record the access-control probe confines to a team (tasks included: the vendor
+    creates them, the harness never does)."""
+
+    ACCOUNT = "account"
+    CONTACT = "contact"
+    LEAD = "lead"
+    DEAL = "deal"
+    TICKET = "ticket"
+    TASK = "task"
+    ACTIVITY = "activity"
+
+
+SECURITY_PROBES_UNPORTED = frozenset({Capability.RBAC, Capability.AUDIT_LOG})
+"""What a real vendor's adapter declares ``unexercised`` until it acts as the vendor's users and reads
+its audit log: every candidate CRM has roles and teams; whether its audit log passes is not measured."""
+
+PRIVILEGED_ROLES = frozenset({"admin", "manager"})
+"""Roles ``user_role`` names that no anonymous sign-up may obtain."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of the vendor's API the adapter uses: how the vendor documents it (``route``) and a
+    request to it naming the probe's own records (``path``)."""
+
+    method: str
+    route: str
+    path: str
+    public: bool = False
+    """open without credentials by the vendor's design (a health check, SAML metadata, a sign-up)"""
+
+
+class NotExercised(HarnessError):
+    """The adapter cannot exercise this for its vendor: not measured (our gap), never the vendor's
+    finding.  Its message starts ``not measured:``."""
+
+
 class WebhookEvent(StrEnum):
     """Events the harness subscribes to; an adapter maps each to its vendor's event name."""
 
@@ -127,6 +175,8 @@ class RbacUsers(BaseModel):
 
     rep: RbacUserOption
     other_team_rep: RbacUserOption
+    team_mate: RbacUserOption | None = None
+    """a sales rep of the first rep's team: the matrix then also tries the rep on a team mate's records"""
 
 
 class UserCredential(BaseModel):
@@ -166,7 +216,57 @@ def known_time_zone(name: str) -> str:
     return name
 
 
-class CRMAdapter(ABC):
+class SecurityProbes:
+    """The operations only the security probes use (the access-control matrix, requests without
+    credentials, anonymous sign-up), mixed into ``CRMAdapter``.  Their defaults raise ``NotExercised``:
+    an adapter that does not implement one leaves its part of a check not measured (our gap), never a
+    finding against the vendor."""
+
+    name: ClassVar[str]
+
+    def _unexercised(self, what: str) -> NotExercised:
+        return NotExercised(f"not measured: the {self.name} adapter does not {what}")
+
+    def read_record(self, kind: AccessKind, vendor_id: str) -> RecordView | None:
+        """One record of ``kind`` as the acting user sees it; None where the vendor says it does not exist
+        (an adapter acting as a user raises ``AccessDenied`` for a record out of the user's reach)."""
+        raise self._unexercised("read records by id")
+
+    def list_records(self, kind: AccessKind, tag: str) -> list[str]:
+        """Vendor ids of the records of ``kind`` carrying ``tag`` that the acting user's listing shows."""
+        raise self._unexercised("list records as a user")
+
+    def update_record(self, kind: AccessKind, vendor_id: str, label: str) -> None:
+        """Set the record's descriptive field (what ``read_record`` reads as ``label``) to ``label``."""
+        raise self._unexercised("update records by kind")
+
+    def delete_record(self, kind: AccessKind, vendor_id: str) -> None:
+        """Delete one record as the acting user; a refusal (or a record out of reach) raises
+        ``AccessDenied``, never False."""
+        raise self._unexercised("delete records as a user")
+
+    def api_endpoints(self, ids: Mapping[str, str]) -> list[Endpoint]:
+        """Every endpoint the adapter uses, each request naming the probe's records: ``ids`` maps an
+        ``AccessKind`` value (and ``user``) to a vendor id."""
+        raise self._unexercised("list the API endpoints it uses")
+
+    def call_anonymously(self, method: str, path: str, token: str | None) -> int:
+        """Send one request without the adapter's credentials: no ``Authorization`` at all (``token``
+        None) or the given made-up bearer token; the HTTP status (never retried)."""
+        raise self._unexercised("send requests without credentials")
+
+    def self_register(self, name: str, email: str, role: str, tag: str) -> str | None:
+        """Register a user anonymously through the vendor's public sign-up, asking for ``role``; the new
+        user's id, or None where the vendor refused the sign-up or offers none."""
+        raise self._unexercised("reach the vendor's self-registration")
+
+    def user_role(self, user_id: str) -> str:
+        """The user's role in the harness's words (``admin``, ``manager``, ``sales_rep``, or the
+        vendor's own name of a lesser role)."""
+        raise self._unexercised("read a user's role")
+
+
+class CRMAdapter(ABC, SecurityProbes):
     """One candidate CRM behind one typed contract.
 
     Every method goes through the vendor's real API.  Methods that need a
@@ -183,6 +283,9 @@ class CRMAdapter(ABC):
     this long for the retry (``[webhooks] wait_seconds`` overrides it)."""
     persistent: bool = True
     """False for a CRM that lives only as long as this process: earlier runs' expectations are moot."""
+    unexercised: ClassVar[frozenset[Capability]] = frozenset()
+    """Capabilities the vendor offers that this adapter cannot exercise yet: checks needing them are not
+    measured (our gap, the verdict incomplete), never the vendor's finding."""
 
     def __init__(self, options: AdapterOptions) -> None:
         self.options = options
@@ -213,7 +316,7 @@ class CRMAdapter(ABC):
     def check_connection(self) -> str:
         """Reach the vendor with the configured credentials; return what answered."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold a client to close
+    def close(self) -> None:  # optional hook: most adapters hold a client to close
         """Release connections; the default has nothing to release."""
 
     def call_stats(self) -> dict[str, Any]:

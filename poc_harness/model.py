@@ -275,6 +275,14 @@ class AuditEntryView(View):
     at: AwareDatetime
 
 
+class RecordView(View):
+    """Any record as the access-control probe reads it: its id and its one descriptive field (a lead's
+    title, an account's name, a ticket's subject...)."""
+
+    vendor_id: str
+    label: str | None = None
+
+
 class AuditSettingsView(View):
     """The audit log's settings as the vendor's API tells them."""
 

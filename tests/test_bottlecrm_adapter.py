@@ -461,10 +461,14 @@ LACKING = {  # check -> what BottleCRM lacks for it: each must fail as a finding
     "integrations::webhook_retried_with_the_same_event_id": "webhooks",
     "integrations::dwh_export_reconciles_with_the_ledger": "data_export",
     "integrations::voip_call_appears_on_the_lead": "voip",
-    "security::sales_rep_confined_to_own_team": "rbac",
     "security::audit_log_records_harness_writes": "audit_log",
     "security::audit_log_kept_180_days": "audit_log",
     "security::saml_sp_metadata_valid": "sso",
+}
+NOT_MEASURED = {  # BottleCRM has these (users confined to their records); the adapter cannot probe them yet
+    "security::sales_rep_confined_to_own_team",
+    "security::requests_without_valid_credentials_refused",
+    "security::anonymous_sign_up_cannot_make_a_privileged_user",
 }
 OTHER_FINDINGS = {  # findings whose message names more than one capability
     "integrations::voip_or_dwh_connected": "offers neither data_export nor voip",
@@ -530,7 +534,9 @@ def test_the_suites_run_against_a_real_bottlecrm(tmp_path: Path, real: BottleCRM
         tests = {test["check"]: test for test in run.results["tests"]}
         assert set(tests) == ALL_CHECKS and run.results["run"]["clock"] == "wall"
         harness_faults = {check: t["message"] for check, t in tests.items() if t["fault"] == "harness"}
-        assert not harness_faults, f"harness faults: {harness_faults}"
+        assert set(harness_faults) == NOT_MEASURED, f"harness faults: {harness_faults}"
+        gaps = harness_faults.values()
+        assert all(m.startswith("NotExercised: not measured:") for m in gaps), harness_faults
         for check, capability in LACKING.items():
             assert tests[check]["outcome"] == "failed", (check, tests[check]["message"])
             assert f"finding: bottlecrm does not offer {capability}" in tests[check]["message"], check

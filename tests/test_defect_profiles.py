@@ -40,10 +40,12 @@ VOIP_CALL = "integrations::voip_call_appears_on_the_lead"
 CONNECTED = "integrations::voip_or_dwh_connected"
 INTEGRATION_CHECKS = {WEBHOOK_SIGNED, WEBHOOK_PAYLOAD, WEBHOOK_RETRY, DWH_EXPORT, VOIP_CALL, CONNECTED}
 RBAC = "security::sales_rep_confined_to_own_team"
+NO_CREDENTIALS = "security::requests_without_valid_credentials_refused"
+SIGN_UP = "security::anonymous_sign_up_cannot_make_a_privileged_user"
 AUDIT_ACTIONS = "security::audit_log_records_harness_writes"
 AUDIT_RETENTION = "security::audit_log_kept_180_days"
 SAML = "security::saml_sp_metadata_valid"
-SECURITY_CHECKS = {RBAC, AUDIT_ACTIONS, AUDIT_RETENTION, SAML}
+SECURITY_CHECKS = {RBAC, NO_CREDENTIALS, SIGN_UP, AUDIT_ACTIONS, AUDIT_RETENTION, SAML}
 THROUGHPUT = "scale::api_sustains_10k_requests_per_hour"
 LATENCY = "scale::p95_latency_with_concurrent_users"
 LOAD_ERRORS = "scale::concurrent_users_served_without_errors"
@@ -70,6 +72,19 @@ EXPECTED_FAILURES = {
     "sla_report_ignores_breaches": {SLA_REPORT},
     "rep_reads_everything": {RBAC},
     "audit_log_missing_actions": {AUDIT_ACTIONS},
+    # access control and audit, one dimension each: kind, operation, credential, role, path, actor, time
+    "rbac_leads_only": {RBAC},
+    "rbac_owner_only": {RBAC},
+    "list_leaks_other_teams": {RBAC},
+    "rep_deletes_other_teams": {RBAC},
+    "child_writes_unscoped": {RBAC},
+    "garbage_token_on_one_route": {NO_CREDENTIALS},
+    "unauthenticated_list": {NO_CREDENTIALS},
+    "signup_picks_admin": {SIGN_UP},
+    "batch_creates_unaudited": {AUDIT_ACTIONS},
+    "child_writes_unaudited": {AUDIT_ACTIONS},
+    "audit_actor_is_api_user": {AUDIT_ACTIONS},
+    "audit_time_local": {AUDIT_ACTIONS},
     "short_audit_retention": {AUDIT_RETENTION},
     "saml_metadata_invalid": {SAML},
     # an unsigned delivery is not evidence: neither the payload nor the retry can be trusted

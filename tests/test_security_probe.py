@@ -1,37 +1,113 @@
-"""The security probes against the reference CRM: two reps' real tokens and team-scoped leads, the audit
-log of every write with actor, time and retention, where the reps' credentials come from, and what the
-reference CRM's access rules refuse."""
+"""The security probes against the reference CRM: two reps' real tokens over the access-control matrix
+(every kind x every operation), requests without valid credentials, anonymous sign-up, the audit log of
+single, batch and child writes with actor, time and retention, where the reps' credentials come from,
+what the reference CRM's access rules refuse, and what an adapter that cannot exercise a part leaves
+not measured."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
-from poc_harness.adapter import Capability, RbacUserOption, RbacUsers, RecordKind
-from poc_harness.errors import AccessDenied, ConfigError
+from poc_harness.adapter import (
+    AccessKind,
+    Capability,
+    CRMAdapter,
+    NotExercised,
+    RbacUserOption,
+    RbacUsers,
+    RecordKind,
+)
+from poc_harness.batches import BatchItem
+from poc_harness.errors import AccessDenied, CapabilityMissing, ConfigError
 from poc_harness.model import LeadChanges, Record, SalesRep, TeamMember, TeamRole
 from poc_harness.redaction import REDACTOR
-from poc_harness.rules.security import audit_entry, audit_retention, lead_title
+from poc_harness.rules.security import (
+    access_cell,
+    audit_entry,
+    audit_retention,
+    refused_without_credentials,
+    self_registered_role,
+)
 from poc_harness.sandbox.audit import targets
 from poc_harness.sandbox.server import BackgroundServer
 from poc_harness.security import (
+    ALLOWED,
+    GARBAGE,
+    MATE,
+    NO_TOKEN,
+    OTHER,
+    OWN,
     REFUSED,
+    AuditPlan,
+    Matrix,
+    RepPair,
+    access_matrix,
     audited_writes,
+    endpoint_ids,
+    guarded,
+    holdings,
+    matrix_holdings,
+    needs,
     probe_lead,
-    rbac_probe,
     rep_pair,
+    self_registrations,
 )
 
 TAG = "unit-sec"
+KINDS = {kind.value for kind in AccessKind}
 
 
-def create(kind: RecordKind, record: Record, key: str, call: Callable[[], str]) -> str:
+def create(kind: RecordKind, record: Record | dict[str, object], key: str, call: Callable[[], str]) -> str:
     """The seeder's create without a ledger."""
     return call()
+
+
+def create_many(crm: CRMAdapter) -> Callable[[RecordKind, list[BatchItem]], dict[str, str]]:
+    """The seeder's create_many without a ledger."""
+
+    def run(kind: RecordKind, items: list[BatchItem]) -> dict[str, str]:
+        results = crm.create_batch(kind, items)
+        return {item.record.key: str(result.vendor_id) for item, result in zip(items, results, strict=True)}
+
+    return run
+
+
+def matrix_of(crm: CRMAdapter, pair: RepPair) -> Matrix:
+    return access_matrix(pair, matrix_holdings(pair, create, TAG), create, TAG, crm)
+
+
+def judged_matrix(crm: SandboxAdapter) -> tuple[Matrix, set[tuple[str, str, str]]]:
+    """The matrix over the CRM and its wrong cells as the rule judges them: (kind, operation, team)."""
+    pair = rep_pair(crm, "sandbox", create, TAG)
+    try:
+        matrix = matrix_of(crm, pair)
+    finally:
+        pair.close()
+    wrong = {
+        (c.kind.value, c.operation, c.team)
+        for c in matrix.measured
+        if not access_cell(crm, c.record_id, c.params()).passed
+    }
+    return matrix, wrong
+
+
+def audit_plan(crm: SandboxAdapter, with_rep: bool = True) -> tuple[AuditPlan, dict[str, bool]]:
+    """The audit probe's writes and, per write (``what``, ``nth``), whether the audit log shows it."""
+    pair = rep_pair(crm, "sandbox", create, TAG) if with_rep else None
+    try:
+        rep = pair.rep if pair is not None else None
+        plan = audited_writes(crm, rep, create, create_many(crm), crm.now, lambda _: None, TAG)
+    finally:
+        if pair is not None:
+            pair.close()
+    shown = {f"{w.what} #{w.nth}": audit_entry(crm, w.record_id, w.params(60)).passed for w in plan.writes}
+    return plan, shown
 
 
 @pytest.fixture
@@ -48,36 +124,72 @@ def _member(adapter: SandboxAdapter, key: str, team: str) -> SandboxAdapter:
     return adapter.as_user(adapter.issue_credential(adapter.create_team_user(member)))
 
 
-def test_a_rep_reaches_their_own_lead_and_not_another_teams(crm: SandboxAdapter) -> None:
-    pair = rep_pair(crm, "sandbox", create, TAG)
-    try:
-        outcome = rbac_probe(pair, create, TAG)
-    finally:
-        pair.close()
-    assert pair.source == "created by the harness"
-    assert [(step.action, step.observed) for step in outcome.steps] == [
-        ("read own lead", "allowed"),
-        ("update own lead", "allowed"),
-        ("read other team's lead", "refused"),
-        ("update other team's lead", "refused"),
-    ]
-    assert outcome.wrong == []
-    for lead_id, title in outcome.titles.items():
-        assert lead_title(crm, lead_id, {"title": title}).passed
-    assert crm.get_lead(outcome.own_lead).title == "Access probe: own team's lead (updated by its rep)"
+CHILD_READS = {("lead", "read its tasks"), ("lead", "read its alerts"), ("ticket", "read its surveys")}
+CHILD_WRITES = {
+    ("lead", "log activity"),
+    ("lead", "convert"),
+    ("deal", "move stage"),
+    ("ticket", "reply"),
+    ("ticket", "close"),
+    ("task", "complete"),
+}
+CHILD_CELLS = CHILD_READS | CHILD_WRITES
+EVERY_OP = {"read", "list", "update", "delete"}
 
 
-@pytest.mark.parametrize("crm", ["rep_reads_everything"], indirect=True)
-def test_rbac_not_enforced_is_caught(crm: SandboxAdapter) -> None:
-    pair = rep_pair(crm, "sandbox", create, TAG)
-    try:
-        outcome = rbac_probe(pair, create, TAG)
-    finally:
-        pair.close()
-    assert [step.action for step in outcome.wrong] == ["read other team's lead", "update other team's lead"]
-    verdict = lead_title(crm, outcome.other_lead, {"title": outcome.titles[outcome.other_lead]})
+def test_a_rep_is_allowed_every_operation_on_their_own_records_and_refused_on_another_teams(
+    crm: SandboxAdapter,
+) -> None:
+    matrix, wrong = judged_matrix(crm)
+    assert wrong == set() and matrix.wrong == [] and matrix.unmeasured == []
+    assert crm.call_stats()["failures"] == 0  # reading back never costs the vendor a failed call
+    assert {c.kind.value for c in matrix.cells} == KINDS
+    assert {c.operation for c in matrix.cells} == EVERY_OP | {op for _, op in CHILD_CELLS}
+    assert len(matrix.cells) == 3 * (4 * len(KINDS) + len(CHILD_CELLS))  # own, team mate's, other team's
+    assert {c.observed for c in matrix.cells if c.team == OTHER} == {REFUSED}
+    assert {c.observed for c in matrix.cells if c.team != OTHER} == {ALLOWED}
+    updates = {(c.team, c.applied) for c in matrix.cells if c.operation in ("update", "delete")}
+    assert updates == {(OWN, True), (MATE, True), (OTHER, False)}  # read back by the API user
+
+
+def _every_cell(team: str) -> set[tuple[str, str, str]]:
+    return {(k, o, team) for k in KINDS for o in EVERY_OP} | {(k, o, team) for k, o in CHILD_CELLS}
+
+
+def _other(kinds: set[str], operations: set[str]) -> set[tuple[str, str, str]]:
+    return {(kind, op, OTHER) for kind in kinds for op in operations}
+
+
+
+
+@pytest.mark.parametrize(
+    ("crm", "leaked"),
+    [
+        ("rep_reads_everything", _every_cell(OTHER)),
+        (
+            "rbac_leads_only",
+            _other(KINDS - {"lead"}, EVERY_OP) | {(k, o, OTHER) for k, o in CHILD_CELLS if k != "lead"},
+        ),
+        ("list_leaks_other_teams", _other(KINDS, {"list"})),
+        ("rep_deletes_other_teams", _other(KINDS, {"delete"})),
+        ("child_writes_unscoped", {(k, o, OTHER) for k, o in CHILD_WRITES}),
+        ("rbac_owner_only", _every_cell(MATE)),
+    ],
+    indirect=["crm"],
+)
+def test_each_broken_rbac_is_caught_in_exactly_its_cells(
+    crm: SandboxAdapter, leaked: set[tuple[str, str, str]]
+) -> None:
+    assert judged_matrix(crm)[1] == leaked
+
+
+def test_a_refused_change_that_was_applied_anyway_fails_its_cell(crm: SandboxAdapter) -> None:
+    params = {"kind": "lead", "operation": "update", "team": OTHER, "expected": REFUSED, "observed": REFUSED}
+    verdict = access_cell(crm, "LE1", {**params, "applied": True, "left": "label now 'hostile'"})
     assert not verdict.passed
-    assert verdict.observed == "Access probe: other team's lead (changed by another team)"
+    cell = "lead x update on another team's record"
+    assert verdict.note == f"{cell}: the write took effect (label now 'hostile')"
+    assert access_cell(crm, "LE1", {**params, "applied": False, "left": "label now 'kept'"}).passed
 
 
 def test_team_mates_share_leads_and_a_rep_token_is_confined(crm: SandboxAdapter) -> None:
@@ -126,21 +238,32 @@ def test_an_issued_token_is_redacted_and_never_in_an_error(crm: SandboxAdapter) 
 
 def test_the_audit_log_shows_each_write_with_actor_and_time(crm: SandboxAdapter) -> None:
     gone: list[str] = []
-    writes = audited_writes(crm, create, crm.now, gone.append, TAG)
-    assert [write.action.value for write in writes] == ["create", "update", "delete"]
-    assert len(gone) == 1 and gone[0].startswith("security-audit-")  # the ledger is told it is gone
-    for write in writes:
-        params = {
-            "kind": "lead",
-            "action": write.action.value,
-            "actor": write.actor,
-            "at": write.at.isoformat(),
-            "tolerance_s": 60,
-        }
+    pair = rep_pair(crm, "sandbox", create, TAG)
+    plan = audited_writes(crm, pair.rep, create, create_many(crm), crm.now, gone.append, TAG)
+    rep_id = pair.rep.acting_user_id()
+    pair.close()
+    assert len(gone) == 2 and all(key.startswith("security-audit-") for key in gone)  # the ledger knows
+    assert {(w.path, w.action.value, w.kind.value) for w in plan.writes} == {
+        ("single", "create", "lead"),
+        ("single", "update", "lead"),
+        ("single", "delete", "lead"),
+        ("batch", "create", "lead"),
+        ("child", "create", "activity"),
+        ("child", "update", "lead"),
+        ("child", "update", "ticket"),
+    }
+    assert {w.actor for w in plan.writes} == {"api-admin", rep_id}
+    assert plan.unmeasured == []
+    for write in plan.writes:
+        params = write.params(60)
         assert audit_entry(crm, write.record_id, params).passed, write
         assert not audit_entry(crm, write.record_id, {**params, "actor": "someone-else"}).passed
         later = (write.at + timedelta(minutes=5)).isoformat()
         assert not audit_entry(crm, write.record_id, {**params, "at": later}).passed
+    convert = next(w for w in plan.writes if w.what == "convert the lead (API user)")
+    assert convert.nth == 2  # the update and the conversion of one lead are two entries
+    # the log shows three updates of that lead: the update, the activity logged on it, the conversion
+    assert not audit_entry(crm, convert.record_id, {**convert.params(60), "nth": 4}).passed
 
 
 def test_a_reps_writes_name_the_rep(crm: SandboxAdapter) -> None:
@@ -155,29 +278,64 @@ def test_a_reps_writes_name_the_rep(crm: SandboxAdapter) -> None:
     rep.close()
 
 
-@pytest.mark.parametrize("crm", ["audit_log_missing_actions"], indirect=True)
-def test_unlogged_updates_and_deletes_are_caught(crm: SandboxAdapter) -> None:
-    writes = audited_writes(crm, create, crm.now, lambda _: None, TAG)
-    verdicts = {
-        write.action.value: audit_entry(
-            crm,
-            write.record_id,
+@pytest.mark.parametrize(
+    ("crm", "unshown"),
+    [
+        (
+            "audit_log_missing_actions",
             {
-                "kind": "lead",
-                "action": write.action.value,
-                "actor": write.actor,
-                "at": write.at.isoformat(),
-                "tolerance_s": 60,
+                "update the lead (API user) #1",
+                "convert the lead (API user) #2",
+                "delete the lead (API user) #1",
+                "reply to a ticket (API user) #1",
+                "update the lead (sales rep) #1",
+                "convert the lead (sales rep) #2",
+                "delete the lead (sales rep) #1",
             },
-        )
-        for write in writes
-    }
-    assert {action: v.passed for action, v in verdicts.items()} == {
-        "create": True,
-        "update": False,
-        "delete": False,
-    }
-    assert verdicts["update"].note == "no update entry"
+        ),
+        ("batch_creates_unaudited", {"batch-create a lead (API user) #1"}),
+        (
+            "child_writes_unaudited",
+            {
+                "log an activity on the lead (API user) #1",
+                "convert the lead (API user) #2",
+                "reply to a ticket (API user) #1",
+                "log an activity on the lead (sales rep) #1",
+                "convert the lead (sales rep) #2",
+            },
+        ),
+        (
+            "audit_actor_is_api_user",
+            {
+                "create a lead (sales rep) #1",
+                "update the lead (sales rep) #1",
+                "log an activity on the lead (sales rep) #1",
+                "convert the lead (sales rep) #2",
+                "delete the lead (sales rep) #1",
+            },
+        ),
+    ],
+    indirect=["crm"],
+)
+def test_each_unaudited_path_or_wrong_actor_is_caught_in_exactly_its_writes(
+    crm: SandboxAdapter, unshown: set[str]
+) -> None:
+    assert {what for what, shown in audit_plan(crm)[1].items() if not shown} == unshown
+
+
+@pytest.mark.parametrize("crm", ["audit_time_local"], indirect=True)
+def test_audit_times_hours_off_fail_every_write(crm: SandboxAdapter) -> None:
+    plan, shown = audit_plan(crm)
+    assert plan.writes and not any(shown.values())
+    write = plan.writes[0]
+    note = audit_entry(crm, write.record_id, write.params(60)).note
+    assert note == "create entry with another actor or time"
+
+
+def test_without_a_rep_the_reps_writes_are_not_measured(crm: SandboxAdapter) -> None:
+    plan, shown = audit_plan(crm, with_rep=False)
+    assert all(shown.values()) and {w.actor for w in plan.writes} == {"api-admin"}
+    assert plan.unmeasured == ["not measured: writes by a sales rep (no rep to act as)"]
 
 
 def test_entries_older_than_the_retention_are_dropped(crm: SandboxAdapter) -> None:
@@ -212,7 +370,7 @@ def test_identity_standards_are_read_from_the_crm(crm: SandboxAdapter) -> None:
             "/leads/LE1/activities",
             "/leads/{lead_id}/activities",
             [("activities", "AC3")],
-            [("create", "activity", "AC3")],
+            [("create", "activity", "AC3"), ("update", "lead", "LE1")],
         ),
         (
             "POST",
@@ -228,7 +386,7 @@ def test_identity_standards_are_read_from_the_crm(crm: SandboxAdapter) -> None:
             "/tickets/TI5/replies",
             "/tickets/{ticket_id}/replies",
             [("replies", "RE6")],
-            [("create", "reply", "RE6")],
+            [("create", "reply", "RE6"), ("update", "ticket", "TI5")],
         ),
         ("POST", "/users/US7/tokens", "/users/{user_id}/tokens", [], [("update", "user", "US7")]),
         (
@@ -258,19 +416,22 @@ def test_what_an_audit_entry_names(
 
 
 # --- where the reps' credentials come from ---------------------------------------------------
-def _configured_crm() -> SandboxAdapter:
+def _configured_crm(team_mate: bool = False) -> SandboxAdapter:
     users = RbacUsers(
         rep=RbacUserOption(token_env="POC_TEST_REP_TOKEN"),
         other_team_rep=RbacUserOption(token_env="POC_TEST_OTHER_REP_TOKEN"),
+        team_mate=RbacUserOption(token_env="POC_TEST_MATE_TOKEN") if team_mate else None,
     )
     return SandboxAdapter(SandboxOptions(rbac_users=users))
 
 
-def test_configured_reps_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    crm = _configured_crm()
-    for variable, team in (("POC_TEST_REP_TOKEN", "north"), ("POC_TEST_OTHER_REP_TOKEN", "south")):
+@pytest.mark.parametrize("team_mate", [False, True])
+def test_configured_reps_are_used(monkeypatch: pytest.MonkeyPatch, team_mate: bool) -> None:
+    crm = _configured_crm(team_mate)
+    users = [("POC_TEST_REP_TOKEN", "north", "n1"), ("POC_TEST_OTHER_REP_TOKEN", "south", "s1")]
+    for variable, team, key in users + ([("POC_TEST_MATE_TOKEN", "north", "n2")] if team_mate else []):
         member = TeamMember(
-            key=team, tag=TAG, name=team, email=f"{team}@example.com", role=TeamRole.SALES_REP, team=team
+            key=key, tag=TAG, name=key, email=f"{key}@example.com", role=TeamRole.SALES_REP, team=team
         )
         token = crm.issue_credential(crm.create_team_user(member)).token.get_secret_value()
         monkeypatch.setenv(variable, token)
@@ -281,12 +442,14 @@ def test_configured_reps_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
         return call()
 
     pair = rep_pair(crm, "crm", tracked, TAG)
-    outcome = rbac_probe(pair, tracked, TAG)
+    matrix = access_matrix(pair, matrix_holdings(pair, tracked, TAG), tracked, TAG, crm)
     pair.close()
     crm.close()
     assert pair.source == "configured in rbac_users"
-    assert created == ["lead", "lead"]  # no user created
-    assert outcome.wrong == []
+    assert "rep" not in created  # no user created
+    assert matrix.wrong == [] and matrix.unmeasured == []
+    assert (pair.team_mate is not None) is team_mate
+    assert {c.team for c in matrix.cells} == ({OWN, MATE, OTHER} if team_mate else {OWN, OTHER})
 
 
 def test_a_configured_rep_without_the_variable_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -324,10 +487,161 @@ def test_the_probes_over_a_real_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     with BackgroundServer(token="served-security-token") as url:
         crm = SandboxAdapter(SandboxOptions(base_url=url, token_env="POC_TEST_SERVED_TOKEN"))
         pair = rep_pair(crm, "served", create, TAG)
-        outcome = rbac_probe(pair, create, TAG)
+        matrix = matrix_of(crm, pair)
         pair.close()
+        endpoints = guarded(crm.api_endpoints({}))
+        statuses = {crm.call_anonymously(e.method, e.path, None) for e in endpoints}
         metadata = crm.saml_sp_metadata()
         crm.close()
-    assert [step.observed for step in outcome.steps][2:] == [REFUSED, REFUSED]
-    assert outcome.wrong == []
+    assert {c.observed for c in matrix.cells if c.team == OTHER} == {REFUSED}
+    assert matrix.wrong == []
+    assert len(endpoints) > 40 and statuses == {401}
     assert f'entityID="https://{url.removeprefix("http://")}/saml/metadata"'.encode() in metadata
+
+
+# --- requests without valid credentials, anonymous sign-up -------------------------------------------
+def _unrefused(crm: SandboxAdapter) -> set[tuple[str, str, str]]:
+    held = holdings(crm, create, TAG, "anonymous")
+    endpoints = crm.api_endpoints(endpoint_ids(crm, held))
+    return {
+        (e.method, e.route, credential)
+        for e in guarded(endpoints)
+        for credential in (NO_TOKEN, GARBAGE)
+        if not refused_without_credentials(
+            crm, e.path, {"method": e.method, "route": e.route, "credential": credential}
+        ).passed
+    }
+
+
+def test_every_route_but_the_public_ones_refuses_requests_without_valid_credentials(
+    crm: SandboxAdapter,
+) -> None:
+    endpoints = crm.api_endpoints({})
+    public = {(e.method, e.route) for e in endpoints if e.public}
+    assert public == {("GET", "/health"), ("GET", "/saml/metadata"), ("POST", "/signup")}
+    routes = {(e.method, e.route) for e in guarded(endpoints)}
+    wanted = {("GET", "/{collection}"), ("GET", "/{collection}/{record_id}"), ("POST", "/batch/{collection}")}
+    assert wanted <= routes
+    assert _unrefused(crm) == set()
+
+
+@pytest.mark.parametrize(
+    ("crm", "open_routes"),
+    [
+        ("garbage_token_on_one_route", {("GET", "/deals/{deal_id}", GARBAGE)}),
+        ("unauthenticated_list", {("GET", "/{collection}", NO_TOKEN)}),
+    ],
+    indirect=["crm"],
+)
+def test_a_route_open_without_valid_credentials_is_caught(
+    crm: SandboxAdapter, open_routes: set[tuple[str, str, str]]
+) -> None:
+    assert _unrefused(crm) == open_routes
+
+
+@pytest.mark.parametrize(
+    ("crm", "privileged"),
+    [("healthy", set()), ("signup_picks_admin", {"admin", "manager"})],
+    indirect=["crm"],
+)
+def test_anonymous_sign_up_asking_for_a_privileged_role(crm: SandboxAdapter, privileged: set[str]) -> None:
+    registered = self_registrations(crm, create, TAG)
+    assert set(registered) == {"admin", "manager"} and all(registered.values())
+    verdicts = {r: self_registered_role(crm, str(u), {"requested": r}) for r, u in registered.items()}
+    assert {role for role, verdict in verdicts.items() if not verdict.passed} == privileged
+    roles = {crm.user_role(str(uid)) for uid in registered.values()}
+    assert roles == (privileged or {"guest"})
+    assert crm.list_sales_reps() == []  # a sign-up never joins the sales team (nor lead assignment)
+
+
+def test_a_refused_sign_up_passes() -> None:
+    verdict = self_registered_role(SandboxAdapter(SandboxOptions()), "", {"requested": "admin"})
+    assert verdict.passed and verdict.observed == "asked admin: the sign-up was refused"
+
+
+# --- what an adapter cannot exercise is not measured ------------------------------------------------
+class _NoRecordReads(SandboxAdapter):
+    """An adapter that cannot read or list records by kind (the contract's defaults)."""
+
+    read_record = CRMAdapter.read_record  # type: ignore[assignment]
+    list_records = CRMAdapter.list_records  # type: ignore[assignment]
+
+
+def test_cells_an_adapter_cannot_exercise_are_not_measured_never_passed() -> None:
+    crm = _NoRecordReads(SandboxOptions())
+    pair = rep_pair(crm, "sandbox", create, TAG)
+    matrix = matrix_of(crm, pair)
+    pair.close()
+    crm.close()
+    unmeasured = {(c.kind.value, c.operation) for c in matrix.unmeasured}
+    assert unmeasured == {(kind, op) for kind in KINDS for op in ("read", "list")}
+    gap = "not measured: the sandbox adapter does not"
+    assert all(c.observed.startswith(gap) for c in matrix.unmeasured)
+    assert matrix.wrong == []
+    written = [c for c in matrix.measured if c.operation in ("update", "delete")]
+    assert written and all(c.applied is None and c.left.startswith("not read back") for c in written)
+
+
+class _Unported(SandboxAdapter):
+    capabilities = SandboxAdapter.capabilities - {Capability.RBAC, Capability.AUDIT_LOG}
+    unexercised = frozenset({Capability.RBAC})
+
+
+def test_a_capability_the_adapter_cannot_exercise_is_our_gap_one_it_lacks_a_finding() -> None:
+    crm = _Unported(SandboxOptions())
+    with pytest.raises(NotExercised, match=r"^not measured: the sandbox adapter does not exercise rbac"):
+        needs(crm, Capability.RBAC)
+    with pytest.raises(NotExercised, match=r"^not measured"):
+        rep_pair(crm, "crm", create, TAG)
+    with pytest.raises(CapabilityMissing, match=r"sandbox does not offer audit_log"):
+        needs(crm, Capability.AUDIT_LOG)
+    with pytest.raises(NotExercised, match=r"^not measured: the sandbox adapter does not list"):
+        CRMAdapter.api_endpoints(crm, {})
+    crm.close()
+
+
+@pytest.mark.parametrize(
+    "module", ["hubspot", "salesforce", "zoho", "pipedrive", "dynamics", "odoo", "bottlecrm", "mapping"]
+)
+def test_real_vendor_adapters_leave_the_security_probes_not_measured(module: str) -> None:
+    """Their vendors have roles and teams (and, but for BottleCRM, an audit trail); the adapters do not act
+    as users or read the log yet: the checks are our gap (not measured), never the vendor's finding."""
+    import importlib
+
+    from poc_harness.adapter import SECURITY_PROBES_UNPORTED, SecurityProbes
+
+    name = f"adapters.{module}"
+    found = vars(importlib.import_module(name)).values()
+    adapter_class = next(
+        value
+        for value in found
+        if isinstance(value, type) and issubclass(value, CRMAdapter) and value.__module__ == name
+    )
+    unported = SECURITY_PROBES_UNPORTED - ({Capability.AUDIT_LOG} if module == "bottlecrm" else set())
+    assert adapter_class.unexercised == unported
+    assert not adapter_class.capabilities & SECURITY_PROBES_UNPORTED
+    for name in ("api_endpoints", "self_register", "read_record"):
+        assert getattr(adapter_class, name) is getattr(SecurityProbes, name)
+
+
+def test_records_the_probes_deleted_are_marked_deleted_in_the_ledger(
+    crm: SandboxAdapter, tmp_path: Path
+) -> None:
+    from poc_harness.ledger import Ledger
+    from poc_harness.security import forget_deleted
+    from poc_harness.seeding import Seeder
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    seeder = Seeder(crm, ledger, "run-1", TAG, crm.now)
+    pair = rep_pair(crm, "sandbox", seeder.create, TAG)
+    held = matrix_holdings(pair, seeder.create, TAG)
+    access_matrix(pair, held, seeder.create, TAG, crm)  # the rep deletes their own and a team mate's
+    pair.close()
+    forgotten = forget_deleted(crm, ledger, "run-1", TAG)
+    gone = {"account", "contact", "lead", "deal", "ticket", "activity"}
+    assert {key.removeprefix("security-rep-own-") for key in forgotten if "rep-own" in key} >= gone
+    assert any(key.startswith("security-matrix-activity-") for key in forgotten)  # went with its lead
+    live = {r.key for r in ledger.records("run-1", live_only=True)}
+    assert "security-rep-other-lead" in live and "security-rep-own-parent" in live
+    assert forget_deleted(crm, ledger, "run-1", TAG) == []
+    ledger.close()

@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from poc_harness import __version__
 from poc_harness.sandbox import batch, connectors, webhooks
-from poc_harness.sandbox.access import AccessControl
+from poc_harness.sandbox.access import AccessControl, ActingMiddleware
 from poc_harness.sandbox.audit import AuditMiddleware, AuditTrail
 from poc_harness.sandbox.contention import Contention
 from poc_harness.sandbox.engine import Conflict, CRMState, NotFound
@@ -121,7 +121,7 @@ class AdvanceIn(Body):
 
 
 Period = Annotated[datetime, Query(alias="from")]
-COLLECTION_PATHS = ("users", "accounts", "contacts", "leads", "activities", "deals", "tickets")
+COLLECTION_PATHS = ("users", "accounts", "contacts", "leads", "activities", "deals", "tickets", "tasks")
 
 
 def create_app(profile: str | Profile = "healthy", token: str | None = None) -> FastAPI:
@@ -135,6 +135,7 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
 
     access, trail = AccessControl(state, expected), AuditTrail(state)
     app.add_middleware(AuditMiddleware, trail=trail)  # the first added sits innermost: sees applied writes
+    app.add_middleware(ActingMiddleware)  # who acts, for the records a request creates
 
     def authorised(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
         access.authorise(request, authorization)
@@ -315,12 +316,12 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
 
     @app.get("/{collection}", dependencies=auth)
     def list_records(
-        collection: str, tag: str | None = None, role: str | None = None
+        request: Request, collection: str, tag: str | None = None, role: str | None = None
     ) -> list[dict[str, Any]]:
         if collection not in COLLECTION_PATHS:
             raise NotFound(collection)
         with state.lock:
-            return state.query(collection, tag=tag, role=role)
+            return access.visible(request, collection, state.query(collection, tag=tag, role=role))
 
     @app.delete("/{collection}/{record_id}", status_code=204, dependencies=auth)
     def delete(collection: str, record_id: str) -> Response:

@@ -2,8 +2,10 @@
 
 An ASGI middleware sees each write request (POST, PUT, PATCH, DELETE) through to its
 answer; when the CRM applied it (2xx), one entry per target is logged: the records of
-the path's collection the request created, else the record the path names (updated, or
-deleted).  Entries older than the retention are dropped.  Moving the reference CRM's
+the path's collection the request created (and, for a write under a record such as an
+activity on a lead or a reply to a ticket, an update of that parent record), else the
+record the path names (updated, or deleted).  The actor is the user the request's token
+acts as.  Entries older than the retention are dropped.  Moving the reference CRM's
 clock is the harness's control, not a write of the CRM, and is not logged.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from poc_harness.sandbox.access import ADMIN_ID
 from poc_harness.sandbox.engine import CRMState
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -59,6 +62,14 @@ def _singular(collection: str) -> str:
     return SINGULAR.get(collection, collection.removesuffix("s"))
 
 
+def _named(segments: list[str], pattern: list[str]) -> tuple[str, str] | None:
+    """(record type, id) of the last record the path names (``/leads/LE1/activities``: the lead)."""
+    for index in range(len(pattern) - 1, 0, -1):
+        if pattern[index].startswith("{") and pattern[index] != "{collection}":
+            return _singular(segments[index - 1]), segments[index]
+    return None
+
+
 def targets(
     method: str, path: str, route: str, inserted: list[tuple[str, str]]
 ) -> list[tuple[str, str, str]]:
@@ -66,16 +77,24 @@ def targets(
     segments, pattern = path.strip("/").split("/"), route.strip("/").split("/")
     if len(pattern) != len(segments):
         pattern = segments
+    named = _named(segments, pattern)
     if method == "POST":  # the records it created in a collection the path names (/leads, /batch/leads)
         for name in reversed(segments):
             created = [record_id for collection, record_id in inserted if collection == name]
             if created:
-                return [("create", _singular(name), record_id) for record_id in created]
+                parent = [("update", *named)] if named else []  # the record it was written under
+                return [("create", _singular(name), record_id) for record_id in created] + parent
     action = "delete" if method == "DELETE" else "update"
-    for index in range(len(pattern) - 1, 0, -1):
-        if pattern[index].startswith("{") and pattern[index] != "{collection}":
-            return [(action, _singular(segments[index - 1]), segments[index])]
-    return []
+    return [(action, *named)] if named else []
+
+
+def write_path(method: str, route: str) -> str:
+    """How a write reached the CRM: ``batch``, ``child`` (a POST under a record) or ``single``."""
+    if route.startswith("/batch/"):
+        return "batch"
+    if method == "POST" and any(p.startswith("{") for p in route.strip("/").split("/")):
+        return "child"
+    return "single"
 
 
 class AuditTrail:
@@ -98,16 +117,21 @@ class AuditTrail:
         method, path = scope["method"], scope["path"]
         route = getattr(scope.get("route"), "path", path)
         principal = (scope.get("state") or {}).get("principal")
+        profile = self.state.profile
+        if write_path(method, route) not in profile.audit_paths:
+            return
+        actor = ADMIN_ID if profile.audit_actor_is_api_user else getattr(principal, "id", None)
         with self.state.lock:
             now = self.state.clock.now
+            at = now + timedelta(hours=profile.audit_time_shift_hours)
             for action, record_type, record_id in targets(method, path, route, inserted):
-                if action not in self.state.profile.audit_actions:
+                if action not in profile.audit_actions:
                     continue
                 self._entries.append(
                     AuditEntry(
                         id=f"AU{next(self._ids):06d}",
-                        at=now,
-                        actor_id=getattr(principal, "id", None),
+                        at=at,
+                        actor_id=actor,
                         actor_role=getattr(principal, "role", None),
                         action=action,
                         record_type=record_type,

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# --- access control and audit knobs (h-access) ----------------------------------------------------
+REP_COLLECTIONS = ("accounts", "contacts", "leads", "deals", "tickets", "tasks", "activities")
+"""The collections a sales rep's token reaches, each record only within the rep's team."""
+SCOPED_OPERATIONS = ("read", "list", "update", "delete", "child")
+"""What a rep does to a record: read it, see it listed, change it, delete it, write under it."""
+AUDIT_PATHS = ("single", "batch", "child")
+"""How a write reaches the CRM: one record's route, the batch route, a route under a parent record."""
 
 @dataclass(frozen=True)
 class Profile:
@@ -23,7 +30,16 @@ class Profile:
     forecast_factor: float = 1.0
     report_tasks_done: bool = True
     sla_report_ignores_breaches: bool = False
-    rbac_team_scope: bool = True  # a user's token reaches only their team's leads
+    rbac_team_scope: bool = True  # a user's token reaches only their team's records
+    rbac_scoped_collections: tuple[str, ...] = REP_COLLECTIONS  # team scope enforced on these only
+    rbac_scoped_operations: tuple[str, ...] = SCOPED_OPERATIONS  # ... and for these operations only
+    rbac_team_mates_share: bool = True  # False: a rep reaches only the records they own themselves
+    any_token_routes: tuple[tuple[str, str], ...] = ()  # (method, route) answering any bearer token
+    anonymous_routes: tuple[tuple[str, str], ...] = ()  # (method, route) answering with no token at all
+    signup_roles: tuple[str, ...] = ()  # roles the public sign-up grants when asked (else a guest)
+    audit_paths: tuple[str, ...] = AUDIT_PATHS  # the write paths the audit log records
+    audit_actor_is_api_user: bool = False  # every entry names the API user, whoever acted
+    audit_time_shift_hours: float = 0.0  # entries carry the local wall clock labelled as UTC
     audit_actions: tuple[str, ...] = ("create", "update", "delete")  # the writes the audit log records
     audit_retention_days: int = 365
     saml_metadata_valid: bool = True
@@ -91,6 +107,68 @@ PROFILES: dict[str, Profile] = {
             "audit_log_missing_actions",
             "the audit log records creates but no updates or deletes",
             audit_actions=("create",),
+        ),
+        # --- access control and audit: one dimension each (kind, operation, actor, path) -------------
+        Profile(
+            "rbac_leads_only",
+            "team scope is enforced on leads only: accounts, contacts, deals, tickets, tasks and "
+            "activities of every team are open to every rep",
+            rbac_scoped_collections=("leads",),
+        ),
+        Profile(
+            "rbac_owner_only",
+            "a rep reaches only the records they own: their own team mates' are refused",
+            rbac_team_mates_share=False,
+        ),
+        Profile(
+            "list_leaks_other_teams",
+            "a rep cannot open another team's record, but the collection listings show every team's",
+            rbac_scoped_operations=("read", "update", "delete", "child"),
+        ),
+        Profile(
+            "rep_deletes_other_teams",
+            "a rep cannot read or change another team's records but can delete them",
+            rbac_scoped_operations=("read", "list", "update", "child"),
+        ),
+        Profile(
+            "child_writes_unscoped",
+            "a rep logs activities on, converts, replies to and completes another team's records",
+            rbac_scoped_operations=("read", "list", "update", "delete"),
+        ),
+        Profile(
+            "garbage_token_on_one_route",
+            "reading a deal by id accepts any bearer token",
+            any_token_routes=(("GET", "/deals/{deal_id}"),),
+        ),
+        Profile(
+            "unauthenticated_list",
+            "the collection listings answer requests that carry no token",
+            anonymous_routes=(("GET", "/{collection}"),),
+        ),
+        Profile(
+            "signup_picks_admin",
+            "the public sign-up grants whatever role it is asked for, administrator included",
+            signup_roles=("sales_rep", "manager", "admin"),
+        ),
+        Profile(
+            "batch_creates_unaudited",
+            "records created through the batch route leave no audit entry",
+            audit_paths=("single", "child"),
+        ),
+        Profile(
+            "child_writes_unaudited",
+            "writes under a record (activity, conversion, reply) leave no audit entry",
+            audit_paths=("single", "batch"),
+        ),
+        Profile(
+            "audit_actor_is_api_user",
+            "every audit entry names the API user, also when a sales rep made the write",
+            audit_actor_is_api_user=True,
+        ),
+        Profile(
+            "audit_time_local",
+            "audit times are Tehran's wall clock (+03:30) written as UTC: 3.5 hours late",
+            audit_time_shift_hours=3.5,
         ),
         Profile("short_audit_retention", "the audit log is kept 90 days", audit_retention_days=90),
         Profile(

@@ -1,5 +1,9 @@
-"""The reference CRM's security API: who am I, user tokens, lead updates, the audit log and its
-settings, the identity standards it offers, and its SAML service-provider metadata.
+"""The reference CRM's security API: who am I, user tokens, the public sign-up, lead updates, the
+records a rep reads and changes by collection, the audit log and its settings, the identity standards
+it offers, and its SAML service-provider metadata.
+
+The public sign-up (``POST /signup``, no token) creates a guest (no rights until an administrator
+gives some) whatever role it is asked for, except the roles the profile's ``signup_roles`` grant.
 
 The metadata is built with pysaml2's SAML metadata classes, for the host the request
 reached (the CRM is taken to sit behind a TLS proxy, so its URLs are ``https``).
@@ -14,13 +18,42 @@ from fastapi import APIRouter, Request, Response
 from fastapi.params import Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from poc_harness.sandbox.access import AccessControl, Principal
+from poc_harness.sandbox.access import GUEST_ROLE, AccessControl, Principal
 from poc_harness.sandbox.audit import EXPORT_FORMATS, AuditTrail
-from poc_harness.sandbox.engine import CRMState
+from poc_harness.sandbox.engine import CRMState, NotFound
 
 IDENTITY_STANDARDS = ("saml2", "oidc", "mfa")
 SAML_METADATA_TYPE = "application/samlmetadata+xml"
 EMAIL_NAME_ID = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+LABEL_FIELDS = {
+    "accounts": "name",
+    "contacts": "last_name",
+    "leads": "title",
+    "deals": "name",
+    "tickets": "subject",
+    "tasks": "subject",
+    "activities": "subject",
+    "users": "name",
+}
+"""collection -> the one descriptive field ``PATCH /{collection}/{id}`` changes (``{"label": ...}``)."""
+PUBLIC_ROUTES = frozenset({("GET", "/health"), ("GET", "/saml/metadata"), ("POST", "/signup")})
+"""The routes open without a token by design (the SAML metadata is public by the standard)."""
+
+
+class SignUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2)
+    email: str
+    role: str = "sales_rep"
+    tag: str | None = None
+    external_ref: str | None = None
+
+
+class LabelPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=3)
 
 
 class LeadPatch(BaseModel):
@@ -74,6 +107,14 @@ def security_router(
         with state.lock:
             return {"user_id": user_id, "token": access.issue_token(user_id)}
 
+    @router.post("/signup", status_code=201)
+    def sign_up(body: SignUpIn) -> dict[str, Any]:
+        role = body.role if body.role in state.profile.signup_roles else GUEST_ROLE
+        fields = {**body.model_dump(), "role": role, "team": None, "in_assignment_pool": False}
+        with state.lock:
+            user = state.insert("users", {**fields, "active": True})
+            return {"id": user["id"], "role": role, "token": access.issue_token(user["id"])}
+
     @router.patch("/leads/{lead_id}", dependencies=auth)
     def update_lead(lead_id: str, body: LeadPatch) -> dict[str, Any]:
         with state.lock:
@@ -102,5 +143,22 @@ def security_router(
     def saml_metadata(request: Request) -> Response:
         host = request.headers.get("host") or "localhost"
         return Response(sp_metadata(host, state.profile.saml_metadata_valid), media_type=SAML_METADATA_TYPE)
+
+    def record(collection: str, record_id: str) -> dict[str, Any]:
+        if collection not in LABEL_FIELDS:
+            raise NotFound(collection)
+        return state.get(collection, record_id)
+
+    @router.get("/{collection}/{record_id}", dependencies=auth)
+    def read_record(collection: str, record_id: str) -> dict[str, Any]:
+        with state.lock:
+            return record(collection, record_id)
+
+    @router.patch("/{collection}/{record_id}", dependencies=auth)
+    def update_record(collection: str, record_id: str, body: LabelPatch) -> dict[str, Any]:
+        with state.lock:
+            found = record(collection, record_id)
+            found[LABEL_FIELDS[collection]] = body.label
+            return found
 
     return router

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.suite_runner import ROOT
+from tests.test_defect_profiles import ALL_CHECKS, CEO_CHECKS, INTEGRATION_CHECKS
 
 TEMPLATES = ROOT / "fixtures" / "templates"
 EVIDENCE = (f"--satisfaction={TEMPLATES / 'satisfaction.csv'}", f"--scorecard={TEMPLATES / 'scorecard.yaml'}")
@@ -37,7 +38,8 @@ def test_a_subset_of_suite_files_is_partial_and_not_accepted(tmp_path: Path) -> 
     """Issue 12: the CEO reporting and integrations suites alone (12 of 28 checks) gave accept 96.0."""
     results, document = _run(tmp_path, *REPORTING_AND_INTEGRATIONS)
     suite = results["run"]["suite"]
-    assert len(suite["defined"]) == 28 and len(suite["selected"]) == 12
+    assert {d["check"] for d in suite["defined"]} == ALL_CHECKS
+    assert set(suite["selected"]) == CEO_CHECKS | INTEGRATION_CHECKS
     assert {t["outcome"] for t in results["tests"]} == {"passed"}
     assert document["scope"]["labels"] == ["partial"] and not document["scope"]["counts"]
     assert document["verdict"] == "incomplete"
@@ -57,7 +59,7 @@ def test_fewer_records_than_the_acceptance_count_is_not_accepted(tmp_path: Path)
     """Issue 12: ``--records 50`` gave accept 86.9."""
     results, document = _run(tmp_path, "scenarios/", "--records=50")
     assert results["run"]["records"] == 50 and results["run"]["acceptance_records"] == 200
-    assert len(results["run"]["suite"]["selected"]) == 28
+    assert set(results["run"]["suite"]["selected"]) == ALL_CHECKS
     assert document["scope"]["labels"] == ["below_acceptance_records"]
     assert document["verdict"] == "incomplete"
     assert any("50 records" in reason for reason in document["reasons"])

@@ -61,8 +61,10 @@ def _failed(fault: str = "vendor", message: str = "finding: wrong") -> dict[str,
     return {"outcome": "failed" if fault == "vendor" else "error", "fault": fault, "message": message}
 
 
-def test_the_suites_define_28_checks() -> None:
-    assert len(DEFINED) == 28 and len(SCALE) == 3 and len(MAJORS) >= 7
+def test_the_suites_define_every_check_the_profiles_know() -> None:
+    from tests.test_defect_profiles import ALL_CHECKS
+
+    assert {d["check"] for d in DEFINED} == ALL_CHECKS and len(SCALE) == 3 and len(MAJORS) >= 7
 
 
 def test_a_complete_passed_run_with_evidence_is_accepted() -> None:

@@ -145,6 +145,11 @@ class AdapterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rbac_users: RbacUsers | None = None
+    sales_team: list[str] | None = Field(
+        default=None,
+        description="vendor ids of the reps leads may be assigned to (the buyer's sales team); default: "
+        "the reps harness runs created",
+    )
 
 
 def picklist_map(name: str, given: Any, defaults: dict[Any, str]) -> dict[Any, str]:
@@ -183,6 +188,9 @@ class CRMAdapter(ABC):
     this long for the retry (``[webhooks] wait_seconds`` overrides it)."""
     persistent: bool = True
     """False for a CRM that lives only as long as this process: earlier runs' expectations are moot."""
+    observes_task_owner: ClassVar[bool] = False
+    """True where ``lead_tasks`` fills ``TaskView.owner_id`` from the vendor's API (else the follow-up
+    owner is *not observed by the adapter*: our gap, never the vendor's failure)."""
 
     def __init__(self, options: AdapterOptions) -> None:
         self.options = options

@@ -6,7 +6,8 @@ vendor's lead rule could depend on, deterministic per seed.
   (leads of one moment are seeded in one batch).
 - The active cohort gets one activity each, of every kind the suites know (call, e-mail, meeting, note,
   task done) in turn, on day 1 to 6 after arrival at varying hours, half of them by the lead's owner
-  and half by another rep.
+  and half by another rep (a follow-up task is always completed by the lead's owner, since some CRMs
+  make whoever completes a task its owner).
 """
 
 from __future__ import annotations

@@ -92,6 +92,7 @@ def _touch(trial: Trial, key: str, kind: str, by_owner: bool) -> TouchTruth:
     owner = adapter.get_lead(lead_id).owner_id
     others = [rep for rep in reps if rep != owner] or reps
     turn = trial.cohorts.active.index(key)
+    by_owner = by_owner or kind == "task_done"  # some CRMs make whoever completes a task its owner
     actor = owner if by_owner and owner is not None else (others[turn % len(others)] if others else None)
     task_key = f"activity-{key}"
     logged = trial.ledger.created_at(trial.run_id, RecordKind.ACTIVITY.value, task_key)

@@ -76,7 +76,10 @@ def test_followups_due_at_t2_and_t5(trial: Trial, world: SeededWorld, check: Che
         "work_week": list(settings.work_week),
         "business_hours": list(settings.business_hours),
     }
-    for key in trial.cohorts.unconverted:
+    completed = {key for key, touch in trial.silence.items() if touch.kind == "task_done"}
+    for key in trial.cohorts.unconverted:  # never converted, their follow-ups never completed by the run
+        if key in completed:
+            continue
         arrived = world.arrivals[key]
         params = {
             "lead": key,

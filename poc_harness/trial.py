@@ -49,6 +49,7 @@ from poc_harness.stories import (
     activity_story,
     convert_deals,
     forecast_story,
+    monday,
     silence_story,
     ticket_story,
 )
@@ -283,6 +284,7 @@ class Trial:
             self._story("deals", convert_deals)
             self._story("forecast", forecast_story)
             self._story("week", activity_story)
+            self._count_touches_in_the_week()
             self._story("tickets", ticket_story)
             self.advance_to(self.now() + self._settle_margin())
         except BaseException as exc:
@@ -290,6 +292,16 @@ class Trial:
             raise
         self.settled_at = self.now()
         self._timeline_state = "done"
+
+    def _count_touches_in_the_week(self) -> None:
+        """The lead timeline's activities that fall in the activity report's week (in ``wall`` and
+        ``backdate`` mode they are logged at once) belong in the week's truth too; notes are no report's."""
+        week, touches = self._truths.get("week"), self._truths.get("silence", {})
+        if not isinstance(week, WeekTruth):
+            return
+        for touch in touches.values():
+            if touch.actor and touch.kind != "note" and monday(touch.at) == week.week_start:
+                week.add(touch.actor, "tasks_done" if touch.kind == "task_done" else touch.kind)
 
     def _settle_margin(self) -> timedelta:
         """Past every due time a story's checks file: the slowest SLA target (and a late answer after

@@ -253,7 +253,12 @@ class Trial:
         anchor = self.now()
         if self.clock_mode is ClockMode.BACKDATE:
             anchor -= timedelta(days=TRIAL_DAYS + 1 + self.silence_days) + 2 * self.tolerance
-        return dict(plan_arrivals(keys, self.settings.seed, self.calendar, anchor))
+        planned = plan_arrivals(keys, self.settings.seed, self.calendar, anchor)
+        plan: dict[str, datetime | None] = dict(planned)
+        if self.clock_mode is ClockMode.VIRTUAL:  # a resumed run: what arrived keeps its arrival
+            arrived = self.ledger.records(self.run_id, RecordKind.LEAD.value)
+            plan.update({r.key: r.created_at for r in arrived if r.vendor_id and r.created_at})
+        return plan
 
     def seed_leads(self, keys: list[str], arrival: Callable[[Lead], datetime | None]) -> None:
         """Seed the leads ``keys`` now (one batch where the vendor takes batches) into the world."""

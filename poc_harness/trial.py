@@ -284,7 +284,7 @@ class Trial:
             self._world = self.seeder.seed(base, lambda lead: None)
             self._truths: dict[str, Any] = {}
             self._story_errors: dict[str, VendorError] = {}
-            self._story("silence", silence_story)
+            self._truths["silence"] = silence_story(self)  # seeds the leads: its errors stop the run
             self._world.leads = {k.key: self._world.leads[k.key] for k in self.dataset.leads}
             self._story("deals", convert_deals)
             self._story("forecast", forecast_story)

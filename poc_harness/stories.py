@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from poc_harness.adapter import Capability, RecordKind
 from poc_harness.clock import ClockMode
+from poc_harness.errors import VendorError, VendorUnreachable
 from poc_harness.lead_plan import plan_touches
 from poc_harness.model import Activity, ActivityKind, DealStage, Lead, TicketPriority
 
@@ -51,6 +52,17 @@ def silence_story(trial: Trial) -> dict[str, TouchTruth]:
     plan = trial.arrival_plan()
     touches = plan_touches(cohorts.active, trial.settings.seed, trial.silence_days, trial.tolerance)
     done: dict[str, TouchTruth] = {}
+    failed: list[VendorError] = []
+
+    def touch(key: str) -> None:
+        """One lead's activity; a vendor error fails the silence check, not the rest of the timeline."""
+        try:
+            done[key] = _touch(trial, key, touches[key].kind, touches[key].by_owner)
+        except VendorUnreachable:
+            raise
+        except VendorError as exc:
+            failed.append(exc)
+
     if mode is ClockMode.VIRTUAL:
         events: list[tuple[datetime, int, list[str]]] = []  # (when, 0 arrive / 1 touch, keys)
         for moment in sorted({at for at in plan.values() if at is not None}):
@@ -60,7 +72,7 @@ def silence_story(trial: Trial) -> dict[str, TouchTruth]:
             moment, action, keys = heapq.heappop(events)
             trial.advance_to(moment)
             if action == 1:
-                done[keys[0]] = _touch(trial, keys[0], touches[keys[0]].kind, touches[keys[0]].by_owner)
+                touch(keys[0])
                 continue
             trial.seed_leads(keys, lambda lead: None)
             for key in keys:
@@ -76,12 +88,14 @@ def silence_story(trial: Trial) -> dict[str, TouchTruth]:
             return now - touch.after if touch else plan[lead.key]
 
         trial.seed_leads(list(plan), arrival)
-        for key, touch in touches.items():
-            done[key] = _touch(trial, key, touch.kind, touch.by_owner)
+        for key in touches:
+            touch(key)
     world = trial.world
-    since = [world.arrivals[key] for key in cohorts.silent] + [touch.at for touch in done.values()]
+    since = [world.arrivals[key] for key in cohorts.silent] + [truth.at for truth in done.values()]
     if since:
         trial.advance_to(max(since) + timedelta(days=trial.silence_days) + trial.tolerance + STAGE_STEP)
+    if failed:
+        raise failed[0]
     return done
 
 

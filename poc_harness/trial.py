@@ -264,13 +264,18 @@ class Trial:
         """Seed the leads ``keys`` now (one batch where the vendor takes batches) into the world."""
         wanted = set(keys)
         leads = [lead for lead in self.dataset.leads if lead.key in wanted]
-        part = self.seeder.seed(self.dataset.model_copy(update={"leads": leads}), arrival)
+        try:
+            part = self.seeder.seed(self.dataset.model_copy(update={"leads": leads}), arrival)
+        except VendorError as exc:
+            self._seeding_error = exc  # no story goes on with a partial world
+            raise
         self._world.leads.update(part.leads)
         self._world.arrivals.update(part.arrivals)
 
     # --- the canonical timeline ---------------------------------------------------------------
     _timeline_state = "not run"
     _timeline_error: BaseException | None = None
+    _seeding_error: VendorError | None = None
 
     def timeline(self) -> None:
         """Seed, run every story in one fixed order, then move the clock to the settle moment (once)."""
@@ -284,7 +289,7 @@ class Trial:
             self._world = self.seeder.seed(base, lambda lead: None)
             self._truths: dict[str, Any] = {}
             self._story_errors: dict[str, VendorError] = {}
-            self._truths["silence"] = silence_story(self)  # seeds the leads: its errors stop the run
+            self._story("silence", silence_story)
             self._world.leads = {k.key: self._world.leads[k.key] for k in self.dataset.leads}
             self._story("deals", convert_deals)
             self._story("forecast", forecast_story)
@@ -324,6 +329,8 @@ class Trial:
         except VendorUnreachable:
             raise
         except VendorError as exc:
+            if exc is self._seeding_error:
+                raise
             self._story_errors[name] = exc
 
     def _truth(self, name: str, kind: type[T]) -> T:

@@ -374,6 +374,7 @@ class DynamicsAdapter(CRMAdapter):
     )
     unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
+    observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = DynamicsOptions
 
     def __init__(self, options: AdapterOptions) -> None:
@@ -649,7 +650,7 @@ class DynamicsAdapter(CRMAdapter):
         rows = self._rows(
             "tasks",
             {
-                "$select": "activityid,subject,scheduledend",
+                "$select": "activityid,subject,scheduledend,_ownerid_value",
                 "$filter": f"_regardingobjectid_value eq {lead_id}",
             },
         )
@@ -661,6 +662,7 @@ class DynamicsAdapter(CRMAdapter):
                     subject=row.get("subject") or "",
                     due_at=odata_time(row["scheduledend"]),
                     automatic=True,  # the adapter creates no tasks: every one regarding the lead is the CRM's
+                    owner_id=row.get("_ownerid_value"),
                 )
                 for row in rows
                 if row.get("scheduledend")

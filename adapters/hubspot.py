@@ -125,7 +125,13 @@ PRIORITIES = {
 # hs_time_to_first_response_sla_status / hs_time_to_close_sla_status: 0 active, 1 overdue, 2 due soon,
 # 3 completed on time, 4 completed late.
 SLA_BREACHED = {"1": True, "4": True, "0": False, "2": False, "3": False}
-TASK_PROPERTIES = ["hs_task_subject", "hs_timestamp", "hs_object_source", "hs_task_status"]
+TASK_PROPERTIES = [
+    "hs_task_subject",
+    "hs_timestamp",
+    "hs_object_source",
+    "hs_task_status",
+    "hubspot_owner_id",
+]
 TICKET_PROPERTIES = [
     "hs_ticket_priority",
     "hs_pipeline_stage",
@@ -246,6 +252,7 @@ class HubSpotAdapter(CRMAdapter):
     )
     unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
+    observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = HubSpotOptions
 
     def __init__(self, options: AdapterOptions) -> None:
@@ -533,6 +540,7 @@ class HubSpotAdapter(CRMAdapter):
             "subject": props.get("hs_task_subject") or "",
             "due_at": props.get("hs_timestamp"),
             "automatic": props.get("hs_object_source") in self.opts.automation_sources,
+            "owner_id": props.get("hubspot_owner_id") or None,
         }
         return self._parse(TaskView, view, "tasks batch read")
 

@@ -814,6 +814,8 @@ class MappingAdapter(CRMAdapter):
         self.mapping = load_mapping(options.mapping)
         self.capabilities = frozenset(self.mapping.capabilities)  # type: ignore[misc]
         self.default_clock = self.mapping.default_clock  # type: ignore[misc]
+        tasks = self.mapping.operations.get("lead_tasks")
+        self.observes_task_owner = tasks is not None and "owner_id" in tasks.fields  # type: ignore[misc]
         base_url = options.base_url or self.mapping.base_url
         if not base_url:
             raise ConfigError(

@@ -184,6 +184,10 @@ def _many2one_id(value: Any) -> int | None:
     return int(value[0]) if value else None
 
 
+def _str_id(value: int | None) -> str | None:
+    return str(value) if value else None
+
+
 class OdooAdapter(CRMAdapter):
     name: ClassVar[str] = "odoo"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -191,6 +195,7 @@ class OdooAdapter(CRMAdapter):
     )
     unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
+    observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = OdooOptions
 
     def __init__(self, options: AdapterOptions) -> None:
@@ -427,7 +432,7 @@ class OdooAdapter(CRMAdapter):
         rows = self._search_read(
             "mail.activity",
             [("res_model", "=", "crm.lead"), ("res_id", "=", int(lead_id))],
-            ["summary", "date_deadline", "automated"],
+            ["summary", "date_deadline", "automated", "user_id"],
         )
         with reading("odoo", "mail.activity"):
             return [
@@ -437,6 +442,7 @@ class OdooAdapter(CRMAdapter):
                     subject=row["summary"] or "",
                     due_at=self._day_start(row["date_deadline"]),
                     automatic=bool(row["automated"]),
+                    owner_id=_str_id(_many2one_id(row.get("user_id"))),
                 )
                 for row in rows
             ]

@@ -167,6 +167,7 @@ class PipedriveAdapter(CRMAdapter):
     )
     unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
+    observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = PipedriveOptions
 
     def __init__(self, options: AdapterOptions) -> None:
@@ -474,6 +475,7 @@ class PipedriveAdapter(CRMAdapter):
             "subject": item.get("subject") or "",
             "due_at": _utc(due) if item.get("due_date") else None,
             "automatic": str(item.get("creator_user_id")) != self._me,
+            "owner_id": str(item["owner_id"]) if item.get("owner_id") else None,
         }
         return self._parse(TaskView, view, f"GET {V2}/activities")
 

@@ -200,6 +200,7 @@ class SalesforceAdapter(CRMAdapter):
     )
     unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
+    observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = SalesforceOptions
 
     def __init__(self, options: AdapterOptions) -> None:
@@ -530,7 +531,7 @@ class SalesforceAdapter(CRMAdapter):
         """Plain tasks whose WhoId is the lead.  Conversion moves a lead's open activities to its contact,
         so a converted lead shows none here (the follow-up check is judged at arrival, before conversion)."""
         soql = (
-            "SELECT Id, WhoId, Subject, ActivityDate, IsReminderSet, ReminderDateTime FROM Task "
+            "SELECT Id, WhoId, OwnerId, Subject, ActivityDate, IsReminderSet, ReminderDateTime FROM Task "
             f"WHERE WhoId = '{_sf_id(lead_id)}' AND TaskSubtype = 'Task' ORDER BY CreatedDate, Id"
         )
         views = (self._task_view(row) for row in self._query(soql))
@@ -550,6 +551,7 @@ class SalesforceAdapter(CRMAdapter):
             "subject": row.get("Subject") or "",
             "due_at": due,
             "automatic": True,
+            "owner_id": row.get("OwnerId"),
         }
         return _parse(TaskView, data, "Task")
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AwareDatetime, BaseModel, Field, SecretStr
 
 from poc_harness.adapter import (
     AccessKind,
@@ -105,6 +105,8 @@ class SandboxOptions(AdapterOptions):
     """seconds to wait for an answer: 2 in-process, 10 over the network by default"""
     batch_size: int = Field(default=100, ge=1, le=100)
     """records per batch create (the reference CRM takes up to 100)"""
+    clock_start: AwareDatetime | None = None
+    """where the in-process CRM's virtual clock starts (e.g. a Friday evening); default: now"""
 
 
 class _Created(View):
@@ -209,6 +211,7 @@ class SandboxAdapter(CRMAdapter):
         }
     )
     default_clock: ClassVar[ClockMode] = ClockMode.VIRTUAL
+    observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = SandboxOptions
     webhook_retry_within: ClassVar[timedelta] = timedelta(seconds=1)  # its first retry comes after 50 ms
 
@@ -228,7 +231,7 @@ class SandboxAdapter(CRMAdapter):
 
             token = secrets.token_urlsafe(24)
             REDACTOR.add(token)
-            self._app: Any = create_app(options.profile, token)
+            self._app: Any = create_app(options.profile, token, options.clock_start)
             self._transport: SyncASGITransport | None = SyncASGITransport(self._app)
             base_url = "http://sandbox.invalid"
         else:
@@ -236,6 +239,11 @@ class SandboxAdapter(CRMAdapter):
                 raise ConfigError(
                     "sandbox adapter: base_url is set but token_env is not: name the variable "
                     "that holds the API token"
+                )
+            if options.clock_start is not None:
+                raise ConfigError(
+                    "sandbox adapter: clock_start applies to the in-process CRM only: remove it, or "
+                    "remove base_url"
                 )
             token = secret_from_env(options.token_env, "the reference CRM's API token").get_secret_value()
             self._app = self._transport = None

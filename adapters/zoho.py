@@ -200,6 +200,7 @@ class ZohoAdapter(CRMAdapter):
     )
     unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
+    observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = ZohoOptions
 
     def __init__(self, options: AdapterOptions) -> None:
@@ -553,7 +554,7 @@ class ZohoAdapter(CRMAdapter):
         """The lead's Tasks related list.  Conversion moves a lead's open activities to its contact, so a
         converted lead shows none here (the follow-up check is judged at arrival, before conversion)."""
         rows = self._pages(
-            f"/Leads/{_zoho_id(lead_id)}/Tasks", {"fields": "Subject,Due_Date,Status,Description"}
+            f"/Leads/{_zoho_id(lead_id)}/Tasks", {"fields": "Subject,Due_Date,Status,Description,Owner"}
         )
         views = (self._task_view(row, lead_id) for row in rows if row.get("Description") != EMAIL_MARKER)
         return [view for view in views if view is not None]
@@ -572,6 +573,7 @@ class ZohoAdapter(CRMAdapter):
             "subject": row.get("Subject") or "",
             "due_at": due,
             "automatic": True,
+            "owner_id": (row.get("Owner") or {}).get("id"),
         }
         return _parse(TaskView, data, "task")
 

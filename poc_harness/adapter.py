@@ -195,6 +195,11 @@ class AdapterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rbac_users: RbacUsers | None = None
+    sales_team: list[str] | None = Field(
+        default=None,
+        description="vendor ids of the reps leads may be assigned to (the buyer's sales team); default: "
+        "the reps harness runs created",
+    )
 
 
 def picklist_map(name: str, given: Any, defaults: dict[Any, str]) -> dict[Any, str]:
@@ -286,6 +291,9 @@ class CRMAdapter(ABC, SecurityProbes):
     unexercised: ClassVar[frozenset[Capability]] = frozenset()
     """Capabilities the vendor offers that this adapter cannot exercise yet: checks needing them are not
     measured (our gap, the verdict incomplete), never the vendor's finding."""
+    observes_task_owner: ClassVar[bool] = False
+    """True where ``lead_tasks`` fills ``TaskView.owner_id`` from the vendor's API (else the follow-up
+    owner is *not observed by the adapter*: our gap, never the vendor's failure)."""
 
     def __init__(self, options: AdapterOptions) -> None:
         self.options = options

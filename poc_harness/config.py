@@ -11,9 +11,20 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from poc_harness.buyer_calendar import BuyerCalendar
 from poc_harness.criteria import DEFAULT_WEIGHTS, Criterion
 from poc_harness.errors import ConfigError
 from poc_harness.redaction import REDACTOR
@@ -42,6 +53,9 @@ class SlaPolicy(BaseModel):
     }
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 class HarnessSettings(BaseModel):
     """The ``[harness]`` table."""
 
@@ -65,6 +79,43 @@ class HarnessSettings(BaseModel):
         default=120.0, gt=0, description="audit-log entry time vs when the harness wrote"
     )
     audit_retention_days: int = Field(default=180, ge=1, description="audit log kept at least this long")
+    # --- the buyer's calendar and lead rules (the lead -> contract scenario) ---
+    time_zone: str = Field(default="Asia/Tehran", description="the buyer's IANA time zone")
+    work_week: list[Weekday] = Field(
+        default_factory=lambda: ["sat", "sun", "mon", "tue", "wed"], min_length=1,
+        description="the buyer's working days (Iran: Saturday to Wednesday)",
+    )
+    business_hours: tuple[int, int] = Field(default=(8, 17), description="[start, end) local hours")
+    followup_days: list[float] = Field(
+        default_factory=lambda: [2.0, 5.0], min_length=1, description="follow-up tasks due this many days on"
+    )
+    followup_days_kind: Literal["calendar", "business"] = Field(
+        default="calendar", description="follow-up offsets in calendar days or the buyer's working days"
+    )
+    silence_days: float = Field(default=7.0, gt=0, description="a lead silent this long raises one alert")
+    assignment: Literal["round_robin", "any"] = Field(
+        default="round_robin", description="round_robin: reps' lead counts differ by at most one"
+    )
+
+    def calendar(self) -> BuyerCalendar:
+        """The buyer's calendar: time zone, working days, business hours."""
+        return BuyerCalendar(self.time_zone, tuple(self.work_week), self.business_hours)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _iana_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}: use an IANA name such as Asia/Tehran") from None
+        return name
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, hours: tuple[int, int]) -> tuple[int, int]:
+        if not 0 <= hours[0] < hours[1] <= 24:
+            raise ValueError("business_hours must be [start, end] with 0 <= start < end <= 24")
+        return hours
 
 
 class MatrixSettings(BaseModel):

@@ -31,6 +31,10 @@ class ConfigError(HarnessError):
     """The configuration (file, options, environment) is wrong: the message says what to fix."""
 
 
+class NotObserved(HarnessError):
+    """The adapter cannot see a field a rule must judge: our gap (not measured), never the vendor's."""
+
+
 class VendorError(PocError):
     """The vendor's CRM misbehaved: an error status, a malformed answer, a timeout.
 

@@ -291,6 +291,20 @@ class Ledger:
         """Records written before a create call whose answer never came (crash, kill, lost answer)."""
         return [record for record in self.records(run_id, live_only=True) if record.vendor_id is None]
 
+    def vendor_ids_of_vendor(self, vendor: str, kind: str, endpoint: str | None = None) -> list[str]:
+        """Vendor ids of the records of ``kind`` every run against ``vendor`` created (at ``endpoint``
+        where given), oldest first: e.g. the reps earlier runs added to the CRM's assignment pool."""
+        sql = (
+            "SELECT r.vendor_id FROM records r JOIN runs u ON u.run_id = r.run_id "
+            "WHERE u.vendor=? AND r.kind=? AND r.vendor_id IS NOT NULL"
+        )
+        args: list[Any] = [vendor, kind]
+        if endpoint is not None:
+            sql += " AND u.endpoint=?"
+            args.append(endpoint)
+        rows = self._db.execute(sql + " ORDER BY r.rowid", args).fetchall()
+        return list(dict.fromkeys(row["vendor_id"] for row in rows))
+
     def created_at(self, run_id: str, kind: str, key: str) -> datetime | None:
         row = self._db.execute(
             "SELECT created_at FROM records WHERE run_id=? AND kind=? AND key=?", (run_id, kind, key)

@@ -125,6 +125,9 @@ class TaskView(View):
     subject: str
     due_at: AwareDatetime
     automatic: bool = Field(description="created by the CRM's own automation, not by a user")
+    owner_id: str | None = Field(
+        default=None, description="who the task is assigned to, where the adapter reads it"
+    )
 
 
 class AlertView(View):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fixtures.factories import Dataset
 from poc_harness.adapter import Capability, CRMAdapter, RecordKind
@@ -161,11 +161,9 @@ class Seeder:
         return results
 
     def seed(self, dataset: Dataset, arrival: Callable[[Lead], datetime | None]) -> SeededWorld:
-        """Create the dataset; a resumed run first reconciles what its killed predecessor left unbound.  Once
-        it is all there the ledger marks the run *past seeding*: it can no longer be resumed."""
-        world = self._seed(dataset, arrival)
-        self.ledger.mark_seeded(self.run_id, datetime.now(UTC))
-        return world
+        """Create the dataset (or a part of it); a resumed run first reconciles what its killed predecessor
+        left unbound.  The trial marks the run *past seeding* once every lead has arrived."""
+        return self._seed(dataset, arrival)
 
     def _seed(self, dataset: Dataset, arrival: Callable[[Lead], datetime | None]) -> SeededWorld:
         self.reconcile()

@@ -3,11 +3,12 @@
 Each story acts through the adapter (recording every record it creates in the ledger
 first) and returns its ground truth: which deals were won, when each ticket was
 answered and closed, which rep logged which activity.  Several suites read the same
-truths, so a story runs once per trial, on first use, whichever suite comes first.
+truths, so every story runs once per trial, in the fixed order of ``Trial.timeline``.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from poc_harness.adapter import Capability, RecordKind
 from poc_harness.clock import ClockMode
-from poc_harness.model import Activity, ActivityKind, DealStage, TicketPriority
+from poc_harness.errors import VendorError, VendorUnreachable
+from poc_harness.lead_plan import plan_touches
+from poc_harness.model import Activity, ActivityKind, DealStage, Lead, TicketPriority
 
 if TYPE_CHECKING:
     from poc_harness.trial import Trial
@@ -25,30 +28,101 @@ LOST_PATH = (DealStage.PROPOSAL, DealStage.LOST)
 NPS_SCORES = (10, 9, 8, 10, 6, 9, 3, 10, 7, 9, 0, 10)
 LATE_BY = timedelta(minutes=30)
 STAGE_STEP = timedelta(minutes=1)
-SILENCE_DAYS = 7.0
-ACTIVITY_DAY = 6.0
 
 
-def silence_story(trial: Trial) -> dict[str, datetime]:
-    """The 7-day silence timeline, before anything else moves the clock: the active cohort's leads get
-    a call on day 6 (at once in ``wall`` and ``backdate`` mode), then the clock moves past day 7.
-    Returns when each active lead's activity was logged."""
-    world, cohorts = trial.world, trial.cohorts
-    trial.advance_to(min(world.arrivals[key] for key in cohorts.active) + timedelta(days=ACTIVITY_DAY))
-    logged: dict[str, datetime] = {}
-    for key in cohorts.active:
-        lead_id = world.leads[key]
-        activity = Activity(kind=ActivityKind.CALL, subject=f"Discovery call [{trial.tag}]")
-        logged[key] = trial.now()
-        trial.seeder.create(
-            RecordKind.ACTIVITY,
-            activity,
-            f"activity-{key}",
-            lambda lead_id=lead_id, a=activity: trial.adapter.log_activity(lead_id, a),
-        )
-    latest = max(world.arrivals[key] for key in cohorts.silent + cohorts.active)
-    trial.advance_to(latest + timedelta(days=SILENCE_DAYS) + trial.tolerance + STAGE_STEP)
-    return logged
+@dataclass(frozen=True)
+class TouchTruth:
+    """One activity the harness did on an active lead: its kind, when, and the rep who did it."""
+
+    key: str
+    kind: str
+    at: datetime
+    actor: str | None
+
+
+def silence_story(trial: Trial) -> dict[str, TouchTruth]:
+    """The lead timeline, before anything else moves the clock: leads arrive as planned and each lead
+    of the active cohort gets its one activity (``lead_plan``); then the clock moves past the last
+    silence alert due.  ``virtual``: the clock moves from one arrival or activity moment to the next
+    (leads of one moment seeded in one batch).  ``backdate``: arrivals are passed as past times (an
+    active lead arrived as long before now as its activity is planned after arrival) and the
+    activities are logged at once.  ``wall``: leads arrive when seeded, activities are logged at once.
+    Returns each active lead's activity."""
+    cohorts, mode = trial.cohorts, trial.clock_mode
+    plan = trial.arrival_plan()
+    touches = plan_touches(cohorts.active, trial.settings.seed, trial.silence_days, trial.tolerance)
+    done: dict[str, TouchTruth] = {}
+    failed: list[VendorError] = []
+
+    def touch(key: str) -> None:
+        """One lead's activity; a vendor error fails the silence check, not the rest of the timeline."""
+        try:
+            done[key] = _touch(trial, key, touches[key].kind, touches[key].by_owner)
+        except VendorUnreachable:
+            raise
+        except VendorError as exc:
+            failed.append(exc)
+
+    if mode is ClockMode.VIRTUAL:
+        events: list[tuple[datetime, int, list[str]]] = []  # (when, 0 arrive / 1 touch, keys)
+        for moment in sorted({at for at in plan.values() if at is not None}):
+            events.append((moment, 0, [key for key, at in plan.items() if at == moment]))
+        heapq.heapify(events)
+        while events:
+            moment, action, keys = heapq.heappop(events)
+            trial.advance_to(moment)
+            if action == 1:
+                touch(keys[0])
+                continue
+            trial.seed_leads(keys, lambda lead: None)
+            for key in keys:
+                if key in touches:
+                    heapq.heappush(events, (trial.world.arrivals[key] + touches[key].after, 1, [key]))
+    else:
+        now = trial.now()
+
+        def arrival(lead: Lead) -> datetime | None:
+            if mode is ClockMode.WALL:
+                return None
+            touch = touches.get(lead.key)
+            return now - touch.after if touch else plan[lead.key]
+
+        trial.seed_leads(list(plan), arrival)
+        for key in touches:
+            touch(key)
+    world = trial.world
+    since = [world.arrivals[key] for key in cohorts.silent] + [truth.at for truth in done.values()]
+    if since:
+        trial.advance_to(max(since) + timedelta(days=trial.silence_days) + trial.tolerance + STAGE_STEP)
+    if failed:
+        raise failed[0]
+    return done
+
+
+def _touch(trial: Trial, key: str, kind: str, by_owner: bool) -> TouchTruth:
+    """Do one activity of ``kind`` on the lead, as its owner or as another rep (in turn)."""
+    world, adapter = trial.world, trial.adapter
+    lead_id, reps = world.leads[key], world.rep_ids
+    owner = adapter.get_lead(lead_id).owner_id
+    others = [rep for rep in reps if rep != owner] or reps
+    turn = trial.cohorts.active.index(key)
+    by_owner = by_owner or kind == "task_done"  # some CRMs make whoever completes a task its owner
+    actor = owner if by_owner and owner is not None else (others[turn % len(others)] if others else None)
+    task_key = f"activity-{key}"
+    logged = trial.ledger.created_at(trial.run_id, RecordKind.ACTIVITY.value, task_key)
+    if kind == "task_done" and logged is None:
+        tasks = adapter.lead_tasks(lead_id) if adapter.has(Capability.FOLLOWUP_TASKS) else []
+        if tasks:
+            at = trial.now()
+            adapter.complete_task(min(tasks, key=lambda task: task.due_at).vendor_id, actor)
+            return TouchTruth(key, kind, at, actor)
+        kind = ActivityKind.NOTE.value  # nothing to complete: a note is still activity
+    activity = Activity(kind=ActivityKind(kind), subject=f"{kind} about {key} [{trial.tag}]", user_id=actor)
+    at = logged or trial.now()
+    trial.seeder.create(
+        RecordKind.ACTIVITY, activity, task_key, lambda: adapter.log_activity(lead_id, activity)
+    )
+    return TouchTruth(key, kind, at, actor)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,10 @@
 """A trial run against one vendor: configuration, adapter, ledger, clock, seeded data and checks.
 
+The run's *timeline* is canonical: on first use of the world (or of any check) the trial seeds the
+dataset, runs every story in one fixed order (the lead arrivals and their activities, conversions,
+the forecast, the week's activity, the tickets) and moves the virtual clock to one settle moment past
+every story's due times.  So a check judges the same CRM state whichever suites ran before it.
+
 A check files expectations (rule, subject, parameters, due time) in the ledger and
 then *settles*: every due expectation of that check for this vendor, from this run or
 an earlier one, is judged now; the rest stays pending for a later run.
@@ -11,14 +16,16 @@ import os
 import random
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from fixtures.factories import Dataset, build_dataset
 from poc_harness import outage
-from poc_harness.adapter import CRMAdapter, build_adapter
+from poc_harness.adapter import Capability, CRMAdapter, RecordKind, build_adapter
+from poc_harness.buyer_calendar import BuyerCalendar
 from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig
 from poc_harness.earlier_run import earlier_run
@@ -26,29 +33,33 @@ from poc_harness.errors import (
     CapabilityMissing,
     ConfigError,
     HarnessError,
+    NotObserved,
     RunRefused,
     VendorDown,
     VendorError,
+    VendorUnreachable,
 )
+from poc_harness.lead_plan import TRIAL_DAYS, plan_arrivals
 from poc_harness.ledger import ExpectationRow, Ledger
 from poc_harness.model import Lead
 from poc_harness.rules import Verdict, load_rules
 from poc_harness.seeding import SeededWorld, Seeder
 from poc_harness.stories import (
-    ACTIVITY_DAY,
-    SILENCE_DAYS,
+    LATE_BY,
     DealTruth,
     ForecastTruth,
     TicketTruth,
+    TouchTruth,
     WeekTruth,
     activity_story,
     convert_deals,
     forecast_story,
+    monday,
     silence_story,
     ticket_story,
 )
 
-FOLLOWUP_DAYS = (2.0, 5.0)
+T = TypeVar("T")
 
 
 def new_run_id(now: datetime) -> str:
@@ -67,7 +78,8 @@ class LeadCohorts:
 
     @classmethod
     def plan(cls, leads: list[Lead], seed: int) -> LeadCohorts:
-        """5 % won, 5 % lost, 10 % forecast pipeline, 10 % active on day 6, the rest left silent."""
+        """5 % won, 5 % lost, 10 % forecast pipeline, 20 % active (one activity of each kind in turn,
+        on day 1 to 6), the rest left silent."""
         keys = [lead.key for lead in leads]
         random.Random(seed).shuffle(keys)
         tenth = max(2, len(keys) // 10)
@@ -76,9 +88,14 @@ class LeadCohorts:
             won=keys[:half],
             lost=keys[half:tenth],
             forecast=keys[tenth : 2 * tenth],
-            active=keys[2 * tenth : 3 * tenth],
-            silent=keys[3 * tenth :],
+            active=keys[2 * tenth : 4 * tenth],
+            silent=keys[4 * tenth :],
         )
+
+    @property
+    def unconverted(self) -> list[str]:
+        """The leads the run never converts: their follow-ups stay on the lead at every vendor."""
+        return self.active + self.silent
 
 
 @dataclass
@@ -87,6 +104,9 @@ class Outcome:
 
     judged: list[tuple[ExpectationRow, Verdict]] = field(default_factory=list)
     pending: list[ExpectationRow] = field(default_factory=list)
+
+    not_observed: list[tuple[ExpectationRow, str]] = field(default_factory=list)
+    """Expectations the adapter could not see every field of (our gap): left pending, never failed."""
 
     @property
     def failures(self) -> list[tuple[ExpectationRow, Verdict]]:
@@ -265,51 +285,169 @@ class Trial:
         return LeadCohorts.plan(self.dataset.leads, self.settings.seed)
 
     @cached_property
+    def calendar(self) -> BuyerCalendar:
+        return self.settings.calendar()
+
+    @property
+    def silence_days(self) -> float:
+        return self.settings.silence_days
+
+    @cached_property
     def seeder(self) -> Seeder:
         return Seeder(self.adapter, self.ledger, self.run_id, self.tag, self.now)
 
-    @cached_property
+    @property
     def world(self) -> SeededWorld:
-        """Seed the whole dataset once per run (first use), arrival times per the clock mode."""
-        now = self.now()
-        active = set(self.cohorts.active)
-        silent_start = now - timedelta(days=SILENCE_DAYS) - 2 * self.tolerance
-        active_start = now - timedelta(days=ACTIVITY_DAY)
+        """Everything seeded in this run; first use runs the whole canonical timeline (see the module).
+        While the timeline runs, the stories see the world as seeded so far."""
+        self.timeline()
+        return self._world
 
-        def arrival(lead: Lead) -> datetime | None:
-            if self.clock_mode is not ClockMode.BACKDATE:
-                return None
-            return active_start if lead.key in active else silent_start
+    def arrival_plan(self) -> dict[str, datetime | None]:
+        """When each lead arrives: over the trial's 14 days in ``virtual`` mode (from now on), in the
+        past in ``backdate`` mode (early enough for every silence alert to be due), when seeded in
+        ``wall`` mode (None)."""
+        keys = [lead.key for lead in self.dataset.leads]
+        if self.clock_mode is ClockMode.WALL:
+            return dict.fromkeys(keys)
+        anchor = self.now()
+        if self.clock_mode is ClockMode.BACKDATE:
+            anchor -= timedelta(days=TRIAL_DAYS + 1 + self.silence_days) + 2 * self.tolerance
+        planned = plan_arrivals(keys, self.settings.seed, self.calendar, anchor)
+        plan: dict[str, datetime | None] = dict(planned)
+        if self.clock_mode is ClockMode.VIRTUAL:  # a resumed run: what arrived keeps its arrival
+            arrived = self.ledger.records(self.run_id, RecordKind.LEAD.value)
+            plan.update({r.key: r.created_at for r in arrived if r.vendor_id and r.created_at})
+        return plan
 
-        return self.seeder.seed(self.dataset, arrival)
+    def seed_leads(self, keys: list[str], arrival: Callable[[Lead], datetime | None]) -> None:
+        """Seed the leads ``keys`` now (one batch where the vendor takes batches) into the world."""
+        wanted = set(keys)
+        leads = [lead for lead in self.dataset.leads if lead.key in wanted]
+        try:
+            part = self.seeder.seed(self.dataset.model_copy(update={"leads": leads}), arrival)
+        except VendorError as exc:
+            self._seeding_error = exc  # no story goes on with a partial world
+            raise
+        self._world.leads.update(part.leads)
+        self._world.arrivals.update(part.arrivals)
 
-    # --- stories (what the harness does, once per run; the silence timeline always first) --
-    @cached_property
-    def silence(self) -> dict[str, datetime]:
-        return silence_story(self)
+    # --- the canonical timeline ---------------------------------------------------------------
+    _timeline_state = "not run"
+    _timeline_error: BaseException | None = None
+    _seeding_error: VendorError | None = None
 
-    @cached_property
+    def timeline(self) -> None:
+        """Seed, run every story in one fixed order, then move the clock to the settle moment (once)."""
+        if self._timeline_error is not None:
+            raise self._timeline_error
+        if self._timeline_state != "not run":
+            return
+        self._timeline_state = "running"
+        try:
+            base = self.dataset.model_copy(update={"leads": []})
+            self._world = self.seeder.seed(base, lambda lead: None)
+            self._truths: dict[str, Any] = {}
+            self._story_errors: dict[str, VendorError] = {}
+            self._story("silence", silence_story)
+            self._world.leads = {k.key: self._world.leads[k.key] for k in self.dataset.leads}
+            # every lead has arrived: from here on the stories change records, so a killed run is not resumed
+            self.ledger.mark_seeded(self.run_id, datetime.now(UTC))
+            self._story("deals", convert_deals)
+            self._story("forecast", forecast_story)
+            self._story("week", activity_story)
+            self._count_touches_in_the_week()
+            self._story("tickets", ticket_story)
+            self.advance_to(self.now() + self._settle_margin())
+        except BaseException as exc:
+            self._timeline_error = exc
+            raise
+        self.settled_at = self.now()
+        self._timeline_state = "done"
+
+    def _count_touches_in_the_week(self) -> None:
+        """The lead timeline's activities that fall in the activity report's week (in ``wall`` and
+        ``backdate`` mode they are logged at once) belong in the week's truth too; notes are no report's."""
+        week, touches = self._truths.get("week"), self._truths.get("silence", {})
+        if not isinstance(week, WeekTruth):
+            return
+        for touch in touches.values():
+            if touch.actor and touch.kind != "note" and monday(touch.at) == week.week_start:
+                week.add(touch.actor, "tasks_done" if touch.kind == "task_done" else touch.kind)
+
+    def _settle_margin(self) -> timedelta:
+        """Past every due time a story's checks file: the slowest SLA target (and a late answer after
+        it), the survey delay, the tolerance, and a minute."""
+        sla = self.config.sla
+        slowest = max([*sla.resolution_minutes.values(), *sla.first_response_minutes.values()])
+        survey = self.settings.survey_delay_minutes
+        return timedelta(minutes=slowest + survey + 1) + LATE_BY + self.tolerance
+
+    def _story(self, name: str, story: Callable[[Trial], Any]) -> None:
+        """Run one story; a vendor error (a capability it lacks, a failed call) is kept and raised to
+        the checks that read this story's truth, the other stories go on.  An outage stops the run."""
+        try:
+            self._truths[name] = story(self)
+        except VendorUnreachable:
+            raise
+        except VendorError as exc:
+            if exc is self._seeding_error:
+                raise
+            self._story_errors[name] = exc
+
+    def _truth(self, name: str, kind: type[T]) -> T:
+        self.timeline()
+        if name in self._story_errors:
+            raise self._story_errors[name]
+        truth: T = self._truths[name]
+        return truth
+
+    # --- stories' truths (each story ran once, in the timeline) -------------------------------
+    @property
+    def silence(self) -> dict[str, TouchTruth]:
+        """The active cohort's activities: which kind, when, by whom."""
+        return self._truth("silence", dict)
+
+    @property
     def deals(self) -> list[DealTruth]:
-        self.silence  # noqa: B018 - the silence timeline must run before the clock moves on
-        return convert_deals(self)
+        return self._truth("deals", list)
 
-    @cached_property
+    @property
     def forecast(self) -> ForecastTruth:
-        self.deals  # noqa: B018 - the won/lost cohorts close first, as the truth assumes
-        return forecast_story(self)
+        return self._truth("forecast", ForecastTruth)
 
-    @cached_property
+    @property
     def week(self) -> WeekTruth:
-        self.silence  # noqa: B018
-        return activity_story(self)
+        return self._truth("week", WeekTruth)
 
-    @cached_property
+    @property
     def tickets(self) -> list[TicketTruth]:
-        self.silence  # noqa: B018
-        return ticket_story(self)
+        return self._truth("tickets", list)
+
+    def rep_pool(self) -> list[str]:
+        """Who leads may be assigned to: the buyer's configured sales team, else the reps this run and
+        earlier runs against this vendor created; never the API user the harness acts as."""
+        team = self.adapter.options.sales_team
+        if team is None:
+            team = list(self._world.reps.values()) if self.adapter.has(Capability.USER_ADMIN) else []
+            where = self.adapter.endpoint()
+            team += self.ledger.vendor_ids_of_vendor(self.vendor, RecordKind.REP.value, where)
+        api_user = self.api_user()
+        return [rep for rep in dict.fromkeys(team) if rep != api_user]
+
+    def api_user(self) -> str | None:
+        """The vendor id of the user the harness acts as, where the adapter can tell."""
+        if not self.adapter.has(Capability.AUDIT_LOG):
+            return None
+        try:
+            return self.adapter.acting_user_id()
+        except VendorError:
+            return None
 
     # --- checks -------------------------------------------------------------------------
     def check(self, check_id: str) -> Check:
+        """A check of this run; its body starts after the canonical timeline."""
+        self.timeline()
         return Check(self, check_id)
 
 
@@ -338,7 +476,11 @@ class Check:
             due = [row for row in due if row.run_id == trial.run_id]
         outcome = Outcome()
         for row in due:
-            verdict = self._judge(row)
+            try:
+                verdict = self._judge(row)
+            except NotObserved as exc:
+                outcome.not_observed.append((row, str(exc)))
+                continue
             trial.ledger.judge(row.id, verdict.passed, verdict.evidence(), trial.run_id, datetime.now(UTC))
             outcome.judged.append((row, verdict))
         outcome.pending = [
@@ -346,6 +488,12 @@ class Check:
             for row in trial.ledger.pending(trial.vendor, self.check_id)
             if row.run_id == trial.run_id or trial.adapter.persistent
         ]
+        if outcome.not_observed and not outcome.failures:
+            row, reason = outcome.not_observed[0]
+            raise NotObserved(
+                f"{len(outcome.not_observed)} expectation(s) not measured, e.g. {row.rule} on {row.subject}: "
+                f"{reason}"
+            )
         return outcome
 
     def _judge(self, row: ExpectationRow) -> Verdict:

@@ -36,8 +36,15 @@ class SuiteRun:
         return self.acceptance.get("verdict") if self.acceptance else None
 
 
-def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> SuiteRun:
-    """``pytest scenarios/ <args>`` in a subprocess, writing reports and ledger under ``tmp``."""
+def run_suite(
+    tmp: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    paths: tuple[str, ...] = ("scenarios/",),
+) -> SuiteRun:
+    """``pytest <paths> <args>`` in a subprocess (every suite by default), writing reports and ledger
+    under ``tmp``."""
     reports = tmp / "reports"
     config = tmp / "poc.toml"
     if not config.exists():
@@ -46,7 +53,7 @@ def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout:
         sys.executable,
         "-m",
         "pytest",
-        "scenarios/",
+        *paths,
         "-q",
         "-p",
         "no:warnings",

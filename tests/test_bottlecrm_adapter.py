@@ -444,6 +444,7 @@ real_crm = pytest.mark.skipif(
 )
 LACKING = {  # check -> what BottleCRM lacks for it: each must fail as a finding (the check's `requires`)
     "lead_to_contract::every_lead_gets_an_owner": "auto_assign",
+    "lead_to_contract::leads_spread_by_the_assignment_rule": "auto_assign",
     "lead_to_contract::followups_due_at_t2_and_t5": "followup_tasks",
     "lead_to_contract::silence_alert_after_7_days_and_not_after_activity": "silence_alert",
     "ticket_to_resolution::timely_answers_are_not_flagged": "sla",

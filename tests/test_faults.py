@@ -52,6 +52,7 @@ def test_lost_answers_are_retried_when_safe_and_writes_are_never_lost(tmp_path: 
     (tmp_path / "poc.toml").write_text(
         f'[harness]\nreports_dir = "{tmp_path / "reports"}"\nledger = "{tmp_path / "ledger.sqlite"}"\n'
         f'[vendors.faulty]\nadapter = "sandbox"\nprofile = "{profile}"\ntimeout = 0.25\n'
+        "batch_size = 1\n"  # one create a call: seeding alone spans the fault's period
     )
     run = run_suite(tmp_path, "--vendor=faulty")
     assert run.results is not None, run.stdout + run.stderr

@@ -171,6 +171,10 @@ def scenario_title(check: str, lang: Lang) -> str:
 
 CHECK_TITLES: dict[str, dict[str, str]] = {
     "every_lead_gets_an_owner": {"en": "Every lead gets an owner", "fa": "هر سرنخ یک مسئول می‌گیرد"},
+    "leads_spread_by_the_assignment_rule": {
+        "en": "Leads spread by the assignment rule",
+        "fa": "توزیع سرنخ‌ها طبق قاعده‌ی تخصیص",
+    },
     "followups_due_at_t2_and_t5": {"en": "Follow-ups due at T+2 and T+5 days", "fa": "پیگیری در روز ۲ و ۵"},
     "silence_alert_after_7_days_and_not_after_activity": {
         "en": "Silence alert after 7 days, none after activity",

@@ -1,4 +1,5 @@
-"""Rules of the lead -> contract scenario: ownership, follow-up tasks, silence alerts, won deals."""
+"""Rules of the lead -> contract scenario: ownership, assignment spread, follow-up tasks, silence alerts,
+won deals."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from poc_harness.adapter import CRMAdapter
-from poc_harness.model import DealStage, utc_iso
+from poc_harness.buyer_calendar import BuyerCalendar
+from poc_harness.errors import NotObserved
+from poc_harness.model import DealStage, TaskView, utc_iso
 from poc_harness.rules import Verdict, rule
 
 
@@ -16,65 +19,124 @@ def _seconds(params: dict[str, Any], name: str) -> timedelta:
 
 @rule("lead_owned")
 def lead_owned(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verdict:
-    """The lead has an owner, and the owner is one of the sales reps."""
+    """The lead has an owner, one of the sales team's reps (``pool``), never the API user."""
     lead = adapter.get_lead(lead_id)
-    reps: list[str] = params["reps"]
-    passed = lead.owner_id is not None and (not reps or lead.owner_id in reps)
+    pool: list[str] = params["pool"]
+    owner = lead.owner_id
+    if owner is None:
+        note = "no owner: the lead was not assigned"
+    elif owner == params.get("api_user"):
+        note = f"owned by the API user {owner} that created it: not assigned to a rep"
+    elif owner not in pool:
+        note = f"owner {owner} is not one of the sales team's reps"
+    else:
+        note = ""
+    return Verdict(
+        not note,
+        expected=f"an owner among the sales team ({len(pool)} reps)",
+        observed=owner or "no owner",
+        note=note,
+        extra={"owner": owner},
+    )
+
+
+@rule("assignment_spread")
+def assignment_spread(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+    """Leads spread by the buyer's rule: ``round_robin``, the counts of the active reps (this run's
+    reps, and any pool rep that got a lead) differ by at most one; ``any``, any spread."""
+    pool = set(params["pool"])
+    counts = dict.fromkeys(params["run_reps"], 0)
+    for lead_id in params["lead_ids"]:
+        owner = adapter.get_lead(lead_id).owner_id
+        if owner in pool:
+            counts[owner] = counts.get(owner, 0) + 1
+    spread = (max(counts.values()) - min(counts.values())) if counts else 0
+    passed = params["rule"] == "any" or spread <= 1
+    note = "" if passed else f"lead counts per rep differ by {spread} (round robin allows 1)"
     return Verdict(
         passed,
-        expected="an owner among the sales reps",
-        observed=lead.owner_id or "no owner",
-        extra={"owner": lead.owner_id},
+        expected=f"{params['rule']} assignment",
+        observed=dict(sorted(counts.items())),
+        note=note,
     )
 
 
 @rule("followups")
 def followups(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verdict:
-    """Exactly one automatic follow-up task per offset (days after arrival), each due within tolerance."""
+    """Exactly one automatic follow-up task per offset (calendar or working days after arrival), each
+    due within tolerance, linked to the lead and owned by the lead's owner."""
     arrived = datetime.fromisoformat(params["arrived_at"])
     tolerance = _seconds(params, "tolerance_s")
-    wanted = [arrived + timedelta(days=float(days)) for days in params["offsets_days"]]
-    tasks = [task for task in adapter.lead_tasks(lead_id) if task.automatic]
-    observed = sorted(task.due_at for task in tasks)
-    unmatched = list(observed)
+    calendar = BuyerCalendar(**params["calendar"])
+    kind = params.get("days_kind", "calendar")
+    wanted = [calendar.add_days(arrived, float(days), kind) for days in params["offsets_days"]]
+    tasks = sorted((task for task in adapter.lead_tasks(lead_id) if task.automatic), key=lambda t: t.due_at)
+    unmatched = list(tasks)
+    matched: list[TaskView] = []
     missing = []
     for due in wanted:
-        match = next((seen for seen in unmatched if abs(seen - due) <= tolerance), None)
+        match = next((task for task in unmatched if abs(task.due_at - due) <= tolerance), None)
         if match is None:
             missing.append(due)
         else:
             unmatched.remove(match)
-    passed = not missing and not unmatched
-    note = ""
+            matched.append(match)
+    problems = []
     if missing:
-        note = f"no task due at {', '.join(utc_iso(m) for m in missing)}"
+        problems.append(f"no task due at {', '.join(utc_iso(m) for m in missing)}")
     if unmatched:
-        note = (
-            note + "; " if note else ""
-        ) + f"unexpected task(s) due at {', '.join(map(utc_iso, unmatched))}"
+        problems.append(f"unexpected task(s) due at {', '.join(utc_iso(t.due_at) for t in unmatched)}")
+    unlinked = [task.vendor_id for task in matched if task.lead_id != lead_id]
+    if unlinked:
+        problems.append(f"task(s) {', '.join(unlinked)} not linked to the lead")
+    owner = adapter.get_lead(lead_id).owner_id
+    if adapter.observes_task_owner:
+        if owner is None:
+            problems.append("the lead has no owner, so its follow-ups are no rep's")
+        strangers = sorted({str(task.owner_id) for task in matched if task.owner_id != owner})
+        if owner is not None and strangers:
+            problems.append(f"task(s) owned by {', '.join(strangers)}, not the lead's owner {owner}")
+    elif not problems:
+        raise NotObserved(f"the follow-up task's owner is not observed by the {adapter.name} adapter")
     return Verdict(
-        passed, expected=[utc_iso(w) for w in wanted], observed=[utc_iso(o) for o in observed], note=note
+        not problems,
+        expected={"due": [utc_iso(w) for w in wanted], "owner": owner, "lead": lead_id},
+        observed=[
+            {"due": utc_iso(task.due_at), "owner": task.owner_id, "lead": task.lead_id} for task in tasks
+        ],
+        note="; ".join(problems),
     )
 
 
 @rule("silence_alert")
 def silence_alert(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verdict:
-    """No silence alert before ``since`` + days - tolerance; one by the due time when ``must_exist``."""
+    """Exactly one silence alert, ``days`` after the last activity (or the arrival), no earlier and no
+    later than the tolerance; none before (activity of any kind by any rep resets the timer)."""
     since = datetime.fromisoformat(params["since"])
-    earliest = since + timedelta(days=float(params["days"])) - _seconds(params, "tolerance_s")
+    due = since + timedelta(days=float(params["days"]))
+    latest = due + _seconds(params, "tolerance_s")
     alerts = sorted(alert.raised_at for alert in adapter.lead_alerts(lead_id))
-    early = [moment for moment in alerts if moment < earliest]
-    on_time = [moment for moment in alerts if moment >= earliest]
-    must_exist = bool(params["must_exist"])
-    passed = not early and (bool(on_time) or not must_exist)
+    early = [moment for moment in alerts if moment < due]
+    on_time = [moment for moment in alerts if due <= moment <= latest]
+    late = [moment for moment in alerts if moment > latest]
+    problems = []
     if early:
-        note = f"alert raised at {utc_iso(early[0])}, before {utc_iso(earliest)}"
-    elif must_exist and not on_time:
-        note = "no silence alert raised"
-    else:
-        note = ""
-    expected = f"{'an' if must_exist else 'no'} alert, none before {utc_iso(earliest)}"
-    return Verdict(passed, expected=expected, observed=[utc_iso(a) for a in alerts] or "no alert", note=note)
+        problems.append(f"alert raised at {utc_iso(early[0])}, before {utc_iso(due)}")
+    if len(on_time) > 1:
+        problems.append(f"{len(on_time)} alerts for one silence, not one")
+    if late:
+        problems.append(f"alert raised late at {utc_iso(late[0])}, after {utc_iso(latest)}")
+    if not alerts:
+        problems.append("no silence alert raised")
+    elif not on_time and not problems:
+        problems.append("no alert in the window")
+    return Verdict(
+        not problems,
+        expected=f"one alert between {utc_iso(due)} and {utc_iso(latest)}",
+        observed=[utc_iso(a) for a in alerts] or "no alert",
+        note="; ".join(problems),
+        extra={"after": params.get("after", "arrival")},
+    )
 
 
 @rule("deal_history")

@@ -124,10 +124,15 @@ Period = Annotated[datetime, Query(alias="from")]
 COLLECTION_PATHS = ("users", "accounts", "contacts", "leads", "activities", "deals", "tickets", "tasks")
 
 
-def create_app(profile: str | Profile = "healthy", token: str | None = None) -> FastAPI:
-    """A fresh reference CRM with its own state; ``token`` defaults to a random one."""
+def create_app(
+    profile: str | Profile = "healthy", token: str | None = None, clock_start: datetime | None = None
+) -> FastAPI:
+    """A fresh reference CRM with its own state; ``token`` defaults to a random one; its virtual clock
+    starts at ``clock_start`` (default: now)."""
     chosen = PROFILES[profile] if isinstance(profile, str) else profile
     state = CRMState(chosen)
+    if clock_start is not None:
+        state.clock.now = clock_start.replace(microsecond=0)
     expected = token or secrets.token_urlsafe(24)
     app = FastAPI(title="poc-harness reference CRM", version=__version__)
     app.state.crm = state
@@ -277,7 +282,9 @@ def create_app(profile: str | Profile = "healthy", token: str | None = None) -> 
     @app.post("/tasks/{task_id}/complete", dependencies=auth)
     def complete_task(task_id: str, body: TaskDoneIn) -> dict[str, Any]:
         with state.lock:
-            return desk.complete_task(task_id, body.user_id)
+            task = desk.complete_task(task_id, body.user_id)
+            state.task_completed(task)
+            return task
 
     @app.get("/reports/conversion", dependencies=auth)
     def conversion_report(start: Period, to: datetime, tag: str | None = None) -> dict[str, Any]:

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from poc_harness.buyer_calendar import BuyerCalendar
 from poc_harness.sandbox.profiles import Profile
 
 CLOSED_LEAD_STATUSES = frozenset({"converted", "closed"})
+API_USER_ID = "api-admin"  # the administrator the API token acts as (``access.ADMIN_ID``)
+EXTRA_ALERT_GAP = timedelta(minutes=30)
 
 
 class NotFound(KeyError):
@@ -67,8 +70,10 @@ class CRMState:
         "tickets": ("replies", "surveys"),
     }
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, calendar: BuyerCalendar | None = None) -> None:
         self.profile = profile
+        self.calendar = calendar or BuyerCalendar()
+        """The CRM's configured calendar for its lead automation: the buyer's default one."""
         self.clock = VirtualClock()
         self.lock = threading.RLock()
         self.data: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.COLLECTIONS}
@@ -124,12 +129,17 @@ class CRMState:
             self.insert("alerts", {"lead_id": lead_id, "kind": "silence", "raised_at": _iso(due)})
 
     def _arm_silence(self, lead: dict[str, Any], since: datetime) -> None:
-        if self.profile.silence_days is None:
+        profile = self.profile
+        if profile.silence_days is None:
             return
         marker = _iso(since)
         lead["silence_marker"] = marker
-        due = since + timedelta(days=self.profile.silence_days)
-        heapq.heappush(self._timers, (due, next(self._seq), lead["id"], marker))
+        due = self.calendar.add_days(since, profile.silence_days, profile.silence_days_kind)
+        if profile.silence_at_utc_midnight:
+            midnight = due.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            due = midnight if midnight == due else midnight + timedelta(days=1)
+        for extra in range(max(1, profile.silence_alerts)):
+            heapq.heappush(self._timers, (due + extra * EXTRA_ALERT_GAP, next(self._seq), lead["id"], marker))
 
     def past_or_now(self, moment: datetime | None) -> datetime:
         if moment is None:
@@ -139,8 +149,8 @@ class CRMState:
         return moment
 
     # --- lead automation ----------------------------------------------------------------
-    def _next_owner(self) -> str | None:
-        reps = sorted(
+    def _pool(self) -> list[dict[str, Any]]:
+        return sorted(
             (
                 u
                 for u in self.data["users"].values()
@@ -148,11 +158,43 @@ class CRMState:
             ),
             key=lambda u: u["id"],
         )
-        if not reps or not self.profile.auto_assign:
+
+    def _next_owner(self, arrived: datetime) -> str | None:
+        profile = self.profile
+        reps = self._pool()
+        if not reps or not profile.auto_assign:
             return None
-        owner = reps[self._assign_cursor % len(reps)]
+        if profile.unassigned_off_hours and not self.calendar.is_business_time(arrived):
+            return None
+        if self.calendar.local(arrived).weekday() in profile.unassigned_weekdays:
+            return None
+        if profile.assignment == "first_rep":
+            return str(reps[0]["id"])
+        turns = [reps[0], *reps] if profile.assignment == "weighted" else reps
+        owner = turns[self._assign_cursor % len(turns)]
         self._assign_cursor += 1
         return str(owner["id"])
+
+    def _followup(self, lead: dict[str, Any], arrived: datetime, days: float) -> dict[str, Any]:
+        """The automatic follow-up task ``days`` after the lead's arrival, as the profile computes it."""
+        profile, calendar = self.profile, self.calendar
+        base = calendar.day_start(arrived) if profile.followup_from_day_start else arrived
+        due = calendar.add_days(base, days, profile.followup_days_kind)
+        if profile.followup_weekend_shift:
+            due = calendar.next_work_moment(due)
+        owners = {
+            "lead_owner": lead["owner_id"],
+            "api_user": API_USER_ID,
+            "first_rep": next((str(u["id"]) for u in self._pool()), None),
+        }
+        return {
+            "lead_id": lead["id"],
+            "subject": f"Follow up: {lead['title']} (day {days:g})",
+            "due_at": _iso(due.astimezone(UTC)),
+            "automatic": True,
+            "status": "open",
+            "owner_id": owners[profile.followup_owner],
+        }
 
     def create_lead(self, fields: dict[str, Any], arrived_at: datetime | None) -> dict[str, Any]:
         arrived = self.past_or_now(arrived_at)
@@ -161,24 +203,14 @@ class CRMState:
             {
                 **fields,
                 "status": "new",
-                "owner_id": fields.get("owner_id") or self._next_owner(),
+                "owner_id": fields.get("owner_id") or self._next_owner(arrived),
                 "created_at": _iso(arrived),
                 "last_activity_at": _iso(arrived),
                 "silence_marker": "",
             },
         )
         for days in self.profile.followup_days:
-            self.insert(
-                "tasks",
-                {
-                    "lead_id": lead["id"],
-                    "subject": f"Follow up: {fields['title']} (day {days:g})",
-                    "due_at": _iso(arrived + timedelta(days=days)),
-                    "automatic": True,
-                    "status": "open",
-                    "owner_id": lead["owner_id"],
-                },
-            )
+            self.insert("tasks", self._followup(lead, arrived, days))
         self._arm_silence(lead, arrived)
         return lead
 
@@ -189,13 +221,28 @@ class CRMState:
         activity = self.insert(
             "activities", {**fields, "lead_id": lead_id, "tag": lead.get("tag"), "at": _iso(when)}
         )
-        if when > datetime.fromisoformat(lead["last_activity_at"]):
-            lead["last_activity_at"] = _iso(when)
-            if lead["status"] == "new":
-                lead["status"] = "working"
-            if self.profile.silence_resets_on_activity:
-                self._arm_silence(lead, when)
+        self._touch(lead, when, str(fields.get("kind")), fields.get("user_id"))
         return activity
+
+    def task_completed(self, task: dict[str, Any]) -> None:
+        """A follow-up task marked done is activity on its lead."""
+        lead = self.data["leads"].get(task.get("lead_id") or "")
+        if lead is not None:
+            self._touch(lead, self.clock.now, "task_done", task.get("done_by"))
+
+    def _touch(self, lead: dict[str, Any], when: datetime, kind: str, actor: str | None) -> None:
+        """Activity of ``kind`` by ``actor`` on the lead at ``when``: the silence timer starts again."""
+        if when <= datetime.fromisoformat(lead["last_activity_at"]):
+            return
+        lead["last_activity_at"] = _iso(when)
+        if lead["status"] == "new":
+            lead["status"] = "working"
+        profile = self.profile
+        resets = profile.silence_resets_on_activity and kind in profile.silence_reset_kinds
+        if profile.silence_reset_by_owner_only and actor != lead["owner_id"]:
+            resets = False
+        if resets:
+            self._arm_silence(lead, when)
 
     # --- conversion ----------------------------------------------------------------------
     def convert_lead(self, lead_id: str, amount: int, expected_close: datetime | None) -> dict[str, Any]:

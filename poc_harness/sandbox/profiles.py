@@ -58,6 +58,20 @@ class Profile:
     overload: str | None = None  # "503" (no Retry-After) or "hang" (held `slow_seconds`, past the timeout)
     overload_every: int = 1  # every n-th request arriving while overloaded gets `overload`
     serial_ms: float = 0.0  # with others in flight, requests are served one at a time, each this long
+    # --- lead automation (lead -> contract); the CRM's calendar is the buyer's default (Asia/Tehran,
+    # Saturday to Wednesday, 08:00-17:00) ---
+    assignment: str = "round_robin"  # round_robin | first_rep (every lead) | weighted (first rep twice)
+    unassigned_off_hours: bool = False  # a lead arriving outside business hours gets no owner
+    unassigned_weekdays: tuple[int, ...] = ()  # local weekdays (0 = Monday) whose leads get no owner
+    followup_days_kind: str = "calendar"  # calendar | business (working days)
+    followup_weekend_shift: bool = False  # a follow-up due on a non-working day moves to the next one
+    followup_from_day_start: bool = False  # offsets counted from local midnight of the arrival day
+    followup_owner: str = "lead_owner"  # lead_owner | api_user | first_rep
+    silence_alerts: int = 1  # alerts raised per silent spell (the extra ones 30 minutes apart)
+    silence_days_kind: str = "calendar"  # calendar | business
+    silence_reset_kinds: tuple[str, ...] = ("call", "meeting", "email", "note", "task_done")
+    silence_reset_by_owner_only: bool = False  # only the lead owner's activity resets the timer
+    silence_at_utc_midnight: bool = False  # a daily job at 00:00 UTC raises the alerts due since
 
 
 PROFILES: dict[str, Profile] = {
@@ -248,6 +262,75 @@ PROFILES: dict[str, Profile] = {
             "throughput_capped",
             "concurrent requests are served one at a time, 60 ms each: about 16 requests/s at most",
             serial_ms=60.0,
+        ),
+        # --- lead automation: one dimension each (weekday, hour, time zone, actor, kind, count) ---
+        Profile(
+            "followup_business_days",
+            "follow-ups due 2 and 5 working days on, not calendar days",
+            followup_days_kind="business",
+        ),
+        Profile(
+            "followup_skips_weekend",
+            "a follow-up falling on a non-working day is moved to the next working day",
+            followup_weekend_shift=True,
+        ),
+        Profile(
+            "followup_from_midnight",
+            "follow-up offsets counted from midnight of the arrival day, not the arrival",
+            followup_from_day_start=True,
+        ),
+        Profile(
+            "followup_owned_by_api_user",
+            "follow-up tasks are owned by the API user that created the lead, not the lead's owner",
+            followup_owner="api_user",
+        ),
+        Profile(
+            "followup_owned_by_first_rep",
+            "follow-up tasks all go to the first sales rep, whoever owns the lead",
+            followup_owner="first_rep",
+        ),
+        Profile(
+            "off_hours_unassigned",
+            "leads arriving outside business hours (or on a day off) are left without an owner",
+            unassigned_off_hours=True,
+        ),
+        Profile(
+            "friday_unassigned",
+            "leads arriving on a Friday (local time) are left without an owner",
+            unassigned_weekdays=(4,),
+        ),
+        Profile("assign_first_rep", "every lead is assigned to the first sales rep", assignment="first_rep"),
+        Profile(
+            "assign_uneven_weights",
+            "assignment weighs the first sales rep double",
+            assignment="weighted",
+        ),
+        Profile("silence_alert_twice", "a silent lead raises two alerts", silence_alerts=2),
+        Profile("silence_alert_late", "the silence alert fires after 8 days", silence_days=8.0),
+        Profile(
+            "silence_business_days",
+            "the silence timer counts 7 working days, not 7 days",
+            silence_days_kind="business",
+        ),
+        Profile(
+            "silence_reset_only_by_calls",
+            "only a logged call resets the silence timer (not an e-mail, meeting, note or task done)",
+            silence_reset_kinds=("call",),
+        ),
+        Profile(
+            "silence_reset_not_by_task_done",
+            "completing a follow-up task does not reset the silence timer",
+            silence_reset_kinds=("call", "meeting", "email", "note"),
+        ),
+        Profile(
+            "silence_reset_only_by_owner",
+            "activity logged by a rep other than the lead's owner does not reset the silence timer",
+            silence_reset_by_owner_only=True,
+        ),
+        Profile(
+            "silence_alert_utc_batch",
+            "silence alerts are raised by a daily job at 00:00 UTC, up to a day late",
+            silence_at_utc_midnight=True,
         ),
         Profile(
             "broken_reports",

@@ -512,6 +512,7 @@ def test_lead_tasks_are_tasks_regarding_the_lead_due_at_scheduledend(
                         "activityid": "t2",
                         "subject": "Follow up (T+2)",
                         "scheduledend": "2025-03-03T12:00:00Z",
+                        "_ownerid_value": "rep-7",
                     },
                     {
                         "activityid": "t5",
@@ -525,6 +526,8 @@ def test_lead_tasks_are_tasks_regarding_the_lead_due_at_scheduledend(
     )
     tasks = adapter.lead_tasks(LEAD_ID)
     assert [(t.vendor_id, t.due_at.day, t.automatic) for t in tasks] == [("t2", 3, True), ("t5", 6, True)]
+    assert [t.owner_id for t in tasks] == ["rep-7", None]  # the follow-up check judges who owns it
+    assert "_ownerid_value" in route.calls[0].request.url.params["$select"]
     assert route.calls[0].request.url.params["$filter"] == f"_regardingobjectid_value eq {LEAD_ID}"
 
 

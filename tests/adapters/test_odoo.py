@@ -404,7 +404,13 @@ def test_lead_tasks_are_open_activities_due_at_midnight_of_their_date(mock: resp
         return_value=httpx.Response(
             200,
             json=[
-                {"id": 501, "summary": "Follow up", "date_deadline": "2025-03-03", "automated": True},
+                {
+                    "id": 501,
+                    "summary": "Follow up",
+                    "date_deadline": "2025-03-03",
+                    "automated": True,
+                    "user_id": [7, "Rep Seven"],
+                },
                 {"id": 502, "summary": False, "date_deadline": "2025-03-06", "automated": False},
             ],
         )
@@ -418,6 +424,7 @@ def test_lead_tasks_are_open_activities_due_at_midnight_of_their_date(mock: resp
         ("502", False, ""),
     ]
     assert tasks[0].due_at == datetime(2025, 3, 2, 20, 30, tzinfo=UTC)  # 00:00 in Tehran (+03:30)
+    assert [t.owner_id for t in tasks] == ["7", None]  # the follow-up check judges who owns it
 
 
 def test_convert_lead_converts_in_place_and_moves_to_the_qualified_stage(

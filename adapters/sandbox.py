@@ -23,6 +23,7 @@ from poc_harness.adapter import (
     AdapterOptions,
     Capability,
     CRMAdapter,
+    Observed,
     RecordKind,
     UserCredential,
     WebhookEvent,
@@ -186,6 +187,8 @@ class SandboxAdapter(CRMAdapter):
             Capability.AUDIT_LOG,
             Capability.SSO,
             Capability.BATCH_CREATE,
+            Capability.TICKET_REOPEN,
+            Capability.TICKET_NOTES,
         }
     )
     default_clock: ClassVar[ClockMode] = ClockMode.VIRTUAL
@@ -230,6 +233,9 @@ class SandboxAdapter(CRMAdapter):
             timeout=self._timeout,
             transport=self._transport,
         )
+
+    def observes(self, field: Observed) -> bool:
+        return True  # the reference CRM's API names the survey's recipient and the deal's lead
 
     def close(self) -> None:
         self.http.close()
@@ -423,6 +429,13 @@ class SandboxAdapter(CRMAdapter):
 
     def close_ticket(self, ticket_id: str) -> None:
         self.http.json("POST", f"/tickets/{ticket_id}/close")
+
+    def reopen_ticket(self, ticket_id: str) -> None:
+        self.http.json("POST", f"/tickets/{ticket_id}/reopen")
+
+    def note_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
+        body = {"message": message, "user_id": user_id, "internal": True}
+        self.http.json("POST", f"/tickets/{ticket_id}/replies", json=body)
 
     def ticket_surveys(self, ticket_id: str) -> list[SurveyInviteView]:
         data = self.http.json("GET", f"/tickets/{ticket_id}/surveys")

@@ -89,7 +89,9 @@ ISSUE_13_TICKET_PROFILES = (
         "SLA targets count business hours only (Sat-Wed 08:00-17:00 Tehran), not the buyer's 24/7 clock",
         sla_business_hours=True,
     ),
-    Profile("urgent_shares_high_target", "urgent tickets get the high priority's targets", urgent_as_high=True),
+    Profile(
+        "urgent_shares_high_target", "urgent tickets get the high priority's targets", urgent_as_high=True
+    ),
     Profile(
         "conversion_rate_floored",
         "the conversion rate is floored to a whole percent",
@@ -141,7 +143,9 @@ ISSUE_13_TICKET_PROFILES = (
         "a converted deal keeps the lead's estimate instead of the negotiated amount",
         deal_amount_from_estimate=True,
     ),
-    Profile("deal_not_linked", "a deal's API answer does not name the lead it came from", deal_hides_lead=True),
+    Profile(
+        "deal_not_linked", "a deal's API answer does not name the lead it came from", deal_hides_lead=True
+    ),
 )
 """Second-generation profiles of the ticket, survey, deal and report behaviours: one dimension each."""
 

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from fractions import Fraction
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -168,8 +169,7 @@ def forecast_story(trial: Trial) -> ForecastTruth:
     open, won and lost deals.  Runs after the won/lost cohorts (``Trial.forecast`` sees to it)."""
     start = trial.now()
     end = start + timedelta(days=30)
-    roles = list(PipelineRole)
-    plan = {key: roles[n % len(roles)] for n, key in enumerate(trial.cohorts.forecast)}
+    plan = _plan_pipeline(trial)
     opened = []
     expected = 0
     for key, role in plan.items():
@@ -196,6 +196,34 @@ def forecast_story(trial: Trial) -> ForecastTruth:
 
 
 CLOSED = (DealStage.WON, DealStage.LOST)
+NOT_WON_ROLES = (PipelineRole.COMMIT_OUT, PipelineRole.UNCOMMITTED_OPEN, PipelineRole.UNCOMMITTED_LOST)
+
+
+def rounding_exposures(part: int, whole: int) -> int:
+    """How well ``part`` / ``whole`` % tells rounding from flooring: at each display precision (whole percent
+    weighs most, then one and two decimals) whose dropped digit is 5 or more, floor and round differ."""
+    if not whole:
+        return 0
+    exact = Fraction(100 * part, whole)
+    return sum(weight for n, weight in ((0, 4), (1, 2), (2, 1)) if (exact * 10**n) % 1 >= Fraction(1, 2))
+
+
+def _plan_pipeline(trial: Trial) -> dict[str, PipelineRole]:
+    """Every role once (as far as the cohort goes), then the rest split between won and not-won roles so
+    that the run's conversion rate exposes a report that floors instead of rounding."""
+    keys, roles = trial.cohorts.forecast, list(PipelineRole)
+    plan = {key: roles[n] for n, key in enumerate(keys[: len(roles)])}
+    rest = keys[len(roles) :]
+    winning = (PipelineRole.COMMIT_IN, PipelineRole.WON_EARLY)
+    won = len(trial.cohorts.won) + sum(role in winning for role in plan.values())
+    leads = len(trial.dataset.leads)
+    wins = max(
+        range(len(rest) + 1),
+        key=lambda k: (rounding_exposures(won + k, leads), -abs(2 * k - len(rest))),
+    )
+    for n, key in enumerate(rest):
+        plan[key] = PipelineRole.COMMIT_IN if n < wins else NOT_WON_ROLES[n % len(NOT_WON_ROLES)]
+    return plan
 
 
 @dataclass

@@ -180,6 +180,7 @@ def forecast_story(trial: Trial) -> ForecastTruth:
         if role in (PipelineRole.COMMIT_IN, PipelineRole.WON_EARLY):
             expected += amount
         opened.append((key, role, lead_id, deal_id, amount, estimate, before, moved))
+    expected += sum(d.amount for d in trial.deals if d.won and d.closed_at and start <= d.closed_at < end)
     forecast = (
         trial.adapter.report_forecast(start, end, trial.tag).forecast_amount
         if trial.adapter.has(Capability.FORECAST)

@@ -303,10 +303,20 @@ class TicketPath(StrEnum):
     REPLY_LATE = "reply_late"  # replied after the first-response target, closed in time
     BOTH_LATE = "both_late"  # replied and closed late
     REOPENED = "reopened"  # replied, closed, reopened, replied by another agent, closed again, in time
+    REOPENED_LATE = "reopened_late"  # closed in time, reopened, closed again after the resolution target
     OPEN = "open"  # replied in time, never closed
 
 
-LATE_PATHS = frozenset({TicketPath.CLOSE_LATE, TicketPath.REPLY_LATE, TicketPath.BOTH_LATE})
+LATE_PATHS = frozenset(
+    {TicketPath.CLOSE_LATE, TicketPath.REPLY_LATE, TicketPath.BOTH_LATE, TicketPath.REOPENED_LATE}
+)
+WITHOUT_REOPEN = {
+    TicketPath.REOPENED: TicketPath.REPLY_CLOSE,
+    TicketPath.REOPENED_LATE: TicketPath.CLOSE_LATE,
+}
+"""The path a ticket takes instead where the CRM (or its adapter) offers no reopen."""
+MET_PATHS = frozenset({TicketPath.REPLY_CLOSE, TicketPath.CLOSE_NO_REPLY, TicketPath.REOPENED})
+MAX_FILLERS = 3  # extra tickets at most, to make the SLA-compliance rate tell rounding from flooring
 
 
 def _steps(path: TicketPath, first: timedelta, resolve: timedelta) -> list[tuple[timedelta, str]]:
@@ -325,6 +335,13 @@ def _steps(path: TicketPath, first: timedelta, resolve: timedelta) -> list[tuple
             (resolve * 0.4, "reopen"),
             (resolve * 0.45, "reply"),
             (resolve * 0.6, "close"),
+        ],
+        TicketPath.REOPENED_LATE: [
+            early_reply,
+            (resolve * 0.3, "close"),
+            (resolve * 0.4, "reopen"),
+            (resolve * 0.45, "reply"),
+            late_close,
         ],
         TicketPath.OPEN: [early_reply],
     }[path]
@@ -396,8 +413,23 @@ def _plan_tickets(trial: Trial) -> list[tuple[Ticket, TicketPath]]:
         ]
         offset = rng.randrange(len(paths))
         plan += [(t, paths[(offset + n) % len(paths)]) for n, t in enumerate(mine + extra)]
+    plan += _fillers(plan, seeded)
     rng.shuffle(plan)
     return plan
+
+
+def _fillers(plan: list[tuple[Ticket, TicketPath]], seeded: list[Ticket]) -> list[tuple[Ticket, TicketPath]]:
+    """A few more tickets, closed in time or late, so that the SLA-compliance rate (met / closed) has a
+    dropped digit of 5 or more at whole percent where possible: a report that floors it is then wrong."""
+    closed = sum(path is not TicketPath.OPEN for _, path in plan)
+    met = sum(path in MET_PATHS for _, path in plan)
+    options = [(a, b) for a in range(MAX_FILLERS + 1) for b in range(MAX_FILLERS + 1 - a)]
+    timely, late = max(options, key=lambda o: (rounding_exposures(met + o[0], closed + sum(o)), -sum(o)))
+    paths = [TicketPath.REPLY_CLOSE] * timely + [TicketPath.CLOSE_LATE] * late
+    return [
+        (seeded[n % len(seeded)].model_copy(update={"key": f"{seeded[n % len(seeded)].key}-sla-{n}"}), path)
+        for n, path in enumerate(paths)
+    ]
 
 
 def _local_midnight_after(moment: datetime, zone: str) -> datetime:
@@ -429,7 +461,7 @@ def ticket_story(trial: Trial) -> list[TicketTruth]:
     for n, (ticket, planned) in enumerate(plan):
         first = timedelta(minutes=sla.first_response_minutes[ticket.priority.value])
         resolve = timedelta(minutes=sla.resolution_minutes[ticket.priority.value])
-        path = planned if reopens or planned is not TicketPath.REOPENED else TicketPath.REPLY_CLOSE
+        path = planned if reopens else WITHOUT_REOPEN.get(planned, planned)
         steps = _steps(path, first, resolve)
         if notes and (n % 3 != 1 or path in (TicketPath.CLOSE_NO_REPLY, TicketPath.REPLY_LATE)):
             steps.insert(0, (first / 4, "note"))

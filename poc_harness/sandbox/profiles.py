@@ -40,6 +40,9 @@ class Profile:
     survey_to_account_first_contact: bool = False  # the survey goes to the account's first contact
     survey_needs_reply: bool = False  # no survey for a ticket closed without a public reply
     survey_after_reopen: bool = True  # closing a reopened ticket sends a survey again
+    survey_on_reopen: bool = False  # reopening a ticket sends a survey too
+    resolution_to_first_close: bool = False  # resolution is measured to the first close, not the last
+    sla_rate_floor: bool = False  # the SLA-compliance rate is floored to a whole percent
     first_response_counts_notes: bool = False  # an internal note counts as the first response
     close_ends_first_response_clock: bool = True  # closing without a reply stops the first-response SLA
     sla_business_hours: bool = False  # SLA clocks run only Sat-Wed 08:00-17:00 Asia/Tehran
@@ -74,6 +77,13 @@ ISSUE_13_TICKET_PROFILES = (
         "closing a reopened ticket sends no NPS survey",
         survey_after_reopen=False,
     ),
+    Profile("survey_on_reopen", "reopening a ticket sends an NPS survey too", survey_on_reopen=True),
+    Profile(
+        "resolution_to_first_close",
+        "a reopened ticket's resolution is measured to its first close, not its last",
+        resolution_to_first_close=True,
+    ),
+    Profile("sla_rate_floored", "the SLA-compliance rate is floored to a whole percent", sla_rate_floor=True),
     Profile(
         "first_response_counts_notes",
         "an internal note counts as the first response",

@@ -85,6 +85,8 @@ class ServiceDesk:
         now = self.state.clock.now
         created = datetime.fromisoformat(ticket["created_at"])
         replied, closed = _at(ticket["replied_at"]), _at(ticket["closed_at"])
+        if self.profile.resolution_to_first_close:
+            closed = _at(ticket.get("first_closed_at"))
         if self.profile.first_response_counts_notes and ticket.get("noted_at"):
             replied = min(filter(None, (replied, _at(ticket["noted_at"]))))
         first_target, resolve_target = self.targets(ticket["priority"])
@@ -131,17 +133,20 @@ class ServiceDesk:
             self.profile.survey_needs_reply and ticket["replied_at"] is None
         )
         for _ in range(self.profile.surveys_per_close if surveyed else 0):
-            self.state.insert(
-                "surveys",
-                {
-                    "ticket_id": ticket_id,
-                    "contact_id": self._recipient(ticket),
-                    "tag": ticket.get("tag"),
-                    "sent_at": now,
-                    "score": None,
-                },
-            )
+            self._send_survey(ticket)
         return self.view(ticket)
+
+    def _send_survey(self, ticket: dict[str, Any]) -> None:
+        self.state.insert(
+            "surveys",
+            {
+                "ticket_id": ticket["id"],
+                "contact_id": self._recipient(ticket),
+                "tag": ticket.get("tag"),
+                "sent_at": self.state.clock.now.isoformat(),
+                "score": None,
+            },
+        )
 
     def _recipient(self, ticket: dict[str, Any]) -> str:
         requester = self.state.get("contacts", ticket["contact_id"])
@@ -155,6 +160,8 @@ class ServiceDesk:
         if ticket["status"] != "closed":
             raise Conflict(f"ticket {ticket_id} is not closed")
         ticket["status"], ticket["closed_at"] = "reopened", None
+        if self.profile.survey_on_reopen:
+            self._send_survey(ticket)
         return self.view(ticket)
 
     def respond_to_survey(self, survey_id: str, score: int) -> dict[str, Any]:
@@ -250,7 +257,8 @@ class ServiceDesk:
             or not (t["first_response_breached"] or t["resolution_breached"])
         ]
         rate = 100.0 * len(met) / len(closed) if closed else 0.0
-        return {"tickets": len(closed), "met": len(met), "rate_pct": round(rate, 2)}
+        shown = float(math.floor(rate)) if self.profile.sla_rate_floor else round(rate, 2)
+        return {"tickets": len(closed), "met": len(met), "rate_pct": shown}
 
     def forecast(self, start: datetime, end: datetime, tag: str | None) -> dict[str, Any]:
         """Committed deals (negotiation) expected to close in the period, plus what was won in it."""

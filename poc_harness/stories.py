@@ -378,10 +378,6 @@ class TicketTruth:
         """The last close (every path that reopens a ticket closes it again)."""
         return self.closes[-1] if self.closes else None
 
-    @property
-    def late(self) -> bool:
-        return self.path in LATE_PATHS
-
     def breaches(self, first: timedelta, resolve: timedelta) -> tuple[bool, bool]:
         """(first response, resolution) breached, per the buyer's 24/7 targets: the first public reply, or
         the first close of a ticket nobody replied to, ends the first-response clock; the last close ends
@@ -430,6 +426,10 @@ def _fillers(plan: list[tuple[Ticket, TicketPath]], seeded: list[Ticket]) -> lis
         (seeded[n % len(seeded)].model_copy(update={"key": f"{seeded[n % len(seeded)].key}-sla-{n}"}), path)
         for n, path in enumerate(paths)
     ]
+
+
+Later = list[tuple[TicketTruth, str, int]]
+"""Survey answers given days after the invitation: (ticket, survey id, score)."""
 
 
 def _local_midnight_after(moment: datetime, zone: str) -> datetime:
@@ -507,10 +507,6 @@ def _open(trial: Trial, truth: TicketTruth, ticket: Ticket, contact_id: str, bac
         ticket.key,
         lambda: trial.adapter.create_ticket(ticket, contact_id, backdated),
     )
-
-
-Later = list[tuple[TicketTruth, str, int]]
-"""Survey answers given days after the invitation: (ticket, survey id, score)."""
 
 
 def _step(trial: Trial, truth: TicketTruth, action: str, agent: str | None, later: Later) -> None:

@@ -97,6 +97,7 @@ EXPECTED_FAILURES = {
     "conversion_counts_open": {CONVERSION_REPORT},  # kind: open deals at report time
     "nps_unanswered_as_zero": {NPS},  # count: unanswered surveys
     "nps_passives_as_detractors": {NPS},  # kind: scores 7-8
+    "nps_drops_late_answers": {NPS},  # time: surveys answered days later
     "weekly_counts_notes": {WEEKLY_REPORT},  # kind: notes
     "weekly_misses_meetings": {WEEKLY_REPORT},  # kind: meetings
     "weekly_tasks_to_owner": {WEEKLY_REPORT},  # actor: who completed the task

@@ -52,6 +52,7 @@ class Profile:
     conversion_counts_open: bool = False  # open deals count as won in the conversion report
     nps_unanswered_as_zero: bool = False  # an unanswered survey counts as a score of 0
     nps_passives_as_detractors: bool = False  # 7 and 8 count as detractors
+    nps_answer_window_hours: float | None = None  # answers later than this after the invitation are dropped
     weekly_notes_as_calls: bool = False  # notes are counted as calls in the weekly report
     weekly_kinds: tuple[str, ...] = ("call", "meeting", "email")  # activity kinds the weekly report counts
     weekly_tasks_to_owner: bool = False  # a completed task is credited to the lead's owner
@@ -126,6 +127,11 @@ ISSUE_13_TICKET_PROFILES = (
         "nps_passives_as_detractors",
         "the NPS report counts passives (7-8) as detractors",
         nps_passives_as_detractors=True,
+    ),
+    Profile(
+        "nps_drops_late_answers",
+        "the NPS report leaves out surveys answered more than a day after they were sent",
+        nps_answer_window_hours=24.0,
     ),
     Profile("weekly_counts_notes", "the weekly report counts notes as calls", weekly_notes_as_calls=True),
     Profile(

@@ -277,10 +277,16 @@ class ServiceDesk:
             "won_amount": won,
         }
 
+    def _answer_counted(self, survey: dict[str, Any]) -> bool:
+        window, answered = self.profile.nps_answer_window_hours, _at(survey.get("answered_at"))
+        if window is None or answered is None:
+            return True
+        return answered - datetime.fromisoformat(survey["sent_at"]) <= timedelta(hours=window)
+
     def nps(self, tag: str | None) -> dict[str, Any]:
         """Net promoter score of the answered surveys: % promoters (9-10) minus % detractors (0-6)."""
         profile = self.profile
-        surveys = self._tagged("surveys", tag)
+        surveys = [s for s in self._tagged("surveys", tag) if self._answer_counted(s)]
         scores = [
             0 if s["score"] is None else s["score"]
             for s in surveys

@@ -80,8 +80,8 @@ def silence_alert(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> 
 @rule("deal_history")
 def deal_history(adapter: CRMAdapter, deal_id: str, params: dict[str, Any]) -> Verdict:
     """The deal reached its final stage, kept every stage in order, carries the negotiated amount (not the
-    lead's estimate) and is linked to its lead wherever the adapter reads the link (where it does not,
-    the link is *not observed*: never passed as proven)."""
+    lead's estimate) and is linked to its lead: required where the adapter reads the link
+    (``observes``), judged wherever a link is shown, *not observed* (never passed as proven) otherwise."""
     deal = adapter.get_deal(deal_id)
     lead = adapter.get_lead(params["lead_id"])
     wanted = [DealStage(stage) for stage in params["stages"]]
@@ -94,7 +94,7 @@ def deal_history(adapter: CRMAdapter, deal_id: str, params: dict[str, Any]) -> V
         problems.append(f"history {[s.value for s in stages]} instead of {[s.value for s in wanted]}")
     if times != sorted(times):
         problems.append("history timestamps out of order")
-    if adapter.observes(Observed.DEAL_LEAD):
+    if deal.lead_id is not None or adapter.observes(Observed.DEAL_LEAD):
         if deal.lead_id != params["lead_id"]:
             problems.append(f"deal linked to lead {deal.lead_id}, not {params['lead_id']}")
     else:

@@ -21,6 +21,7 @@ from poc_harness.clock import ClockMode
 from poc_harness.model import Activity, ActivityKind, DealStage, Ticket, TicketPriority
 
 if TYPE_CHECKING:
+    from poc_harness.ledger import SeededRecord
     from poc_harness.trial import Trial
 
 WON_PATH = (DealStage.PROPOSAL, DealStage.NEGOTIATION, DealStage.WON)
@@ -229,18 +230,31 @@ def _plan_pipeline(trial: Trial) -> dict[str, PipelineRole]:
 
 @dataclass
 class WeekTruth:
-    """Activities and completed tasks per rep vendor id, in the week starting ``week_start``.
-
-    Counted: calls, meetings and e-mails (the rep who logged them) and completed tasks (the rep who
-    completed them, not the lead's owner).  Notes are logged too but are not sales activity."""
+    """Completed tasks per rep vendor id (who completed them, not the lead's owner) in the week starting
+    ``week_start``; the activities come from the ledger (``with_activities``), whichever story logged them."""
 
     week_start: datetime
     reps: dict[str, dict[str, int]] = field(default_factory=dict)
-    notes: int = 0
 
     def add(self, rep: str, what: str) -> None:
         counts = self.reps.setdefault(rep, {})
         counts[what] = counts.get(what, 0) + 1
+
+    def with_activities(self, records: list[SeededRecord]) -> tuple[dict[str, dict[str, int]], int]:
+        """Per rep: the completed tasks plus every activity the run logged in the week with that rep, per
+        kind (calls, meetings, e-mails); and how many notes were logged (not sales activity: not counted)."""
+        week = WeekTruth(self.week_start, {rep: dict(counts) for rep, counts in self.reps.items()})
+        notes = 0
+        for record in records:
+            rep, kind, at = (record.payload.get(name) for name in ("user_id", "kind", "at"))
+            when = datetime.fromisoformat(at) if at else record.created_at
+            if not rep or when is None or not self.week_start <= when < self.week_start + timedelta(days=7):
+                continue
+            if kind == ActivityKind.NOTE.value:
+                notes += 1
+            elif kind in REPORTED_KINDS:
+                week.add(rep, kind)
+        return week.reps, notes
 
 
 def monday(moment: datetime) -> datetime:
@@ -249,6 +263,8 @@ def monday(moment: datetime) -> datetime:
 
 
 ACTIVITY_KINDS = (ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL, ActivityKind.NOTE)
+REPORTED_KINDS = frozenset({ActivityKind.CALL.value, ActivityKind.MEETING.value, ActivityKind.EMAIL.value})
+"""What the weekly report counts per rep (with completed tasks); notes are not sales activity."""
 
 
 def activity_story(trial: Trial) -> WeekTruth:
@@ -264,19 +280,12 @@ def activity_story(trial: Trial) -> WeekTruth:
         kinds = dict.fromkeys([ACTIVITY_KINDS[index % 4], *rng.sample(ACTIVITY_KINDS, k=rng.randint(0, 3))])
         for kind in kinds:
             activity = Activity(kind=kind, subject=f"{kind.value} about {key} [{trial.tag}]", user_id=rep)
-            logged_at = trial.now()
             trial.seeder.create(
                 RecordKind.ACTIVITY,
                 activity,
                 f"weekly-{kind.value}-{key}",
                 lambda lead_id=lead_id, a=activity: trial.adapter.log_activity(lead_id, a),
             )
-            if monday(logged_at) != week.week_start:
-                continue
-            if kind is ActivityKind.NOTE:
-                week.notes += 1
-            else:
-                week.add(rep, kind.value)
         if trial.adapter.has(Capability.FOLLOWUP_TASKS) and index % 2 == 0:
             tasks = sorted(trial.adapter.lead_tasks(lead_id), key=lambda task: task.due_at)
             if tasks:

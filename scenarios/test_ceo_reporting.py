@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from poc_harness.adapter import Capability
+from poc_harness.adapter import Capability, RecordKind
 from poc_harness.ledger import ExpectationRow
 from poc_harness.plugin import check_id_of, verify
 from poc_harness.trial import Check, Trial
@@ -121,8 +121,9 @@ def test_weekly_sales_activity_report(trial: Trial, check: Check) -> None:
     """Calls, meetings and e-mails per rep who logged them (notes, also logged, are not counted) and tasks
     per rep who completed them (not the lead's owner)."""
     week = trial.week
-    check.observe("notes_logged_not_counted", week.notes)
-    params = {"week_start": week.week_start.isoformat(), "reps": week.reps}
+    reps, notes = week.with_activities(trial.ledger.records(trial.run_id, RecordKind.ACTIVITY.value))
+    check.observe("notes_logged_not_counted", notes)
+    params = {"week_start": week.week_start.isoformat(), "reps": reps}
     _judge_report(
         trial,
         check,

@@ -437,8 +437,24 @@ def _fillers(plan: list[tuple[Ticket, TicketPath]], seeded: list[Ticket]) -> lis
     ]
 
 
-Later = list[tuple[TicketTruth, str, int]]
-"""Survey answers given days after the invitation: (ticket, survey id, score)."""
+@dataclass
+class SurveyPlan:
+    """How the requesters answer, close after close: the three ways and the twelve scores in turn, from a
+    seeded start, so each run sees every way and every kind of score (promoter, passive, detractor)."""
+
+    seed: int
+    closes: int = 0
+    answered: int = 0
+    later: list[tuple[TicketTruth, str, int]] = field(default_factory=list)
+    """Answers given days after the invitation: (ticket, survey id, score)."""
+
+    def next(self) -> tuple[SurveyAnswer, int]:
+        """How the next close's survey is answered, and with which score."""
+        start = random.Random(self.seed + 13).randrange(len(NPS_SCORES))
+        self.closes += 1
+        way = list(SurveyAnswer)[(start + self.closes) % len(SurveyAnswer)]
+        self.answered += way is not SurveyAnswer.NEVER
+        return way, NPS_SCORES[(start + self.answered) % len(NPS_SCORES)]
 
 
 def _local_midnight_after(moment: datetime, zone: str) -> datetime:
@@ -487,17 +503,17 @@ def ticket_story(trial: Trial) -> list[TicketTruth]:
         events.append((now, n, 0, "backdated" if truth.opened_at < now else "open"))
         if not (late and mode is ClockMode.WALL):
             events += [(now, n, i + 1, act) for i, (_, act) in enumerate(steps)]
-    later: Later = []
+    surveys = SurveyPlan(trial.settings.seed)
     for moment, n, step, action in sorted(events):
         trial.advance_to(moment)
         truth, ticket = truths[n], plan[n][0]
         if action in ("open", "backdated"):
             _open(trial, truth, ticket, contacts[ticket.contact_key], action == "backdated")
         else:
-            _step(trial, truth, action, agents[(n + step) % len(agents)], later)
-    if later:
+            _step(trial, truth, action, agents[(n + step) % len(agents)], surveys)
+    if surveys.later:
         trial.advance_to(trial.now() + SURVEY_LATE_BY)
-        for truth, survey_id, score in later:
+        for truth, survey_id, score in surveys.later:
             trial.adapter.answer_survey(survey_id, score)
             truth.scores.append(score)
     _settle_tickets(trial, truths)
@@ -518,7 +534,7 @@ def _open(trial: Trial, truth: TicketTruth, ticket: Ticket, contact_id: str, bac
     )
 
 
-def _step(trial: Trial, truth: TicketTruth, action: str, agent: str | None, later: Later) -> None:
+def _step(trial: Trial, truth: TicketTruth, action: str, agent: str | None, surveys: SurveyPlan) -> None:
     """One step of a ticket's path, by ``agent`` (None: the harness's own user)."""
     ticket_id, tag = truth.ticket_id, trial.tag
     if action == "note":
@@ -533,26 +549,25 @@ def _step(trial: Trial, truth: TicketTruth, action: str, agent: str | None, late
     else:
         truth.closes.append(trial.now())
         trial.adapter.close_ticket(ticket_id)
-        _answer_survey(trial, truth, later)
+        _answer_survey(trial, truth, surveys)
 
 
-def _answer_survey(trial: Trial, truth: TicketTruth, later: Later) -> None:
-    """The requester answers the newest survey invitation at once, days later or never (a seeded choice per
-    close), if the CRM sent one."""
+def _answer_survey(trial: Trial, truth: TicketTruth, surveys: SurveyPlan) -> None:
+    """The requester answers the newest survey invitation at once, days later or never (``SurveyPlan``), if
+    the CRM sent one."""
     if not trial.adapter.has(Capability.NPS_SURVEY):
         return
     invites = sorted(trial.adapter.ticket_surveys(truth.ticket_id), key=lambda invite: invite.sent_at)
     if len(invites) < len(truth.closes):
         return  # no invitation for this close: the survey check reports it
-    choice = list(SurveyAnswer)[(sum(map(ord, truth.key)) + len(truth.closes)) % len(SurveyAnswer)]
+    choice, score = surveys.next()
     truth.answers.append(choice.value)
-    score = NPS_SCORES[(sum(map(ord, truth.key)) + 3 * len(truth.closes)) % len(NPS_SCORES)]
     newest = invites[len(truth.closes) - 1].vendor_id
     if choice is SurveyAnswer.AT_ONCE:
         trial.adapter.answer_survey(newest, score)
         truth.scores.append(score)
     elif choice is SurveyAnswer.DAYS_LATER:
-        later.append((truth, newest, score))
+        surveys.later.append((truth, newest, score))
 
 
 def _settle_tickets(trial: Trial, truths: list[TicketTruth]) -> None:

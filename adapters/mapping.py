@@ -47,7 +47,14 @@ from pydantic import (
     model_validator,
 )
 
-from poc_harness.adapter import SECURITY_PROBES_UNPORTED, AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import (
+    SECURITY_PROBES_UNPORTED,
+    AdapterOptions,
+    Capability,
+    CRMAdapter,
+    Observed,
+    RecordKind,
+)
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, VendorError
@@ -460,6 +467,8 @@ OPERATIONS: dict[str, Operation] = {
     "report_forecast": Operation("read", PERIOD, ForecastFigure),
     "report_nps": Operation("read", ("tag",), NpsFigure),
 }
+OBSERVED_IN = {Observed.SURVEY_RECIPIENT: "ticket_surveys", Observed.DEAL_LEAD: "get_deal"}
+"""The operation whose fields carry each optional view field."""
 REQUIRED = (
     "check_connection",
     "create_account",
@@ -828,6 +837,12 @@ class MappingAdapter(CRMAdapter):
 
     def close(self) -> None:
         self.http.close()
+
+    def observes(self, field: Observed) -> bool:
+        """An optional view field is read where the mapping maps it (``operations.<op>.fields``)."""
+        operation = OBSERVED_IN[field]
+        endpoint = self.mapping.operations.get(operation)
+        return endpoint is not None and field.value.split(".", 1)[1] in endpoint.fields
 
     def call_stats(self) -> dict[str, Any]:
         return asdict(self.http.stats)

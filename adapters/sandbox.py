@@ -25,6 +25,7 @@ from poc_harness.adapter import (
     Capability,
     CRMAdapter,
     Endpoint,
+    Observed,
     RecordKind,
     UserCredential,
     WebhookEvent,
@@ -208,6 +209,8 @@ class SandboxAdapter(CRMAdapter):
             Capability.AUDIT_LOG,
             Capability.SSO,
             Capability.BATCH_CREATE,
+            Capability.TICKET_REOPEN,
+            Capability.TICKET_NOTES,
         }
     )
     default_clock: ClassVar[ClockMode] = ClockMode.VIRTUAL
@@ -258,6 +261,9 @@ class SandboxAdapter(CRMAdapter):
             timeout=self._timeout,
             transport=self._transport,
         )
+
+    def observes(self, field: Observed) -> bool:
+        return True  # the reference CRM's API names the survey's recipient and the deal's lead
 
     def close(self) -> None:
         self.http.close()
@@ -469,6 +475,13 @@ class SandboxAdapter(CRMAdapter):
             lambda: self.http.json("POST", f"/tickets/{ticket_id}/close"),
             lambda: True if self.get_ticket(ticket_id).closed_at is not None else None,
         )
+
+    def reopen_ticket(self, ticket_id: str) -> None:
+        self.http.json("POST", f"/tickets/{ticket_id}/reopen")
+
+    def note_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
+        body = {"message": message, "user_id": user_id, "internal": True}
+        self.http.json("POST", f"/tickets/{ticket_id}/replies", json=body)
 
     def ticket_surveys(self, ticket_id: str) -> list[SurveyInviteView]:
         data = self.http.json("GET", f"/tickets/{ticket_id}/surveys")

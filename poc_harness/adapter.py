@@ -74,6 +74,7 @@ SERVICE_METHODS = frozenset(
         "call_anonymously",
         "self_register",
         "user_role",
+        "observes",
     }
 )
 """Contract methods with a working default for every vendor (no capability behind them)."""
@@ -99,6 +100,16 @@ class Capability(StrEnum):
     RBAC = "rbac"
     SSO = "sso"
     USER_ADMIN = "user_admin"
+    TICKET_REOPEN = "ticket_reopen"
+    TICKET_NOTES = "ticket_notes"
+
+
+class Observed(StrEnum):
+    """Optional view fields: an adapter says which of them it reads from the vendor's API.  A field it does
+    not read is *not observed* (our gap, never a pass or a vendor failure)."""
+
+    SURVEY_RECIPIENT = "survey.contact_id"
+    DEAL_LEAD = "deal.lead_id"
 
 
 class RecordKind(StrEnum):
@@ -316,6 +327,10 @@ class CRMAdapter(ABC, SecurityProbes):
     def has(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
+    def observes(self, field: Observed) -> bool:
+        """Whether this adapter reads the optional view field ``field`` from the vendor's API."""
+        return False
+
     def _lacks(self, capability: Capability) -> CapabilityMissing:
         return CapabilityMissing(f"{self.name} does not offer {capability.value}")
 
@@ -442,6 +457,14 @@ class CRMAdapter(ABC, SecurityProbes):
 
     def close_ticket(self, ticket_id: str) -> None:
         raise self._lacks(Capability.TICKETS)
+
+    def reopen_ticket(self, ticket_id: str) -> None:
+        """Reopen a closed ticket (optional: TICKET_REOPEN; a CRM without it gets no reopened tickets)."""
+        raise self._lacks(Capability.TICKET_REOPEN)
+
+    def note_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
+        """Add an internal note, which the customer does not see (optional: TICKET_NOTES)."""
+        raise self._lacks(Capability.TICKET_NOTES)
 
     def ticket_surveys(self, ticket_id: str) -> list[SurveyInviteView]:
         raise self._lacks(Capability.NPS_SURVEY)

@@ -165,6 +165,9 @@ class SurveyInviteView(View):
     vendor_id: str
     ticket_id: str
     sent_at: AwareDatetime
+    contact_id: str | None = Field(
+        default=None, description="who the survey was sent to, where the adapter reads it (observes)"
+    )
 
 
 class ConversionFigure(View):

@@ -12,15 +12,19 @@ import heapq
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
+from fractions import Fraction
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from poc_harness.adapter import Capability, RecordKind
 from poc_harness.clock import ClockMode
 from poc_harness.errors import VendorError, VendorUnreachable
 from poc_harness.lead_plan import plan_touches
-from poc_harness.model import Activity, ActivityKind, DealStage, Lead, TicketPriority
+from poc_harness.model import Activity, ActivityKind, DealStage, Lead, Ticket, TicketPriority
 
 if TYPE_CHECKING:
+    from poc_harness.ledger import SeededRecord
     from poc_harness.trial import Trial
 
 WON_PATH = (DealStage.PROPOSAL, DealStage.NEGOTIATION, DealStage.WON)
@@ -28,6 +32,9 @@ LOST_PATH = (DealStage.PROPOSAL, DealStage.LOST)
 NPS_SCORES = (10, 9, 8, 10, 6, 9, 3, 10, 7, 9, 0, 10)
 LATE_BY = timedelta(minutes=30)
 STAGE_STEP = timedelta(minutes=1)
+NEGOTIATED = (0.8, 0.85, 0.9, 1.1, 1.15, 1.25)  # negotiated amount / the lead's estimate
+OPEN_EVERY = timedelta(hours=7, minutes=13)  # tickets open at every hour and weekday over about a week
+SURVEY_LATE_BY = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -127,28 +134,44 @@ def _touch(trial: Trial, key: str, kind: str, by_owner: bool) -> TouchTruth:
 
 @dataclass(frozen=True)
 class DealTruth:
+    """One converted lead's deal: the negotiated amount (never the lead's estimate) and the stages it went
+    through; ``closed_at`` is None while the deal is still open."""
+
     key: str
     lead_id: str
     deal_id: str
     amount: int
     stages: tuple[DealStage, ...]
-    closed_at: datetime
+    closed_at: datetime | None
+    estimate: int = 0
 
     @property
     def won(self) -> bool:
         return self.stages[-1] is DealStage.WON
 
+    @property
+    def open(self) -> bool:
+        return self.stages[-1] not in (DealStage.WON, DealStage.LOST)
 
-def _convert(trial: Trial, key: str, expected_close: datetime | None = None) -> tuple[str, str, int]:
+
+def negotiated_amount(seed: int, key: str, estimate: int) -> int:
+    """What the deal is signed at: the estimate moved by a seeded factor, never equal to it."""
+    amount = round(estimate * random.Random(f"{seed}:{key}").choice(NEGOTIATED))
+    return amount if amount != estimate else estimate + 1
+
+
+def _convert(trial: Trial, key: str, expected_close: datetime | None = None) -> tuple[str, str, int, int]:
+    """Convert the lead at its negotiated amount: (lead id, deal id, amount, the lead's estimate)."""
     lead = next(lead for lead in trial.dataset.leads if lead.key == key)
-    lead_id, amount = trial.world.leads[key], lead.estimated_value
+    lead_id, estimate = trial.world.leads[key], lead.estimated_value
+    amount = negotiated_amount(trial.settings.seed, key, estimate)
     deal_id = trial.seeder.create(
         RecordKind.DEAL,
-        {"lead": key, "amount": amount},
+        {"lead": key, "amount": amount, "estimate": estimate},
         f"deal-{key}",
         lambda: trial.adapter.convert_lead(lead_id, amount, expected_close),
     )
-    return lead_id, deal_id, amount
+    return lead_id, deal_id, amount, estimate
 
 
 def _walk(trial: Trial, deal_id: str, path: tuple[DealStage, ...]) -> datetime:
@@ -162,14 +185,37 @@ def _walk(trial: Trial, deal_id: str, path: tuple[DealStage, ...]) -> datetime:
 
 
 def convert_deals(trial: Trial) -> list[DealTruth]:
-    """The won and lost cohorts: lead -> deal -> won (or lost), one stage an hour."""
+    """The won and lost cohorts: lead -> deal (at the negotiated amount) -> won (or lost)."""
     truths = []
     plans = [(key, WON_PATH) for key in trial.cohorts.won] + [(key, LOST_PATH) for key in trial.cohorts.lost]
     for key, path in plans:
-        lead_id, deal_id, amount = _convert(trial, key)
+        lead_id, deal_id, amount, estimate = _convert(trial, key)
         closed = _walk(trial, deal_id, path)
-        truths.append(DealTruth(key, lead_id, deal_id, amount, (DealStage.QUALIFICATION, *path), closed))
+        stages = (DealStage.QUALIFICATION, *path)
+        truths.append(DealTruth(key, lead_id, deal_id, amount, stages, closed, estimate))
     return truths
+
+
+class PipelineRole(StrEnum):
+    """What one forecast-cohort deal does around the moment the forecast is read."""
+
+    COMMIT_IN = "commit_in"  # negotiation, closing in the period: forecast, then won
+    COMMIT_OUT = "commit_out"  # negotiation, closing after the period: not forecast, stays open
+    UNCOMMITTED_OPEN = "uncommitted_open"  # proposal, closing in the period: not forecast, stays open
+    WON_EARLY = "won_early"  # won in the period before the read: forecast (as won)
+    UNCOMMITTED_LOST = "uncommitted_lost"  # proposal, closing in the period: not forecast, then lost
+    LOST_EARLY = "lost_early"  # negotiation then lost before the read: not forecast
+
+
+PIPELINE_PATHS = {
+    PipelineRole.COMMIT_IN: ((DealStage.PROPOSAL, DealStage.NEGOTIATION), DealStage.WON),
+    PipelineRole.COMMIT_OUT: ((DealStage.PROPOSAL, DealStage.NEGOTIATION), None),
+    PipelineRole.UNCOMMITTED_OPEN: ((DealStage.PROPOSAL,), None),
+    PipelineRole.WON_EARLY: ((DealStage.PROPOSAL, DealStage.NEGOTIATION, DealStage.WON), None),
+    PipelineRole.UNCOMMITTED_LOST: ((DealStage.PROPOSAL,), DealStage.LOST),
+    PipelineRole.LOST_EARLY: ((DealStage.PROPOSAL, DealStage.NEGOTIATION, DealStage.LOST), None),
+}
+"""Per role: the stages walked before the forecast is read, and the final move after it (None: none)."""
 
 
 @dataclass(frozen=True)
@@ -178,44 +224,87 @@ class ForecastTruth:
     end: datetime
     forecast_amount: float | None
     deals: list[DealTruth]
+    expected_at_read: float = 0.0
+    """The forecast the pipeline implied when it was read: committed deals closing in the period plus
+    what had been won in it (at negotiated amounts)."""
+    roles: dict[str, str] = field(default_factory=dict)
 
     def actual_won(self, every_deal: list[DealTruth]) -> int:
         """What was really won in the period, by every deal of the run (not only the forecast's)."""
-        return sum(d.amount for d in every_deal if d.won and self.start <= d.closed_at < self.end)
+        return sum(
+            d.amount for d in every_deal if d.won and d.closed_at and self.start <= d.closed_at < self.end
+        )
 
 
 def forecast_story(trial: Trial) -> ForecastTruth:
-    """A pipeline closing in the next 30 days: half committed (negotiation), half not; the CRM's
-    forecast is read first, then the committed deals are won and the others lost.  Runs after the
-    won/lost cohorts (``Trial.forecast`` sees to it), so the period's truth is complete."""
+    """A pipeline around a 30-day period: committed and uncommitted deals closing inside it, committed ones
+    closing after it, one won and one lost before the read.  The forecast is read, then the committed
+    in-period deals are won and the uncommitted lost; the rest stays open, so every report after it sees
+    open, won and lost deals.  Runs after the won/lost cohorts (``Trial.forecast`` sees to it)."""
     start = trial.now()
     end = start + timedelta(days=30)
-    keys = trial.cohorts.forecast
-    committed_keys = set(keys[: (len(keys) + 1) // 2])
+    plan = _plan_pipeline(trial)
     opened = []
-    for key in keys:
-        lead_id, deal_id, amount = _convert(trial, key, expected_close=start + timedelta(days=10))
-        path = (DealStage.PROPOSAL, DealStage.NEGOTIATION) if key in committed_keys else (DealStage.PROPOSAL,)
-        _walk(trial, deal_id, path)
-        opened.append((key, lead_id, deal_id, amount, path))
+    expected = 0
+    for key, role in plan.items():
+        close = end + timedelta(days=10) if role is PipelineRole.COMMIT_OUT else start + timedelta(days=10)
+        lead_id, deal_id, amount, estimate = _convert(trial, key, expected_close=close)
+        before, _ = PIPELINE_PATHS[role]
+        moved = _walk(trial, deal_id, before)
+        if role in (PipelineRole.COMMIT_IN, PipelineRole.WON_EARLY):
+            expected += amount
+        opened.append((key, role, lead_id, deal_id, amount, estimate, before, moved))
+    expected += sum(d.amount for d in trial.deals if d.won and d.closed_at and start <= d.closed_at < end)
     forecast = (
         trial.adapter.report_forecast(start, end, trial.tag).forecast_amount
         if trial.adapter.has(Capability.FORECAST)
         else None  # the forecast check reports the finding; the deals still close for the other reports
     )
     deals = []
-    for key, lead_id, deal_id, amount, path in opened:
-        final = DealStage.WON if key in committed_keys else DealStage.LOST
-        closed = _walk(trial, deal_id, (final,))
-        deals.append(
-            DealTruth(key, lead_id, deal_id, amount, (DealStage.QUALIFICATION, *path, final), closed)
-        )
-    return ForecastTruth(start, end, forecast, deals)
+    for key, role, lead_id, deal_id, amount, estimate, before, moved in opened:
+        final = PIPELINE_PATHS[role][1]
+        path = (*before, final) if final else before
+        closed = _walk(trial, deal_id, (final,)) if final else (moved if before[-1] in CLOSED else None)
+        stages = (DealStage.QUALIFICATION, *path)
+        deals.append(DealTruth(key, lead_id, deal_id, amount, stages, closed, estimate))
+    return ForecastTruth(start, end, forecast, deals, float(expected), {k: r.value for k, r in plan.items()})
+
+
+CLOSED = (DealStage.WON, DealStage.LOST)
+NOT_WON_ROLES = (PipelineRole.COMMIT_OUT, PipelineRole.UNCOMMITTED_OPEN, PipelineRole.UNCOMMITTED_LOST)
+
+
+def rounding_exposures(part: int, whole: int) -> int:
+    """How well ``part`` / ``whole`` % tells rounding from flooring: at each display precision (whole percent
+    weighs most, then one and two decimals) whose dropped digit is 5 or more, floor and round differ."""
+    if not whole:
+        return 0
+    exact = Fraction(100 * part, whole)
+    return sum(weight for n, weight in ((0, 4), (1, 2), (2, 1)) if (exact * 10**n) % 1 >= Fraction(1, 2))
+
+
+def _plan_pipeline(trial: Trial) -> dict[str, PipelineRole]:
+    """Every role once (as far as the cohort goes), then the rest split between won and not-won roles so
+    that the run's conversion rate exposes a report that floors instead of rounding."""
+    keys, roles = trial.cohorts.forecast, list(PipelineRole)
+    plan = {key: roles[n] for n, key in enumerate(keys[: len(roles)])}
+    rest = keys[len(roles) :]
+    winning = (PipelineRole.COMMIT_IN, PipelineRole.WON_EARLY)
+    won = len(trial.cohorts.won) + sum(role in winning for role in plan.values())
+    leads = len(trial.dataset.leads)
+    wins = max(
+        range(len(rest) + 1),
+        key=lambda k: (rounding_exposures(won + k, leads), -abs(2 * k - len(rest))),
+    )
+    for n, key in enumerate(rest):
+        plan[key] = PipelineRole.COMMIT_IN if n < wins else NOT_WON_ROLES[n % len(NOT_WON_ROLES)]
+    return plan
 
 
 @dataclass
 class WeekTruth:
-    """Activities and completed tasks per rep vendor id, in the week starting ``week_start``."""
+    """Completed tasks per rep vendor id (who completed them, not the lead's owner) in the week starting
+    ``week_start``; the activities come from the ledger (``with_activities``), whichever story logged them."""
 
     week_start: datetime
     reps: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -224,14 +313,36 @@ class WeekTruth:
         counts = self.reps.setdefault(rep, {})
         counts[what] = counts.get(what, 0) + 1
 
+    def with_activities(self, records: list[SeededRecord]) -> tuple[dict[str, dict[str, int]], int]:
+        """Per rep: the completed tasks plus every activity the run logged in the week with that rep, per
+        kind (calls, meetings, e-mails); and how many notes were logged (not sales activity: not counted)."""
+        week = WeekTruth(self.week_start, {rep: dict(counts) for rep, counts in self.reps.items()})
+        notes = 0
+        for record in records:
+            rep, kind, at = (record.payload.get(name) for name in ("user_id", "kind", "at"))
+            when = datetime.fromisoformat(at) if at else record.created_at
+            if not rep or when is None or not self.week_start <= when < self.week_start + timedelta(days=7):
+                continue
+            if kind == ActivityKind.NOTE.value:
+                notes += 1
+            elif kind in REPORTED_KINDS:
+                week.add(rep, kind)
+        return week.reps, notes
+
 
 def monday(moment: datetime) -> datetime:
     day = moment - timedelta(days=moment.weekday())
     return day.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+ACTIVITY_KINDS = (ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL, ActivityKind.NOTE)
+REPORTED_KINDS = frozenset({ActivityKind.CALL.value, ActivityKind.MEETING.value, ActivityKind.EMAIL.value})
+"""What the weekly report counts per rep (with completed tasks); notes are not sales activity."""
+
+
 def activity_story(trial: Trial) -> WeekTruth:
-    """Each rep logs calls, meetings and e-mails on the converted leads, and completes follow-ups."""
+    """Each rep logs calls, meetings, e-mails and notes on the converted leads (every kind at least once),
+    and completes follow-ups on leads another rep owns."""
     rng = random.Random(trial.settings.seed + 7)
     reps = trial.world.rep_ids
     leads = trial.cohorts.won + trial.cohorts.lost
@@ -239,27 +350,91 @@ def activity_story(trial: Trial) -> WeekTruth:
     for index, key in enumerate(leads):
         lead_id = trial.world.leads[key]
         rep = reps[index % len(reps)]
-        for kind in rng.sample(
-            [ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL], k=rng.randint(1, 3)
-        ):
+        kinds = dict.fromkeys([ACTIVITY_KINDS[index % 4], *rng.sample(ACTIVITY_KINDS, k=rng.randint(0, 3))])
+        for kind in kinds:
             activity = Activity(kind=kind, subject=f"{kind.value} about {key} [{trial.tag}]", user_id=rep)
-            logged_at = trial.now()
             trial.seeder.create(
                 RecordKind.ACTIVITY,
                 activity,
                 f"weekly-{kind.value}-{key}",
                 lambda lead_id=lead_id, a=activity: trial.adapter.log_activity(lead_id, a),
             )
-            if monday(logged_at) == week.week_start:
-                week.add(rep, kind.value)
         if trial.adapter.has(Capability.FOLLOWUP_TASKS) and index % 2 == 0:
             tasks = sorted(trial.adapter.lead_tasks(lead_id), key=lambda task: task.due_at)
             if tasks:
+                doer = _other_rep(reps, trial.adapter.get_lead(lead_id).owner_id, index)
                 done_at = trial.now()
-                trial.adapter.complete_task(tasks[0].vendor_id, rep)
+                trial.adapter.complete_task(tasks[0].vendor_id, doer)
                 if monday(done_at) == week.week_start:
-                    week.add(rep, "tasks_done")
+                    week.add(doer, "tasks_done")
     return week
+
+
+def _other_rep(reps: list[str], owner: str | None, index: int) -> str:
+    """A rep other than the lead's owner (where there is one), so credit to the owner is visibly wrong."""
+    others = [rep for rep in reps if rep != owner] or reps
+    return others[index % len(others)]
+
+
+class TicketPath(StrEnum):
+    """What happens to one ticket; every priority gets every path (see ``_plan_tickets``)."""
+
+    REPLY_CLOSE = "reply_close"  # replied, then closed, both in time
+    CLOSE_NO_REPLY = "close_no_reply"  # closed in time without a public reply
+    CLOSE_LATE = "close_late"  # replied in time, closed after the resolution target
+    REPLY_LATE = "reply_late"  # replied after the first-response target, closed in time
+    BOTH_LATE = "both_late"  # replied and closed late
+    REOPENED = "reopened"  # replied, closed, reopened, replied by another agent, closed again, in time
+    REOPENED_LATE = "reopened_late"  # closed in time, reopened, closed again after the resolution target
+    OPEN = "open"  # replied in time, never closed
+
+
+LATE_PATHS = frozenset(
+    {TicketPath.CLOSE_LATE, TicketPath.REPLY_LATE, TicketPath.BOTH_LATE, TicketPath.REOPENED_LATE}
+)
+WITHOUT_REOPEN = {
+    TicketPath.REOPENED: TicketPath.REPLY_CLOSE,
+    TicketPath.REOPENED_LATE: TicketPath.CLOSE_LATE,
+}
+"""The path a ticket takes instead where the CRM (or its adapter) offers no reopen."""
+MET_PATHS = frozenset({TicketPath.REPLY_CLOSE, TicketPath.CLOSE_NO_REPLY, TicketPath.REOPENED})
+MAX_FILLERS = 3  # extra tickets at most, to make the SLA-compliance rate tell rounding from flooring
+
+
+def _steps(path: TicketPath, first: timedelta, resolve: timedelta) -> list[tuple[timedelta, str]]:
+    """(offset after opening, action) of a path's public steps, in order."""
+    early_reply, late_reply = (first / 2, "reply"), (first + LATE_BY, "reply")
+    early_close, late_close = (resolve / 2, "close"), (resolve + LATE_BY, "close")
+    return {
+        TicketPath.REPLY_CLOSE: [early_reply, early_close],
+        TicketPath.CLOSE_NO_REPLY: [(first / 2, "close")],
+        TicketPath.CLOSE_LATE: [early_reply, late_close],
+        TicketPath.REPLY_LATE: [late_reply, early_close],
+        TicketPath.BOTH_LATE: [late_reply, late_close],
+        TicketPath.REOPENED: [
+            early_reply,
+            (resolve * 0.3, "close"),
+            (resolve * 0.4, "reopen"),
+            (resolve * 0.45, "reply"),
+            (resolve * 0.6, "close"),
+        ],
+        TicketPath.REOPENED_LATE: [
+            early_reply,
+            (resolve * 0.3, "close"),
+            (resolve * 0.4, "reopen"),
+            (resolve * 0.45, "reply"),
+            late_close,
+        ],
+        TicketPath.OPEN: [early_reply],
+    }[path]
+
+
+class SurveyAnswer(StrEnum):
+    """What the requester does with a survey invitation."""
+
+    AT_ONCE = "at_once"
+    NEVER = "never"
+    DAYS_LATER = "days_later"
 
 
 @dataclass
@@ -267,86 +442,216 @@ class TicketTruth:
     key: str
     ticket_id: str
     priority: TicketPriority
-    late: bool
-    closes: bool
+    path: TicketPath
     opened_at: datetime
+    contact_id: str = ""
+    noted: bool = False
     replied_at: datetime | None = None
-    closed_at: datetime | None = None
-    score: int | None = None
+    closes: list[datetime] = field(default_factory=list)
+    reopened: bool = False
+    scores: list[int] = field(default_factory=list)
+    """The scores the requester gave, one per survey answered (none for a survey left unanswered)."""
+    answers: list[str] = field(default_factory=list)
+    planned: TicketPath | None = None
+    """The path planned (differs from ``path`` where the CRM does not offer a reopen)."""
+
+    @property
+    def closed_at(self) -> datetime | None:
+        """The last close (every path that reopens a ticket closes it again)."""
+        return self.closes[-1] if self.closes else None
+
+    def breaches(self, first: timedelta, resolve: timedelta) -> tuple[bool, bool]:
+        """(first response, resolution) breached, per the buyer's 24/7 targets: the first public reply, or
+        the first close of a ticket nobody replied to, ends the first-response clock; the last close ends
+        the resolution clock; a ticket never closed breaches resolution once its target passes."""
+        ends = [moment for moment in (self.replied_at, self.closes[0] if self.closes else None) if moment]
+        first_breached = not ends or min(ends) > self.opened_at + first
+        closed = self.closed_at
+        return first_breached, closed is None or closed > self.opened_at + resolve
+
+    @property
+    def touched(self) -> bool:
+        return self.replied_at is not None or bool(self.closes)
+
+
+def _plan_tickets(trial: Trial) -> list[tuple[Ticket, TicketPath]]:
+    """Every seeded ticket with a path; each priority covers every path (extra tickets where a priority has
+    too few), in a seeded order, so which priority takes which path varies per seed."""
+    rng = random.Random(trial.settings.seed + 11)
+    paths = list(TicketPath)
+    seeded = list(trial.dataset.tickets)
+    plan: list[tuple[Ticket, TicketPath]] = []
+    for priority in TicketPriority:
+        mine = [t for t in seeded if t.priority is priority]
+        rng.shuffle(mine)
+        template = mine[0] if mine else seeded[0]
+        extra = [
+            template.model_copy(update={"key": f"{template.key}-{priority.value}-{n}", "priority": priority})
+            for n in range(len(paths) - len(mine))
+        ]
+        offset = rng.randrange(len(paths))
+        plan += [(t, paths[(offset + n) % len(paths)]) for n, t in enumerate(mine + extra)]
+    plan += _fillers(plan, seeded)
+    rng.shuffle(plan)
+    return plan
+
+
+def _fillers(plan: list[tuple[Ticket, TicketPath]], seeded: list[Ticket]) -> list[tuple[Ticket, TicketPath]]:
+    """A few more tickets, closed in time or late, so that the SLA-compliance rate (met / closed) has a
+    dropped digit of 5 or more at whole percent where possible: a report that floors it is then wrong."""
+    closed = sum(path is not TicketPath.OPEN for _, path in plan)
+    met = sum(path in MET_PATHS for _, path in plan)
+    options = [(a, b) for a in range(MAX_FILLERS + 1) for b in range(MAX_FILLERS + 1 - a)]
+    timely, late = max(options, key=lambda o: (rounding_exposures(met + o[0], closed + sum(o)), -sum(o)))
+    paths = [TicketPath.REPLY_CLOSE] * timely + [TicketPath.CLOSE_LATE] * late
+    return [
+        (seeded[n % len(seeded)].model_copy(update={"key": f"{seeded[n % len(seeded)].key}-sla-{n}"}), path)
+        for n, path in enumerate(paths)
+    ]
+
+
+@dataclass
+class SurveyPlan:
+    """How the requesters answer, close after close: the three ways and the twelve scores in turn, from a
+    seeded start, so each run sees every way and every kind of score (promoter, passive, detractor)."""
+
+    seed: int
+    closes: int = 0
+    answered: int = 0
+    later: list[tuple[TicketTruth, str, int]] = field(default_factory=list)
+    """Answers given days after the invitation: (ticket, survey id, score)."""
+
+    def next(self) -> tuple[SurveyAnswer, int]:
+        """How the next close's survey is answered, and with which score."""
+        start = random.Random(self.seed + 13).randrange(len(NPS_SCORES))
+        self.closes += 1
+        way = list(SurveyAnswer)[(start + self.closes) % len(SurveyAnswer)]
+        self.answered += way is not SurveyAnswer.NEVER
+        return way, NPS_SCORES[(start + self.answered) % len(NPS_SCORES)]
+
+
+def _local_midnight_after(moment: datetime, zone: str) -> datetime:
+    local = moment.astimezone(ZoneInfo(zone))
+    return (local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)).astimezone(
+        moment.tzinfo
+    )
 
 
 def ticket_story(trial: Trial) -> list[TicketTruth]:
-    """Open every seeded ticket; answer a planned quarter late; close two thirds; answer the NPS survey.
+    """Open every ticket, take each down its planned path (replies by different agents, internal notes,
+    reopens where the CRM offers them), and answer the NPS surveys: some at once, some days later,
+    some never.  Ends with the clock past every ticket's targets and survey delay.
 
-    ``virtual``: late answers come 30 min after the target.  ``backdate``: late tickets are
-    opened in the past.  ``wall``: late tickets stay unanswered (their breach is judged later).
-    """
-    rng = random.Random(trial.settings.seed + 11)
+    ``virtual``: tickets open 7 h 13 min apart from the next midnight in the buyer's time zone (every hour
+    and weekday), each step at its planned offset.  ``backdate``: a ticket with a late step is opened in
+    the past, so that its steps, taken now, are late.  ``wall``: a ticket with a late step is left
+    untouched (its breach is judged by a later run); the others take every step at once."""
     sla, mode = trial.config.sla, trial.clock_mode
-    tickets = list(trial.dataset.tickets)
-    late = {
-        next(t.key for t in tickets if t.priority is p)
-        for p in TicketPriority
-        if any(t.priority is p for t in tickets)
-    }  # one late ticket of every priority...
-    others = [t.key for t in tickets if t.key not in late]
-    rng.shuffle(others)
-    late |= set(others[: max(0, len(tickets) // 4 - len(late))])  # ...and a quarter late in all
-    contacts = trial.world.contacts
+    contacts, agents = trial.world.contacts, [*trial.world.rep_ids, None]
+    reopens = trial.adapter.has(Capability.TICKET_REOPEN)
+    notes = trial.adapter.has(Capability.TICKET_NOTES)
+    zone = trial.settings.time_zone
+    anchor = _local_midnight_after(trial.now(), zone)
+    events: list[tuple[datetime, int, int, str]] = []
     truths: list[TicketTruth] = []
-    offsets: list[tuple[timedelta, timedelta]] = []  # (reply, close) after opening, in virtual time
-    for n, ticket in enumerate(tickets):
+    plan = _plan_tickets(trial)
+    now = trial.now()
+    for n, (ticket, planned) in enumerate(plan):
         first = timedelta(minutes=sla.first_response_minutes[ticket.priority.value])
         resolve = timedelta(minutes=sla.resolution_minutes[ticket.priority.value])
-        is_late = ticket.key in late
-        backdated = trial.now() - resolve - LATE_BY if is_late and mode is ClockMode.BACKDATE else None
-        opened = backdated or trial.now()
-        ticket_id = trial.seeder.create(
-            RecordKind.TICKET,
-            ticket,
-            ticket.key,
-            lambda t=ticket, b=backdated: trial.adapter.create_ticket(t, contacts[t.contact_key], b),
-        )
-        truth = TicketTruth(
-            ticket.key,
-            ticket_id,
-            ticket.priority,
-            is_late,
-            n % 3 != 2,
-            opened,
-            score=NPS_SCORES[n % len(NPS_SCORES)],
-        )
+        path = planned if reopens else WITHOUT_REOPEN.get(planned, planned)
+        steps = _steps(path, first, resolve)
+        if notes and (n % 3 != 1 or path in (TicketPath.CLOSE_NO_REPLY, TicketPath.REPLY_LATE)):
+            steps.insert(0, (first / 4, "note"))
+        truth = TicketTruth(ticket.key, "", ticket.priority, path, now, planned=planned)
         truths.append(truth)
-        offsets.append((first + LATE_BY, resolve + LATE_BY) if is_late else (first / 2, resolve / 2))
-    events: list[tuple[datetime, int, str, TicketTruth]] = []
-    for index, (truth, (after_reply, after_close)) in enumerate(zip(truths, offsets, strict=True)):
+        late = path in LATE_PATHS
         if mode is ClockMode.VIRTUAL:
-            events.append((truth.opened_at + after_reply, index, "reply", truth))
-            if truth.closes:
-                events.append((truth.opened_at + after_close, index, "close", truth))
-        elif not (truth.late and mode is ClockMode.WALL):
-            events.append((truth.opened_at, index, "reply", truth))
-            if truth.closes:
-                events.append((truth.opened_at, index, "close", truth))
-    for moment, _, action, truth in sorted(events, key=lambda e: (e[0], e[1], e[2] == "close")):
+            truth.opened_at = anchor + n * OPEN_EVERY
+            events.append((truth.opened_at, n, 0, "open"))
+            events += [(truth.opened_at + at, n, i + 1, act) for i, (at, act) in enumerate(steps)]
+            continue
+        if late and mode is ClockMode.BACKDATE:
+            truth.opened_at = now - steps[-1][0]
+        events.append((now, n, 0, "backdated" if truth.opened_at < now else "open"))
+        if not (late and mode is ClockMode.WALL):
+            events += [(now, n, i + 1, act) for i, (_, act) in enumerate(steps)]
+    surveys = SurveyPlan(trial.settings.seed)
+    for moment, n, step, action in sorted(events):
         trial.advance_to(moment)
-        if action == "reply":
-            truth.replied_at = trial.now()
-            trial.adapter.reply_ticket(truth.ticket_id, f"We are looking into it [{trial.tag}]")
+        truth, ticket = truths[n], plan[n][0]
+        if action in ("open", "backdated"):
+            _open(trial, truth, ticket, contacts[ticket.contact_key], action == "backdated")
         else:
-            truth.closed_at = trial.now()
-            trial.adapter.close_ticket(truth.ticket_id)
-            _answer_survey(trial, truth)
+            _step(trial, truth, action, agents[(n + step) % len(agents)], surveys)
+    if surveys.later:
+        trial.advance_to(trial.now() + SURVEY_LATE_BY)
+        for truth, survey_id, score in surveys.later:
+            trial.adapter.answer_survey(survey_id, score)
+            truth.scores.append(score)
+    _settle_tickets(trial, truths)
     return truths
 
 
-def _answer_survey(trial: Trial, truth: TicketTruth) -> None:
-    """The customer answers the first survey invitation, if the CRM sent one."""
-    if not trial.adapter.has(Capability.NPS_SURVEY) or truth.score is None:
-        truth.score = None
+def _open(trial: Trial, truth: TicketTruth, ticket: Ticket, contact_id: str, backdate: bool) -> None:
+    """Open the ticket for its requester, now or (``backdate``) at its planned opening time."""
+    backdated = truth.opened_at if backdate else None
+    if not backdate:
+        truth.opened_at = trial.now()
+    truth.contact_id = contact_id
+    truth.ticket_id = trial.seeder.create(
+        RecordKind.TICKET,
+        ticket,
+        ticket.key,
+        lambda: trial.adapter.create_ticket(ticket, contact_id, backdated),
+    )
+
+
+def _step(trial: Trial, truth: TicketTruth, action: str, agent: str | None, surveys: SurveyPlan) -> None:
+    """One step of a ticket's path, by ``agent`` (None: the harness's own user)."""
+    ticket_id, tag = truth.ticket_id, trial.tag
+    if action == "note":
+        truth.noted = True
+        trial.adapter.note_ticket(ticket_id, f"Internal: checking the logs [{tag}]", agent)
+    elif action == "reply":
+        truth.replied_at = truth.replied_at or trial.now()
+        trial.adapter.reply_ticket(ticket_id, f"We are looking into it [{tag}]", agent)
+    elif action == "reopen":
+        truth.reopened = True
+        trial.adapter.reopen_ticket(ticket_id)
+    else:
+        truth.closes.append(trial.now())
+        trial.adapter.close_ticket(ticket_id)
+        _answer_survey(trial, truth, surveys)
+
+
+def _answer_survey(trial: Trial, truth: TicketTruth, surveys: SurveyPlan) -> None:
+    """The requester answers the newest survey invitation at once, days later or never (``SurveyPlan``), if
+    the CRM sent one."""
+    if not trial.adapter.has(Capability.NPS_SURVEY):
         return
-    invites = trial.adapter.ticket_surveys(truth.ticket_id)
-    if not invites:
-        truth.score = None
+    invites = sorted(trial.adapter.ticket_surveys(truth.ticket_id), key=lambda invite: invite.sent_at)
+    if len(invites) < len(truth.closes):
+        return  # no invitation for this close: the survey check reports it
+    choice, score = surveys.next()
+    truth.answers.append(choice.value)
+    newest = invites[len(truth.closes) - 1].vendor_id
+    if choice is SurveyAnswer.AT_ONCE:
+        trial.adapter.answer_survey(newest, score)
+        truth.scores.append(score)
+    elif choice is SurveyAnswer.DAYS_LATER:
+        surveys.later.append((truth, newest, score))
+
+
+def _settle_tickets(trial: Trial, truths: list[TicketTruth]) -> None:
+    """Move the clock past every ticket's resolution target and survey delay (plus tolerance), so every
+    ticket check can be judged at once in ``virtual`` mode, whatever runs after."""
+    if not truths:
         return
-    trial.adapter.answer_survey(invites[0].vendor_id, truth.score)
+    sla, delay = trial.config.sla, timedelta(minutes=trial.settings.survey_delay_minutes)
+    dues = [
+        t.opened_at + timedelta(minutes=sla.resolution_minutes[t.priority.value]) + trial.tolerance
+        for t in truths
+    ]
+    dues += [t.closes[-1] + delay + trial.tolerance for t in truths if t.closes]
+    trial.advance_to(max(dues) + STAGE_STEP)

@@ -366,14 +366,14 @@ class Trial:
         self._timeline_state = "done"
 
     def _count_touches_in_the_week(self) -> None:
-        """The lead timeline's activities that fall in the activity report's week (in ``wall`` and
-        ``backdate`` mode they are logged at once) belong in the week's truth too; notes are no report's."""
+        """The lead timeline's completed tasks that fall in the activity report's week belong in the week's
+        truth too (its logged activities are in the ledger, which ``WeekTruth.with_activities`` reads)."""
         week, touches = self._truths.get("week"), self._truths.get("silence", {})
         if not isinstance(week, WeekTruth):
             return
         for touch in touches.values():
-            if touch.actor and touch.kind != "note" and monday(touch.at) == week.week_start:
-                week.add(touch.actor, "tasks_done" if touch.kind == "task_done" else touch.kind)
+            if touch.actor and touch.kind == "task_done" and monday(touch.at) == week.week_start:
+                week.add(touch.actor, "tasks_done")
 
     def _settle_margin(self) -> timedelta:
         """Past every due time a story's checks file: the slowest SLA target (and a late answer after

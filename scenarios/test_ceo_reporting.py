@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from poc_harness.adapter import Capability
+from poc_harness.adapter import Capability, RecordKind
 from poc_harness.ledger import ExpectationRow
 from poc_harness.plugin import check_id_of, verify
 from poc_harness.trial import Check, Trial
@@ -65,6 +65,7 @@ def _period(trial: Trial) -> tuple[datetime, datetime]:
 @pytest.mark.criterion("reporting")
 @pytest.mark.requires(Capability.REPORTS)
 def test_conversion_rate_report(trial: Trial, check: Check) -> None:
+    """Read while open, won and lost deals all exist: only won deals count, over every lead."""
     deals = trial.deals + trial.forecast.deals
     start, end = _period(trial)
     params = {
@@ -72,8 +73,15 @@ def test_conversion_rate_report(trial: Trial, check: Check) -> None:
         "end": end.isoformat(),
         "leads": len(trial.world.leads),
         "won": sum(d.won for d in deals),
-        "tolerance_pp": trial.settings.rate_tolerance_pp,
     }
+    check.observe(
+        "deals_at_read",
+        {
+            "won": sum(d.won for d in deals),
+            "open": sum(d.open for d in deals),
+            "lost": sum(not d.won and not d.open for d in deals),
+        },
+    )
     _judge_report(
         trial,
         check,
@@ -87,6 +95,7 @@ def test_conversion_rate_report(trial: Trial, check: Check) -> None:
 @pytest.mark.criterion("reporting")
 @pytest.mark.requires(Capability.REPORTS)
 def test_first_response_time_report(trial: Trial, check: Check) -> None:
+    """Over the tickets with a public reply (a ticket closed without one has no first response)."""
     answered = [t for t in trial.tickets if t.replied_at is not None]
     minutes = [(t.replied_at - t.opened_at).total_seconds() / 60 for t in answered if t.replied_at]
     start, end = _period(trial)
@@ -109,8 +118,12 @@ def test_first_response_time_report(trial: Trial, check: Check) -> None:
 @pytest.mark.criterion("reporting")
 @pytest.mark.requires(Capability.REPORTS)
 def test_weekly_sales_activity_report(trial: Trial, check: Check) -> None:
+    """Calls, meetings and e-mails per rep who logged them (notes, also logged, are not counted) and tasks
+    per rep who completed them (not the lead's owner)."""
     week = trial.week
-    params = {"week_start": week.week_start.isoformat(), "reps": week.reps}
+    reps, notes = week.with_activities(trial.ledger.records(trial.run_id, RecordKind.ACTIVITY.value))
+    check.observe("notes_logged_not_counted", notes)
+    params = {"week_start": week.week_start.isoformat(), "reps": reps}
     _judge_report(
         trial,
         check,
@@ -124,15 +137,21 @@ def test_weekly_sales_activity_report(trial: Trial, check: Check) -> None:
 @pytest.mark.criterion("reporting")
 @pytest.mark.requires(Capability.SLA)
 def test_sla_compliance_report(trial: Trial, check: Check) -> None:
+    """Tickets closed (and still closed), and those of them that breached neither target, exactly."""
     closed = [t for t in trial.tickets if t.closed_at is not None]
     start, end = _period(trial)
-    params = {
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "tickets": len(closed),
-        "met": sum(not t.late for t in closed),
-        "tolerance_pp": trial.settings.rate_tolerance_pp,
-    }
+    sla = trial.config.sla
+    met = [
+        t
+        for t in closed
+        if not any(
+            t.breaches(
+                timedelta(minutes=sla.first_response_minutes[t.priority.value]),
+                timedelta(minutes=sla.resolution_minutes[t.priority.value]),
+            )
+        )
+    ]
+    params = {"start": start.isoformat(), "end": end.isoformat(), "tickets": len(closed), "met": len(met)}
     _judge_report(
         trial,
         check,
@@ -146,11 +165,15 @@ def test_sla_compliance_report(trial: Trial, check: Check) -> None:
 @pytest.mark.criterion("reporting")
 @pytest.mark.requires(Capability.FORECAST)
 def test_forecast_accuracy(trial: Trial, check: Check) -> None:
+    """Against the pipeline when it was read (committed deals closing in the period plus what was won in
+    it; not uncommitted, lost or later deals) and within ±10 % of what was then won."""
     truth = trial.forecast
+    check.observe("pipeline_roles", truth.roles)
     params = {
         "start": truth.start.isoformat(),
         "end": truth.end.isoformat(),
         "forecast_amount": truth.forecast_amount,
+        "expected_at_read": truth.expected_at_read,
         "actual_won": truth.actual_won(trial.deals + truth.deals),
         "tolerance_pct": trial.settings.forecast_tolerance_pct,
     }

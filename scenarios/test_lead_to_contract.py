@@ -17,6 +17,7 @@ from datetime import timedelta
 import pytest
 
 from poc_harness.adapter import Capability
+from poc_harness.observed import require_observed
 from poc_harness.plugin import PENDING_PREFIX, verify
 from poc_harness.seeding import SeededWorld
 from poc_harness.trial import Check, Trial
@@ -118,7 +119,10 @@ def test_conversion_to_won_contract_keeps_history(trial: Trial, world: SeededWor
             "lead": deal.key,
             "lead_id": deal.lead_id,
             "amount": deal.amount,
+            "estimate": deal.estimate,
             "stages": [stage.value for stage in deal.stages],
         }
         check.expect("deal_history", deal.deal_id, params, due_at=trial.now())
-    verify(check.settle())
+    outcome = check.settle()
+    verify(outcome)
+    require_observed(outcome, trial.adapter.name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from poc_harness.adapter import CRMAdapter
+from poc_harness.adapter import CRMAdapter, Observed
 from poc_harness.buyer_calendar import BuyerCalendar
 from poc_harness.errors import NotObserved
 from poc_harness.model import DealStage, TaskView, utc_iso
@@ -141,28 +141,36 @@ def silence_alert(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> 
 
 @rule("deal_history")
 def deal_history(adapter: CRMAdapter, deal_id: str, params: dict[str, Any]) -> Verdict:
-    """The deal reached its final stage, is linked to its lead, and kept every stage in order."""
+    """The deal reached its final stage, kept every stage in order, carries the negotiated amount (not the
+    lead's estimate) and is linked to its lead: required where the adapter reads the link
+    (``observes``), judged wherever a link is shown, *not observed* (never passed as proven) otherwise."""
     deal = adapter.get_deal(deal_id)
     lead = adapter.get_lead(params["lead_id"])
     wanted = [DealStage(stage) for stage in params["stages"]]
     stages = [change.stage for change in deal.history]
     times = [change.at for change in deal.history]
-    problems = []
+    problems, extra = [], {}
     if deal.stage != wanted[-1]:
         problems.append(f"stage is {deal.stage.value}, not {wanted[-1].value}")
     if stages != wanted:
         problems.append(f"history {[s.value for s in stages]} instead of {[s.value for s in wanted]}")
     if times != sorted(times):
         problems.append("history timestamps out of order")
-    if deal.lead_id not in (None, params["lead_id"]):
-        problems.append(f"deal linked to lead {deal.lead_id}")
+    if deal.lead_id is not None or adapter.observes(Observed.DEAL_LEAD):
+        if deal.lead_id != params["lead_id"]:
+            problems.append(f"deal linked to lead {deal.lead_id}, not {params['lead_id']}")
+    else:
+        extra = {"not_observed": ["deal's lead"]}
     if lead.status.lower() not in ("converted", "qualified", "won"):
         problems.append(f"lead status is {lead.status!r} after conversion")
     if deal.amount != int(params["amount"]):
-        problems.append(f"amount {deal.amount} instead of {params['amount']}")
+        estimate = params.get("estimate")
+        was = " (the lead's estimate)" if estimate is not None and deal.amount == int(estimate) else ""
+        problems.append(f"amount {deal.amount}{was} instead of the negotiated {params['amount']}")
     return Verdict(
         not problems,
         expected=[s.value for s in wanted],
         observed=[s.value for s in stages],
         note="; ".join(problems),
+        extra=extra,
     )

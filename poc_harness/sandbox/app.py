@@ -102,6 +102,7 @@ class TicketIn(Body):
 class ReplyIn(Body):
     message: str
     user_id: str | None = None
+    internal: bool = False  # an internal note: not a response to the customer
 
 
 class SurveyResponseIn(Body):
@@ -234,12 +235,16 @@ def create_app(
     @app.post("/leads/{lead_id}/convert", status_code=201, dependencies=auth)
     def convert(lead_id: str, body: ConvertIn) -> dict[str, Any]:
         with state.lock:
-            return state.convert_lead(lead_id, body.amount, body.expected_close)
+            amount = body.amount
+            if chosen.deal_amount_from_estimate:
+                amount = state.get("leads", lead_id)["estimated_value"]
+            return state.convert_lead(lead_id, amount, body.expected_close)
 
     @app.get("/deals/{deal_id}", dependencies=auth)
     def get_deal(deal_id: str) -> dict[str, Any]:
         with state.lock:
-            return state.get("deals", deal_id)
+            deal = state.get("deals", deal_id)
+            return {**deal, "lead_id": None} if chosen.deal_hides_lead else deal
 
     @app.post("/deals/{deal_id}/stage", dependencies=auth)
     def move_deal(deal_id: str, body: StageIn) -> dict[str, Any]:
@@ -267,6 +272,11 @@ def create_app(
     def close_ticket(ticket_id: str) -> dict[str, Any]:
         with state.lock:
             return desk.close(ticket_id)
+
+    @app.post("/tickets/{ticket_id}/reopen", dependencies=auth)
+    def reopen_ticket(ticket_id: str) -> dict[str, Any]:
+        with state.lock:
+            return desk.reopen(ticket_id)
 
     @app.get("/tickets/{ticket_id}/surveys", dependencies=auth)
     def ticket_surveys(ticket_id: str) -> list[dict[str, Any]]:

@@ -72,7 +72,134 @@ class Profile:
     silence_reset_kinds: tuple[str, ...] = ("call", "meeting", "email", "note", "task_done")
     silence_reset_by_owner_only: bool = False  # only the lead owner's activity resets the timer
     silence_at_utc_midnight: bool = False  # a daily job at 00:00 UTC raises the alerts due since
+    # --- tickets, surveys, deals and reports (issue 13) ---
+    survey_to_account_first_contact: bool = False  # the survey goes to the account's first contact
+    survey_needs_reply: bool = False  # no survey for a ticket closed without a public reply
+    survey_after_reopen: bool = True  # closing a reopened ticket sends a survey again
+    survey_on_reopen: bool = False  # reopening a ticket sends a survey too
+    resolution_to_first_close: bool = False  # resolution is measured to the first close, not the last
+    sla_rate_floor: bool = False  # the SLA-compliance rate is floored to a whole percent
+    first_response_counts_notes: bool = False  # an internal note counts as the first response
+    close_ends_first_response_clock: bool = True  # closing without a reply stops the first-response SLA
+    sla_business_hours: bool = False  # SLA clocks run only Sat-Wed 08:00-17:00 Asia/Tehran
+    urgent_as_high: bool = False  # urgent tickets get the high priority's targets
+    conversion_rate_floor: bool = False  # the conversion rate is floored to a whole percent
+    conversion_per_deal: bool = False  # the conversion rate's denominator is deals, not leads
+    conversion_counts_open: bool = False  # open deals count as won in the conversion report
+    nps_unanswered_as_zero: bool = False  # an unanswered survey counts as a score of 0
+    nps_passives_as_detractors: bool = False  # 7 and 8 count as detractors
+    nps_answer_window_hours: float | None = None  # answers later than this after the invitation are dropped
+    weekly_notes_as_calls: bool = False  # notes are counted as calls in the weekly report
+    weekly_kinds: tuple[str, ...] = ("call", "meeting", "email")  # activity kinds the weekly report counts
+    weekly_tasks_to_owner: bool = False  # a completed task is credited to the lead's owner
+    forecast_counts_uncommitted: bool = False  # every open deal closing in the period is forecast
+    forecast_ignores_period: bool = False  # committed deals count whatever their expected close
+    deal_amount_from_estimate: bool = False  # conversion keeps the lead's estimate, not the amount sent
+    deal_hides_lead: bool = False  # the deal's API answer does not name its lead
 
+
+ISSUE_13_TICKET_PROFILES = (
+    Profile(
+        "survey_to_account_contact",
+        "the NPS survey goes to the account's first contact, not the ticket's requester",
+        survey_to_account_first_contact=True,
+    ),
+    Profile(
+        "survey_only_after_reply",
+        "no NPS survey for a ticket closed without a reply",
+        survey_needs_reply=True,
+    ),
+    Profile(
+        "survey_not_after_reopen",
+        "closing a reopened ticket sends no NPS survey",
+        survey_after_reopen=False,
+    ),
+    Profile("survey_on_reopen", "reopening a ticket sends an NPS survey too", survey_on_reopen=True),
+    Profile(
+        "resolution_to_first_close",
+        "a reopened ticket's resolution is measured to its first close, not its last",
+        resolution_to_first_close=True,
+    ),
+    Profile("sla_rate_floored", "the SLA-compliance rate is floored to a whole percent", sla_rate_floor=True),
+    Profile(
+        "first_response_counts_notes",
+        "an internal note counts as the first response",
+        first_response_counts_notes=True,
+    ),
+    Profile(
+        "first_breach_ignores_close",
+        "a ticket closed without a reply breaches first response once the target passes",
+        close_ends_first_response_clock=False,
+    ),
+    Profile(
+        "sla_business_hours",
+        "SLA targets count business hours only (Sat-Wed 08:00-17:00 Tehran), not the buyer's 24/7 clock",
+        sla_business_hours=True,
+    ),
+    Profile(
+        "urgent_shares_high_target", "urgent tickets get the high priority's targets", urgent_as_high=True
+    ),
+    Profile(
+        "conversion_rate_floored",
+        "the conversion rate is floored to a whole percent",
+        conversion_rate_floor=True,
+    ),
+    Profile(
+        "conversion_per_deal",
+        "the conversion rate divides won deals by deals, not by leads",
+        conversion_per_deal=True,
+    ),
+    Profile(
+        "conversion_counts_open",
+        "open deals count as won in the conversion report",
+        conversion_counts_open=True,
+    ),
+    Profile(
+        "nps_unanswered_as_zero",
+        "the NPS report counts an unanswered survey as a score of 0",
+        nps_unanswered_as_zero=True,
+    ),
+    Profile(
+        "nps_passives_as_detractors",
+        "the NPS report counts passives (7-8) as detractors",
+        nps_passives_as_detractors=True,
+    ),
+    Profile(
+        "nps_drops_late_answers",
+        "the NPS report leaves out surveys answered more than a day after they were sent",
+        nps_answer_window_hours=24.0,
+    ),
+    Profile("weekly_counts_notes", "the weekly report counts notes as calls", weekly_notes_as_calls=True),
+    Profile(
+        "weekly_misses_meetings",
+        "the weekly report leaves out meetings",
+        weekly_kinds=("call", "email"),
+    ),
+    Profile(
+        "weekly_tasks_to_owner",
+        "the weekly report credits a completed task to the lead's owner, not to who completed it",
+        weekly_tasks_to_owner=True,
+    ),
+    Profile(
+        "forecast_counts_uncommitted",
+        "the forecast counts every open deal closing in the period, committed or not",
+        forecast_counts_uncommitted=True,
+    ),
+    Profile(
+        "forecast_ignores_period",
+        "the forecast counts committed deals closing after the period",
+        forecast_ignores_period=True,
+    ),
+    Profile(
+        "deal_amount_from_estimate",
+        "a converted deal keeps the lead's estimate instead of the negotiated amount",
+        deal_amount_from_estimate=True,
+    ),
+    Profile(
+        "deal_not_linked", "a deal's API answer does not name the lead it came from", deal_hides_lead=True
+    ),
+)
+"""Second-generation profiles of the ticket, survey, deal and report behaviours: one dimension each."""
 
 PROFILES: dict[str, Profile] = {
     p.name: p
@@ -332,6 +459,7 @@ PROFILES: dict[str, Profile] = {
             "silence alerts are raised by a daily job at 00:00 UTC, up to a day late",
             silence_at_utc_midnight=True,
         ),
+        *ISSUE_13_TICKET_PROFILES,
         Profile(
             "broken_reports",
             "conversion, first-response and forecast reports all wrong",

@@ -425,7 +425,7 @@ def _settle_run(
                 fault=why,
             )
         )
-    code = exitcodes.for_run([(r.outcome, r.fault) for r in results], seen is not None)
+    code = exitcodes.for_run([(r.outcome, r.fault, r.message) for r in results], seen is not None)
     if interrupted:
         if trial.past_seeding():
             hint = (
@@ -443,6 +443,7 @@ def _settle_run(
         exitcodes.HARNESS_ERROR: "harness error",
         exitcodes.VENDOR_DOWN: "vendor down",
         exitcodes.CHECKS_FAILED: "failed",
+        exitcodes.NOT_MEASURED: "not measured",
     }.get(code, "passed")
     hint = None
     if seen is not None:

@@ -109,8 +109,10 @@ EXPECTED_FAILURES = {
     "followup_business_days": {FOLLOWUPS},
     "followup_skips_weekend": {FOLLOWUPS},
     "followup_from_midnight": {FOLLOWUPS},
-    "followup_owned_by_api_user": {FOLLOWUPS},
-    "followup_owned_by_first_rep": {FOLLOWUPS},
+    # a task owned by someone else is out of the rep's reach too: the access matrix refuses the rep their
+    # own lead's follow-up (read, list, update, complete), a defect of its own
+    "followup_owned_by_api_user": {FOLLOWUPS, RBAC},
+    "followup_owned_by_first_rep": {FOLLOWUPS, RBAC},
     # unassigned leads have unowned follow-ups; the assigned ones still take turns
     "off_hours_unassigned": {OWNER, FOLLOWUPS},
     "friday_unassigned": {OWNER, FOLLOWUPS},

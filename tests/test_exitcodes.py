@@ -1,4 +1,4 @@
-"""A run's exit code tells a nightly pipeline what happened: findings, a vendor down, a gap of ours, a crash."""
+"""A run's exit code tells a nightly job what happened: findings, a vendor down, a gap of ours, a crash."""
 
 from __future__ import annotations
 

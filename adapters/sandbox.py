@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -73,6 +73,7 @@ from poc_harness.sandbox.security import LABEL_FIELDS, PUBLIC_ROUTES
 from poc_harness.writes import write_once
 
 V = TypeVar("V", bound=BaseModel)
+T = TypeVar("T")
 
 COLLECTIONS = {
     RecordKind.REP: "users",
@@ -261,6 +262,9 @@ class SandboxAdapter(CRMAdapter):
             timeout=self._timeout,
             transport=self._transport,
         )
+        self._api_user: SandboxAdapter = self
+        """Who looks up a write in doubt: the API user, who sees every record (``as_user`` keeps it), so a
+        rep's write is judged by what it did, not by what the rep may read."""
 
     def observes(self, field: Observed) -> bool:
         return True  # the reference CRM's API names the survey's recipient and the deal's lead
@@ -284,6 +288,23 @@ class SandboxAdapter(CRMAdapter):
 
     def _create(self, path: str, body: dict[str, Any]) -> str:
         return self._parse(_Created, self.http.json("POST", path, json=body), f"POST {path}").id
+
+    def _listed_ids(self, path: str, **params: Any) -> list[str]:
+        """The ids of the records at a listing ``path``, read as the API user."""
+        answer = self._api_user.http.json("GET", path, params=params or None)
+        return [record.id for record in self._parse_list(_Created, answer, f"GET {path}")]
+
+    def _adds_one(self, send: Callable[[], T], listing: Callable[[], list[str]]) -> T | str:
+        """``send()`` a write that adds one record to ``listing`` (a lead's activities, a ticket's replies,
+        a lead's deals), counted before it is sent: in doubt, the write was applied when the listing grew
+        (the new record's id), and is sent again only when it did not (``poc_harness.writes``)."""
+        before = set(listing())
+
+        def applied() -> str | None:
+            new = [record_id for record_id in listing() if record_id not in before]
+            return new[-1] if new else None
+
+        return write_once(send, applied)
 
     # --- contract ---------------------------------------------------------------------
     def check_connection(self) -> str:
@@ -326,9 +347,8 @@ class SandboxAdapter(CRMAdapter):
         return self._create("/leads", _body(BatchItem(lead, at=arrived_at)))
 
     def log_activity(self, lead_id: str, activity: Activity) -> str:
-        return self._create(
-            f"/leads/{lead_id}/activities", activity.model_dump(mode="json", exclude_none=True)
-        )
+        path, body = f"/leads/{lead_id}/activities", activity.model_dump(mode="json", exclude_none=True)
+        return str(self._adds_one(lambda: self._create(path, body), lambda: self._listed_ids(path)))
 
     def delete(self, kind: RecordKind, vendor_id: str) -> bool:
         path = f"/{COLLECTIONS[kind]}/{vendor_id}"
@@ -426,12 +446,21 @@ class SandboxAdapter(CRMAdapter):
         body: dict[str, Any] = {"amount": amount}
         if expected_close is not None:
             body["expected_close"] = expected_close.isoformat()
-        return self._create(f"/leads/{lead_id}/convert", body)
+        convert = lambda: self._create(f"/leads/{lead_id}/convert", body)  # noqa: E731
+        return str(self._adds_one(convert, lambda: self._lead_deals(lead_id)))
+
+    def _lead_deals(self, lead_id: str) -> list[str]:
+        """The ids of the lead's deals, read as the API user (the deals carry the lead's tag)."""
+        tag = self._api_user.http.json("GET", f"/leads/{lead_id}").get("tag")
+        deals = self._api_user.http.json("GET", "/deals", params={"tag": tag} if tag else None)
+        if not isinstance(deals, list):
+            raise VendorError(f"sandbox: GET /deals: expected a JSON list, got {type(deals).__name__}")
+        return [str(d["id"]) for d in deals if isinstance(d, dict) and d.get("lead_id") == lead_id]
 
     def move_deal(self, deal_id: str, stage: DealStage) -> None:
         write_once(
             lambda: self.http.json("POST", f"/deals/{deal_id}/stage", json={"stage": stage.value}),
-            lambda: True if self.get_deal(deal_id).stage is stage else None,
+            lambda: True if self._api_user.get_deal(deal_id).stage is stage else None,
         )
 
     def get_deal(self, deal_id: str) -> DealView:
@@ -460,28 +489,29 @@ class SandboxAdapter(CRMAdapter):
     def get_ticket(self, ticket_id: str) -> TicketView:
         return self._parse(TicketView, self.http.json("GET", f"/tickets/{ticket_id}"), "GET /tickets/{id}")
 
+    def _add_reply(self, ticket_id: str, body: dict[str, Any]) -> None:
+        """A reply or an internal note: in doubt, applied when the ticket's replies grew (a second reply
+        after a reopen too, which a first response already shown would not tell)."""
+        path = f"/tickets/{ticket_id}/replies"
+        self._adds_one(lambda: self.http.json("POST", path, json=body), lambda: self._listed_ids(path))
+
     def reply_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
-        """(A reply whose answer is in doubt counts as applied once the ticket shows a first response: the
-        harness answers each ticket once.)"""
-        write_once(
-            lambda: self.http.json(
-                "POST", f"/tickets/{ticket_id}/replies", json={"message": message, "user_id": user_id}
-            ),
-            lambda: True if self.get_ticket(ticket_id).first_response_at is not None else None,
-        )
+        self._add_reply(ticket_id, {"message": message, "user_id": user_id})
 
     def close_ticket(self, ticket_id: str) -> None:
         write_once(
             lambda: self.http.json("POST", f"/tickets/{ticket_id}/close"),
-            lambda: True if self.get_ticket(ticket_id).closed_at is not None else None,
+            lambda: True if self._api_user.get_ticket(ticket_id).closed_at is not None else None,
         )
 
     def reopen_ticket(self, ticket_id: str) -> None:
-        self.http.json("POST", f"/tickets/{ticket_id}/reopen")
+        write_once(
+            lambda: self.http.json("POST", f"/tickets/{ticket_id}/reopen"),
+            lambda: True if self._api_user.get_ticket(ticket_id).status != "closed" else None,
+        )
 
     def note_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
-        body = {"message": message, "user_id": user_id, "internal": True}
-        self.http.json("POST", f"/tickets/{ticket_id}/replies", json=body)
+        self._add_reply(ticket_id, {"message": message, "user_id": user_id, "internal": True})
 
     def ticket_surveys(self, ticket_id: str) -> list[SurveyInviteView]:
         data = self.http.json("GET", f"/tickets/{ticket_id}/surveys")
@@ -547,7 +577,8 @@ class SandboxAdapter(CRMAdapter):
         return rows
 
     def log_call(self, lead_id: str, call: CallLog) -> str:
-        return self._create(f"/leads/{lead_id}/calls", call.model_dump(mode="json"))
+        create = lambda: self._create(f"/leads/{lead_id}/calls", call.model_dump(mode="json"))  # noqa: E731
+        return str(self._adds_one(create, lambda: self._listed_ids(f"/leads/{lead_id}/activities")))
 
     def lead_calls(self, lead_id: str) -> list[CallView]:
         path = "GET /leads/{id}/activities"
@@ -566,7 +597,7 @@ class SandboxAdapter(CRMAdapter):
         body = changes.model_dump(exclude_none=True)
         write_once(  # in doubt: applied when the lead shows the new title (estimated_value is not read back)
             lambda: self.http.json("PATCH", f"/leads/{lead_id}", json=body),
-            (lambda: True if self.get_lead(lead_id).title == changes.title else None)
+            (lambda: True if self._api_user.get_lead(lead_id).title == changes.title else None)
             if changes.title
             else None,
             repeatable=changes.title is None,
@@ -636,10 +667,26 @@ class SandboxAdapter(CRMAdapter):
         if kind is AccessKind.LEAD:  # a lead's own PATCH takes its fields by name
             self.update_lead(vendor_id, LeadChanges(title=label))
             return
-        self.http.json("PATCH", f"/{ACCESS_COLLECTIONS[kind]}/{vendor_id}", json={"label": label})
+        path = f"/{ACCESS_COLLECTIONS[kind]}/{vendor_id}"
+        write_once(  # in doubt: applied when the API user reads the new label
+            lambda: self.http.json("PATCH", path, json={"label": label}),
+            lambda: True if self._labelled(kind, vendor_id) == label else None,
+        )
+
+    def _labelled(self, kind: AccessKind, vendor_id: str) -> str | None:
+        found = self._api_user.read_record(kind, vendor_id)
+        return found.label if found is not None else None
 
     def delete_record(self, kind: AccessKind, vendor_id: str) -> None:
-        self.http.request("DELETE", f"/{ACCESS_COLLECTIONS[kind]}/{vendor_id}")
+        """A DELETE is sent again after a 503 or a lost answer (``http.IDEMPOTENT``): a 404 to the repeat
+        is the first one's work when the API user no longer finds the record, not a refusal."""
+        retries = self.http.stats.retries
+        try:
+            self.http.request("DELETE", f"/{ACCESS_COLLECTIONS[kind]}/{vendor_id}")
+        except VendorError as exc:
+            repeated = self.http.stats.retries > retries and "HTTP 404" in str(exc)
+            if not (repeated and self._api_user.read_record(kind, vendor_id) is None):
+                raise
 
     def api_endpoints(self, ids: Mapping[str, str]) -> list[Endpoint]:
         """Every route of the reference CRM, read from its OpenAPI document."""

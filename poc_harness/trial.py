@@ -60,6 +60,8 @@ from poc_harness.stories import (
 )
 
 T = TypeVar("T")
+VENDOR_ERROR = "vendor error"
+"""What an expectation observed when a vendor call failed while it was judged (the vendor's fault)."""
 
 
 def new_run_id(now: datetime) -> str:
@@ -502,4 +504,4 @@ class Check:
         except CapabilityMissing as exc:
             return Verdict(False, expected=row.rule, observed="capability missing", note=f"finding: {exc}")
         except VendorError as exc:
-            return Verdict(False, expected=row.rule, observed="vendor error", note=str(exc))
+            return Verdict(False, expected=row.rule, observed=VENDOR_ERROR, note=str(exc))

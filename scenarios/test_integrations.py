@@ -35,7 +35,7 @@ from poc_harness.model import CallDirection, CallLog, Lead
 from poc_harness.plugin import check_id_of, verify
 from poc_harness.redaction import REDACTOR
 from poc_harness.seeding import Seeder
-from poc_harness.trial import Check, Trial
+from poc_harness.trial import VENDOR_ERROR, Check, Trial
 from poc_harness.webhooks import Delivery, WebhookReceiver
 
 EXPORTED = (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD, RecordKind.DEAL, RecordKind.TICKET)
@@ -221,8 +221,13 @@ def test_voip_call_appears_on_the_lead(trial: Trial, probe: Probe, check: Check)
 
 
 def _judged(rows: list[ExpectationRow]) -> str:
-    """passed, failed, or not judged (no expectation, or one still pending) for one connector check."""
-    if any(row.status == "failed" for row in rows):
+    """passed, failed, or not judged (no expectation, or one still pending) for one connector check;
+    ``failed by a vendor error`` where a vendor call failed (a 500, an answer that is not JSON) while it was
+    judged: the connection was tried and the vendor failed it, so it is the vendor's finding."""
+    failed = [row for row in rows if row.status == "failed"]
+    if any((row.evidence or {}).get("observed") == VENDOR_ERROR for row in failed):
+        return f"failed by a {VENDOR_ERROR}"
+    if failed:
         return "failed"
     return "passed" if rows and all(row.status == "passed" for row in rows) else "not judged"
 
@@ -250,6 +255,13 @@ def test_voip_or_dwh_connected(trial: Trial, check: Check, request: pytest.Fixtu
     check.observe("connectors", {"DWH export reconciled": dwh, read_back: voip})
     if dwh == "passed":
         return
+    if dwh.startswith("failed by") or (voip.startswith("failed by") and dwh != "not judged"):
+        # a vendor call failed while the connector evidence was read (a 500...): the vendor's fault, not
+        # "not measured", which is only for what the adapter cannot observe
+        raise VendorError(
+            f"the connector evidence could not be read: the vendor failed a call (DWH export {dwh}, "
+            f"VoIP call log {voip}): no connection proven stable"
+        )
     if dwh == "not judged" or voip not in ("failed", "not offered"):
         raise HarnessError(
             f"not measured: the DWH export is {dwh} and the VoIP check only reads back a call the harness "

@@ -18,7 +18,11 @@ def test_retryable_faults_are_retried_and_every_check_still_passes(tmp_path: Pat
     calls = run.results["run"]["calls"] if run.results else {}
     assert set(run.outcomes().values()) == {"passed"}, run.stdout
     assert calls["retries"] > 0 and calls["failures"] == 0
-    assert calls["by_status"][profile.removeprefix("flaky_")] == calls["retries"]  # each fault retried once
+    # each fault retried once: a read answered 429/503 is sent again by the client; a write answered 503 is
+    # not repeated blindly but looked up (poc_harness.writes), and a write so settled (found, or provably not
+    # there and sent again) counts as one retry (VendorHTTP._resolved), not a failure; the lookup's own GETs
+    # are calls of their own, never retries (a rep's calls, on clients of their own, are not in these stats)
+    assert calls["by_status"][profile.removeprefix("flaky_")] == calls["retries"]
 
 
 @pytest.mark.parametrize("profile", ["errors_500", "malformed_json"])

@@ -57,6 +57,7 @@ RECORD_WORK = frozenset(
         ("POST", "/deals/{deal_id}/stage"),
         ("GET", "/tickets/{ticket_id}"),
         ("GET", "/tickets/{ticket_id}/surveys"),
+        ("GET", "/tickets/{ticket_id}/replies"),
         ("POST", "/tickets/{ticket_id}/replies"),
         ("POST", "/tickets/{ticket_id}/close"),
         ("POST", "/tasks/{task_id}/complete"),

@@ -268,6 +268,13 @@ def create_app(
         with state.lock:
             return desk.reply(ticket_id, body.model_dump())
 
+    @app.get("/tickets/{ticket_id}/replies", dependencies=auth)
+    def ticket_replies(ticket_id: str) -> list[dict[str, Any]]:
+        """The ticket's replies and internal notes, oldest first."""
+        with state.lock:
+            state.get("tickets", ticket_id)
+            return state.query("replies", ticket_id=ticket_id)
+
     @app.post("/tickets/{ticket_id}/close", dependencies=auth)
     def close_ticket(ticket_id: str) -> dict[str, Any]:
         with state.lock:

@@ -577,16 +577,24 @@ class BottleCRMAdapter(CRMAdapter):
         )
 
     def carries_tag(self, kind: RecordKind, vendor_id: str, tag: str) -> bool:
-        """A converted lead leaves ``leads/`` but keeps its detail (and its tagged title)."""
-        if kind is not RecordKind.LEAD:
+        """A converted lead leaves ``leads/`` but keeps its detail (and its tagged title), with its comments:
+        a comment on it (an activity, ``lead:comment``) carries the tag in its text."""
+        if kind not in (RecordKind.LEAD, RecordKind.ACTIVITY):
             return False
+        lead_id, _, comment_id = vendor_id.partition(":")
         try:
-            lead = self._detail(kind, vendor_id)
+            answer = self._call("GET", f"{COLLECTIONS[RecordKind.LEAD].path}{int(lead_id)}/")
         except VendorError as exc:
             if " HTTP 404" in str(exc):
                 return False
             raise
-        return tag in str(lead.get(COLLECTIONS[kind].name))
+        if kind is RecordKind.ACTIVITY:
+            return any(
+                str(comment.get("id")) == comment_id and tag in str(comment.get("comment"))
+                for comment in comments(answer)
+            )
+        lead = _dig(answer, COLLECTIONS[kind].detail)
+        return isinstance(lead, dict) and tag in str(lead.get(COLLECTIONS[kind].name))
 
     def _tagged_comments(self, tag: str) -> list[str]:
         """Comments carrying the tag on the tagged leads and accounts (a converted lead's comments move to

@@ -76,3 +76,18 @@ class BuyerCalendar:
         while not self.is_work_day(day):
             day += timedelta(days=1)
         return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=self.zone)
+
+    def add_business_time(self, start: datetime, span: timedelta) -> datetime:
+        """When ``span`` of business time (working days, business hours) has passed since ``start``."""
+        left, moment = span, self.local(start)
+        opening, closing = self.business_hours
+        while left > timedelta(0):
+            opens = moment.replace(hour=opening, minute=0, second=0, microsecond=0)
+            closes = moment.replace(hour=closing, minute=0, second=0, microsecond=0)
+            if not self.is_work_day(moment.date()) or moment >= closes:
+                moment = opens + timedelta(days=1)
+                continue
+            moment = max(moment, opens)
+            step = min(left, closes - moment)
+            moment, left = moment + step, left - step
+        return moment.astimezone(start.tzinfo)

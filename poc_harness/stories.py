@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from poc_harness.adapter import Capability, RecordKind
 from poc_harness.clock import ClockMode
@@ -530,13 +529,6 @@ class SurveyPlan:
         return way, NPS_SCORES[(start + self.answered) % len(NPS_SCORES)]
 
 
-def _local_midnight_after(moment: datetime, zone: str) -> datetime:
-    local = moment.astimezone(ZoneInfo(zone))
-    return (local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)).astimezone(
-        moment.tzinfo
-    )
-
-
 def ticket_story(trial: Trial) -> list[TicketTruth]:
     """Open every ticket, take each down its planned path (replies by different agents, internal notes,
     reopens where the CRM offers them), and answer the NPS surveys: some at once, some days later,
@@ -550,8 +542,8 @@ def ticket_story(trial: Trial) -> list[TicketTruth]:
     contacts, agents = trial.world.contacts, [*trial.world.rep_ids, None]
     reopens = trial.adapter.has(Capability.TICKET_REOPEN)
     notes = trial.adapter.has(Capability.TICKET_NOTES)
-    zone = trial.settings.time_zone
-    anchor = _local_midnight_after(trial.now(), zone)
+    now = trial.now()
+    anchor = (trial.calendar.day_start(now) + timedelta(days=1)).astimezone(now.tzinfo)  # next local midnight
     events: list[tuple[datetime, int, int, str]] = []
     truths: list[TicketTruth] = []
     plan = _plan_tickets(trial)

@@ -12,12 +12,12 @@ import pytest
 
 from fixtures.factories import build_dataset
 from poc_harness.adapter import Observed
+from poc_harness.buyer_calendar import BuyerCalendar
 from poc_harness.errors import HarnessError
 from poc_harness.model import SurveyInviteView, TicketPriority
 from poc_harness.observed import require_observed
 from poc_harness.rules.display import decimals_of, percent, shown_right
 from poc_harness.rules.tickets import survey_on_close
-from poc_harness.sandbox.service import business_deadline
 from poc_harness.stories import TicketPath, _plan_tickets, negotiated_amount, rounding_exposures
 
 
@@ -67,7 +67,7 @@ def test_a_negotiated_amount_is_never_the_estimate() -> None:
 
 def test_business_hours_deadline_skips_nights_and_the_tehran_weekend() -> None:
     thursday_evening = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # Thursday 18:30 in Tehran
-    due = business_deadline(thursday_evening, timedelta(minutes=60))
+    due = BuyerCalendar().add_business_time(thursday_evening, timedelta(minutes=60))
     assert due == datetime(2026, 11, 28, 5, 30, tzinfo=UTC)  # Saturday 09:00 in Tehran
 
 

@@ -7,7 +7,6 @@ import math
 import statistics
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from poc_harness.config import SlaPolicy
 from poc_harness.sandbox.engine import Conflict, CRMState
@@ -15,28 +14,10 @@ from poc_harness.sandbox.engine import Conflict, CRMState
 SLA = SlaPolicy()  # the reference CRM is configured with the buyer's default SLA policy
 COMMIT_STAGES = frozenset({"negotiation"})
 OPEN_STAGES = frozenset({"qualification", "proposal", "negotiation"})
-BUSINESS_ZONE = ZoneInfo("Asia/Tehran")
-BUSINESS_DAYS = frozenset({5, 6, 0, 1, 2})  # Saturday to Wednesday (Monday is 0)
-BUSINESS_HOURS = (8, 17)
 
 
 def _at(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
-
-
-def business_deadline(start: datetime, target: timedelta) -> datetime:
-    """When ``target`` of business time has passed since ``start`` (the ``sla_business_hours`` defect)."""
-    left, moment = target, start.astimezone(BUSINESS_ZONE)
-    while left > timedelta(0):
-        opens = moment.replace(hour=BUSINESS_HOURS[0], minute=0, second=0, microsecond=0)
-        closes = moment.replace(hour=BUSINESS_HOURS[1], minute=0, second=0, microsecond=0)
-        if moment.weekday() not in BUSINESS_DAYS or moment >= closes:
-            moment = opens + timedelta(days=1)
-            continue
-        moment = max(moment, opens)
-        step = min(left, closes - moment)
-        moment, left = moment + step, left - step
-    return moment.astimezone(start.tzinfo)
 
 
 class ServiceDesk:
@@ -56,7 +37,9 @@ class ServiceDesk:
         )
 
     def _due(self, created: datetime, target: timedelta) -> datetime:
-        return business_deadline(created, target) if self.profile.sla_business_hours else created + target
+        if self.profile.sla_business_hours:  # the defect: SLA clocks run in the CRM's business hours only
+            return self.state.calendar.add_business_time(created, target)
+        return created + target
 
     def create_ticket(self, fields: dict[str, Any], opened_at: datetime | None) -> dict[str, Any]:
         self.state.get("contacts", fields["contact_id"])

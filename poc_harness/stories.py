@@ -4,16 +4,22 @@ Each story acts through the adapter (recording every record it creates in the le
 first) and returns its ground truth: which deals were won, when each ticket was
 answered and closed, which rep logged which activity.  Several suites read the same
 truths, so every story runs once per trial, in the fixed order of ``Trial.timeline``.
+
+A story receives only what it needs: a context (``poc_harness.story_context.StoryContext``: the adapter,
+the run's clock and record writer, its tag, seed and the world seeded so far) extended by the story's own
+part of the plan (its cohort, the buyer's SLA, ...), never the trial.
 """
 
 from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
+from functools import partial
 from typing import TYPE_CHECKING
 
 from poc_harness.adapter import Capability, RecordKind
@@ -21,10 +27,12 @@ from poc_harness.clock import ClockMode
 from poc_harness.errors import VendorError, VendorUnreachable
 from poc_harness.lead_plan import plan_touches
 from poc_harness.model import Activity, ActivityKind, DealStage, Lead, Ticket, TicketPriority
+from poc_harness.story_context import StoryContext
 
 if TYPE_CHECKING:
+    from poc_harness.buyer_calendar import BuyerCalendar
+    from poc_harness.config import SlaPolicy
     from poc_harness.ledger import SeededRecord
-    from poc_harness.trial import Trial
 
 WON_PATH = (DealStage.PROPOSAL, DealStage.NEGOTIATION, DealStage.WON)
 LOST_PATH = (DealStage.PROPOSAL, DealStage.LOST)
@@ -46,7 +54,23 @@ class TouchTruth:
     actor: str | None
 
 
-def silence_story(trial: Trial) -> dict[str, TouchTruth]:
+@dataclass(frozen=True)
+class LeadTimelineContext(StoryContext):
+    """The lead timeline's part of the plan."""
+
+    active: list[str]
+    """The leads that get one activity each."""
+    silent: list[str]
+    """The leads nobody touches."""
+    arrivals: dict[str, datetime | None]
+    """When each lead arrives (None: when seeded), as planned by the trial for its clock mode."""
+    silence_days: float
+    tolerance: timedelta
+    seed_leads: Callable[[list[str], Callable[[Lead], datetime | None]], None]
+    """Seeds the leads of the given keys now (each arriving at the given time), into ``world``."""
+
+
+def silence_story(context: LeadTimelineContext) -> dict[str, TouchTruth]:
     """The lead timeline, before anything else moves the clock: leads arrive as planned and each lead
     of the active cohort gets its one activity (``lead_plan``); then the clock moves past the last
     silence alert due.  ``virtual``: the clock moves from one arrival or activity moment to the next
@@ -54,16 +78,15 @@ def silence_story(trial: Trial) -> dict[str, TouchTruth]:
     active lead arrived as long before now as its activity is planned after arrival) and the
     activities are logged at once.  ``wall``: leads arrive when seeded, activities are logged at once.
     Returns each active lead's activity."""
-    cohorts, mode = trial.cohorts, trial.clock_mode
-    plan = trial.arrival_plan()
-    touches = plan_touches(cohorts.active, trial.settings.seed, trial.silence_days, trial.tolerance)
+    mode, plan = context.clock.mode, context.arrivals
+    touches = plan_touches(context.active, context.seed, context.silence_days, context.tolerance)
     done: dict[str, TouchTruth] = {}
     failed: list[VendorError] = []
 
     def touch(key: str) -> None:
         """One lead's activity; a vendor error fails the silence check, not the rest of the timeline."""
         try:
-            done[key] = _touch(trial, key, touches[key].kind, touches[key].by_owner)
+            done[key] = _touch(context, key, touches[key].kind, touches[key].by_owner)
         except VendorUnreachable:
             raise
         except VendorError as exc:
@@ -76,16 +99,16 @@ def silence_story(trial: Trial) -> dict[str, TouchTruth]:
         heapq.heapify(events)
         while events:
             moment, action, keys = heapq.heappop(events)
-            trial.advance_to(moment)
+            context.advance_to(moment)
             if action == 1:
                 touch(keys[0])
                 continue
-            trial.seed_leads(keys, lambda lead: None)
+            context.seed_leads(keys, lambda lead: None)
             for key in keys:
                 if key in touches:
-                    heapq.heappush(events, (trial.world.arrivals[key] + touches[key].after, 1, [key]))
+                    heapq.heappush(events, (context.world.arrivals[key] + touches[key].after, 1, [key]))
     else:
-        now = trial.now()
+        now = context.now()
 
         def arrival(lead: Lead) -> datetime | None:
             if mode is ClockMode.WALL:
@@ -93,39 +116,40 @@ def silence_story(trial: Trial) -> dict[str, TouchTruth]:
             touch = touches.get(lead.key)
             return now - touch.after if touch else plan[lead.key]
 
-        trial.seed_leads(list(plan), arrival)
+        context.seed_leads(list(plan), arrival)
         for key in touches:
             touch(key)
-    world = trial.world
-    since = [world.arrivals[key] for key in cohorts.silent] + [truth.at for truth in done.values()]
+    world = context.world
+    since = [world.arrivals[key] for key in context.silent] + [truth.at for truth in done.values()]
     if since:
-        trial.advance_to(max(since) + timedelta(days=trial.silence_days) + trial.tolerance + STAGE_STEP)
+        silence = timedelta(days=context.silence_days)
+        context.advance_to(max(since) + silence + context.tolerance + STAGE_STEP)
     if failed:
         raise failed[0]
     return done
 
 
-def _touch(trial: Trial, key: str, kind: str, by_owner: bool) -> TouchTruth:
+def _touch(context: LeadTimelineContext, key: str, kind: str, by_owner: bool) -> TouchTruth:
     """Do one activity of ``kind`` on the lead, as its owner or as another rep (in turn)."""
-    world, adapter = trial.world, trial.adapter
+    world, adapter = context.world, context.adapter
     lead_id, reps = world.leads[key], world.rep_ids
     owner = adapter.get_lead(lead_id).owner_id
     others = [rep for rep in reps if rep != owner] or reps
-    turn = trial.cohorts.active.index(key)
+    turn = context.active.index(key)
     by_owner = by_owner or kind == "task_done"  # some CRMs make whoever completes a task its owner
     actor = owner if by_owner and owner is not None else (others[turn % len(others)] if others else None)
     task_key = f"activity-{key}"
-    logged = trial.ledger.created_at(trial.run_id, RecordKind.ACTIVITY.value, task_key)
+    logged = context.records.created_at(RecordKind.ACTIVITY, task_key)
     if kind == "task_done" and logged is None:
         tasks = adapter.lead_tasks(lead_id) if adapter.has(Capability.FOLLOWUP_TASKS) else []
         if tasks:
-            at = trial.now()
+            at = context.now()
             adapter.complete_task(min(tasks, key=lambda task: task.due_at).vendor_id, actor)
             return TouchTruth(key, kind, at, actor)
         kind = ActivityKind.NOTE.value  # nothing to complete: a note is still activity
-    activity = Activity(kind=ActivityKind(kind), subject=f"{kind} about {key} [{trial.tag}]", user_id=actor)
-    at = logged or trial.now()
-    trial.seeder.create(
+    activity = Activity(kind=ActivityKind(kind), subject=f"{kind} about {key} [{context.tag}]", user_id=actor)
+    at = logged or context.now()
+    context.records.create(
         RecordKind.ACTIVITY, activity, task_key, lambda: adapter.log_activity(lead_id, activity)
     )
     return TouchTruth(key, kind, at, actor)
@@ -159,37 +183,49 @@ def negotiated_amount(seed: int, key: str, estimate: int) -> int:
     return amount if amount != estimate else estimate + 1
 
 
-def _convert(trial: Trial, key: str, expected_close: datetime | None = None) -> tuple[str, str, int, int]:
+@dataclass(frozen=True)
+class DealContext(StoryContext):
+    """The won and lost cohorts' part of the plan."""
+
+    won: list[str]
+    lost: list[str]
+    leads: list[Lead]
+    """Every lead of the dataset (their estimates)."""
+
+
+def _convert(
+    context: DealContext, key: str, expected_close: datetime | None = None
+) -> tuple[str, str, int, int]:
     """Convert the lead at its negotiated amount: (lead id, deal id, amount, the lead's estimate)."""
-    lead = next(lead for lead in trial.dataset.leads if lead.key == key)
-    lead_id, estimate = trial.world.leads[key], lead.estimated_value
-    amount = negotiated_amount(trial.settings.seed, key, estimate)
-    deal_id = trial.seeder.create(
+    lead = next(lead for lead in context.leads if lead.key == key)
+    lead_id, estimate = context.world.leads[key], lead.estimated_value
+    amount = negotiated_amount(context.seed, key, estimate)
+    deal_id = context.records.create(
         RecordKind.DEAL,
         {"lead": key, "amount": amount, "estimate": estimate},
         f"deal-{key}",
-        lambda: trial.adapter.convert_lead(lead_id, amount, expected_close),
+        lambda: context.adapter.convert_lead(lead_id, amount, expected_close),
     )
     return lead_id, deal_id, amount, estimate
 
 
-def _walk(trial: Trial, deal_id: str, path: tuple[DealStage, ...]) -> datetime:
+def _walk(context: StoryContext, deal_id: str, path: tuple[DealStage, ...]) -> datetime:
     """Move the deal through ``path``, a minute a stage; the time of the last move."""
-    moved = trial.now()
+    moved = context.now()
     for stage in path:
-        trial.advance_to(trial.now() + STAGE_STEP)
-        moved = trial.now()
-        trial.adapter.move_deal(deal_id, stage)
+        context.advance_to(context.now() + STAGE_STEP)
+        moved = context.now()
+        context.adapter.move_deal(deal_id, stage)
     return moved
 
 
-def convert_deals(trial: Trial) -> list[DealTruth]:
+def convert_deals(context: DealContext) -> list[DealTruth]:
     """The won and lost cohorts: lead -> deal (at the negotiated amount) -> won (or lost)."""
     truths = []
-    plans = [(key, WON_PATH) for key in trial.cohorts.won] + [(key, LOST_PATH) for key in trial.cohorts.lost]
+    plans = [(key, WON_PATH) for key in context.won] + [(key, LOST_PATH) for key in context.lost]
     for key, path in plans:
-        lead_id, deal_id, amount, estimate = _convert(trial, key)
-        closed = _walk(trial, deal_id, path)
+        lead_id, deal_id, amount, estimate = _convert(context, key)
+        closed = _walk(context, deal_id, path)
         stages = (DealStage.QUALIFICATION, *path)
         truths.append(DealTruth(key, lead_id, deal_id, amount, stages, closed, estimate))
     return truths
@@ -235,35 +271,44 @@ class ForecastTruth:
         )
 
 
-def forecast_story(trial: Trial) -> ForecastTruth:
+@dataclass(frozen=True)
+class ForecastContext(DealContext):
+    """The forecast cohort's part of the plan, after the won and lost cohorts' deals."""
+
+    forecast: list[str]
+    deals: Callable[[], list[DealTruth]]
+    """The won and lost cohorts' deals (``convert_deals``'s truth; raises that story's error)."""
+
+
+def forecast_story(context: ForecastContext) -> ForecastTruth:
     """A pipeline around a 30-day period: committed and uncommitted deals closing inside it, committed ones
     closing after it, one won and one lost before the read.  The forecast is read, then the committed
     in-period deals are won and the uncommitted lost; the rest stays open, so every report after it sees
-    open, won and lost deals.  Runs after the won/lost cohorts (``Trial.forecast`` sees to it)."""
-    start = trial.now()
+    open, won and lost deals.  Runs after the won/lost cohorts (``Trial.timeline`` sees to it)."""
+    start = context.now()
     end = start + timedelta(days=30)
-    plan = _plan_pipeline(trial)
+    plan = _plan_pipeline(context)
     opened = []
     expected = 0
     for key, role in plan.items():
         close = end + timedelta(days=10) if role is PipelineRole.COMMIT_OUT else start + timedelta(days=10)
-        lead_id, deal_id, amount, estimate = _convert(trial, key, expected_close=close)
+        lead_id, deal_id, amount, estimate = _convert(context, key, expected_close=close)
         before, _ = PIPELINE_PATHS[role]
-        moved = _walk(trial, deal_id, before)
+        moved = _walk(context, deal_id, before)
         if role in (PipelineRole.COMMIT_IN, PipelineRole.WON_EARLY):
             expected += amount
         opened.append((key, role, lead_id, deal_id, amount, estimate, before, moved))
-    expected += sum(d.amount for d in trial.deals if d.won and d.closed_at and start <= d.closed_at < end)
+    expected += sum(d.amount for d in context.deals() if d.won and d.closed_at and start <= d.closed_at < end)
     forecast = (
-        trial.adapter.report_forecast(start, end, trial.tag).forecast_amount
-        if trial.adapter.has(Capability.FORECAST)
+        context.adapter.report_forecast(start, end, context.tag).forecast_amount
+        if context.adapter.has(Capability.FORECAST)
         else None  # the forecast check reports the finding; the deals still close for the other reports
     )
     deals = []
     for key, role, lead_id, deal_id, amount, estimate, before, moved in opened:
         final = PIPELINE_PATHS[role][1]
         path = (*before, final) if final else before
-        closed = _walk(trial, deal_id, (final,)) if final else (moved if before[-1] in CLOSED else None)
+        closed = _walk(context, deal_id, (final,)) if final else (moved if before[-1] in CLOSED else None)
         stages = (DealStage.QUALIFICATION, *path)
         deals.append(DealTruth(key, lead_id, deal_id, amount, stages, closed, estimate))
     return ForecastTruth(start, end, forecast, deals, float(expected), {k: r.value for k, r in plan.items()})
@@ -282,15 +327,15 @@ def rounding_exposures(part: int, whole: int) -> int:
     return sum(weight for n, weight in ((0, 4), (1, 2), (2, 1)) if (exact * 10**n) % 1 >= Fraction(1, 2))
 
 
-def _plan_pipeline(trial: Trial) -> dict[str, PipelineRole]:
+def _plan_pipeline(context: ForecastContext) -> dict[str, PipelineRole]:
     """Every role once (as far as the cohort goes), then the rest split between won and not-won roles so
     that the run's conversion rate exposes a report that floors instead of rounding."""
-    keys, roles = trial.cohorts.forecast, list(PipelineRole)
+    keys, roles = context.forecast, list(PipelineRole)
     plan = {key: roles[n] for n, key in enumerate(keys[: len(roles)])}
     rest = keys[len(roles) :]
     winning = (PipelineRole.COMMIT_IN, PipelineRole.WON_EARLY)
-    won = len(trial.cohorts.won) + sum(role in winning for role in plan.values())
-    leads = len(trial.dataset.leads)
+    won = len(context.won) + sum(role in winning for role in plan.values())
+    leads = len(context.leads)
     wins = max(
         range(len(rest) + 1),
         key=lambda k: (rounding_exposures(won + k, leads), -abs(2 * k - len(rest))),
@@ -339,31 +384,38 @@ REPORTED_KINDS = frozenset({ActivityKind.CALL.value, ActivityKind.MEETING.value,
 """What the weekly report counts per rep (with completed tasks); notes are not sales activity."""
 
 
-def activity_story(trial: Trial) -> WeekTruth:
+@dataclass(frozen=True)
+class WeekContext(StoryContext):
+    """The week's activity's part of the plan."""
+
+    converted: list[str]
+    """The leads the deals story converted: the won cohort, then the lost one."""
+
+
+def activity_story(context: WeekContext) -> WeekTruth:
     """Each rep logs calls, meetings, e-mails and notes on the converted leads (every kind at least once),
     and completes follow-ups on leads another rep owns."""
-    rng = random.Random(trial.settings.seed + 7)
-    reps = trial.world.rep_ids
-    leads = trial.cohorts.won + trial.cohorts.lost
-    week = WeekTruth(monday(trial.now()))
-    for index, key in enumerate(leads):
-        lead_id = trial.world.leads[key]
+    rng = random.Random(context.seed + 7)
+    reps = context.world.rep_ids
+    week = WeekTruth(monday(context.now()))
+    for index, key in enumerate(context.converted):
+        lead_id = context.world.leads[key]
         rep = reps[index % len(reps)]
         kinds = dict.fromkeys([ACTIVITY_KINDS[index % 4], *rng.sample(ACTIVITY_KINDS, k=rng.randint(0, 3))])
         for kind in kinds:
-            activity = Activity(kind=kind, subject=f"{kind.value} about {key} [{trial.tag}]", user_id=rep)
-            trial.seeder.create(
+            activity = Activity(kind=kind, subject=f"{kind.value} about {key} [{context.tag}]", user_id=rep)
+            context.records.create(
                 RecordKind.ACTIVITY,
                 activity,
                 f"weekly-{kind.value}-{key}",
-                lambda lead_id=lead_id, a=activity: trial.adapter.log_activity(lead_id, a),
+                partial(context.adapter.log_activity, lead_id, activity),
             )
-        if trial.adapter.has(Capability.FOLLOWUP_TASKS) and index % 2 == 0:
-            tasks = sorted(trial.adapter.lead_tasks(lead_id), key=lambda task: task.due_at)
+        if context.adapter.has(Capability.FOLLOWUP_TASKS) and index % 2 == 0:
+            tasks = sorted(context.adapter.lead_tasks(lead_id), key=lambda task: task.due_at)
             if tasks:
-                doer = _other_rep(reps, trial.adapter.get_lead(lead_id).owner_id, index)
-                done_at = trial.now()
-                trial.adapter.complete_task(tasks[0].vendor_id, doer)
+                doer = _other_rep(reps, context.adapter.get_lead(lead_id).owner_id, index)
+                done_at = context.now()
+                context.adapter.complete_task(tasks[0].vendor_id, doer)
                 if monday(done_at) == week.week_start:
                     week.add(doer, "tasks_done")
     return week
@@ -473,12 +525,12 @@ class TicketTruth:
         return self.replied_at is not None or bool(self.closes)
 
 
-def _plan_tickets(trial: Trial) -> list[tuple[Ticket, TicketPath]]:
+def _plan_tickets(seed: int, tickets: list[Ticket]) -> list[tuple[Ticket, TicketPath]]:
     """Every seeded ticket with a path; each priority covers every path (extra tickets where a priority has
     too few), in a seeded order, so which priority takes which path varies per seed."""
-    rng = random.Random(trial.settings.seed + 11)
+    rng = random.Random(seed + 11)
     paths = list(TicketPath)
-    seeded = list(trial.dataset.tickets)
+    seeded = list(tickets)
     plan: list[tuple[Ticket, TicketPath]] = []
     for priority in TicketPriority:
         mine = [t for t in seeded if t.priority is priority]
@@ -529,7 +581,19 @@ class SurveyPlan:
         return way, NPS_SCORES[(start + self.answered) % len(NPS_SCORES)]
 
 
-def ticket_story(trial: Trial) -> list[TicketTruth]:
+@dataclass(frozen=True)
+class TicketContext(StoryContext):
+    """The tickets' part of the plan: the dataset's tickets and the buyer's service levels."""
+
+    tickets: list[Ticket]
+    sla: SlaPolicy
+    calendar: BuyerCalendar
+    survey_delay: timedelta
+    """How long after a close the CRM sends its survey invitation."""
+    tolerance: timedelta
+
+
+def ticket_story(context: TicketContext) -> list[TicketTruth]:
     """Open every ticket, take each down its planned path (replies by different agents, internal notes,
     reopens where the CRM offers them), and answer the NPS surveys: some at once, some days later,
     some never.  Ends with the clock past every ticket's targets and survey delay.
@@ -538,16 +602,17 @@ def ticket_story(trial: Trial) -> list[TicketTruth]:
     and weekday), each step at its planned offset.  ``backdate``: a ticket with a late step is opened in
     the past, so that its steps, taken now, are late.  ``wall``: a ticket with a late step is left
     untouched (its breach is judged by a later run); the others take every step at once."""
-    sla, mode = trial.config.sla, trial.clock_mode
-    contacts, agents = trial.world.contacts, [*trial.world.rep_ids, None]
-    reopens = trial.adapter.has(Capability.TICKET_REOPEN)
-    notes = trial.adapter.has(Capability.TICKET_NOTES)
-    now = trial.now()
-    anchor = (trial.calendar.day_start(now) + timedelta(days=1)).astimezone(now.tzinfo)  # next local midnight
+    sla, mode = context.sla, context.clock.mode
+    contacts, agents = context.world.contacts, [*context.world.rep_ids, None]
+    reopens = context.adapter.has(Capability.TICKET_REOPEN)
+    notes = context.adapter.has(Capability.TICKET_NOTES)
+    now = context.now()
+    next_midnight = context.calendar.day_start(now) + timedelta(days=1)  # in the buyer's time zone
+    anchor = next_midnight.astimezone(now.tzinfo)
     events: list[tuple[datetime, int, int, str]] = []
     truths: list[TicketTruth] = []
-    plan = _plan_tickets(trial)
-    now = trial.now()
+    plan = _plan_tickets(context.seed, context.tickets)
+    now = context.now()
     for n, (ticket, planned) in enumerate(plan):
         first = timedelta(minutes=sla.first_response_minutes[ticket.priority.value])
         resolve = timedelta(minutes=sla.resolution_minutes[ticket.priority.value])
@@ -568,82 +633,84 @@ def ticket_story(trial: Trial) -> list[TicketTruth]:
         events.append((now, n, 0, "backdated" if truth.opened_at < now else "open"))
         if not (late and mode is ClockMode.WALL):
             events += [(now, n, i + 1, act) for i, (_, act) in enumerate(steps)]
-    surveys = SurveyPlan(trial.settings.seed)
+    surveys = SurveyPlan(context.seed)
     for moment, n, step, action in sorted(events):
-        trial.advance_to(moment)
+        context.advance_to(moment)
         truth, ticket = truths[n], plan[n][0]
         if action in ("open", "backdated"):
-            _open(trial, truth, ticket, contacts[ticket.contact_key], action == "backdated")
+            _open(context, truth, ticket, contacts[ticket.contact_key], action == "backdated")
         else:
-            _step(trial, truth, action, agents[(n + step) % len(agents)], surveys)
+            _step(context, truth, action, agents[(n + step) % len(agents)], surveys)
     if surveys.later:
-        trial.advance_to(trial.now() + SURVEY_LATE_BY)
+        context.advance_to(context.now() + SURVEY_LATE_BY)
         for truth, survey_id, score in surveys.later:
-            trial.adapter.answer_survey(survey_id, score)
+            context.adapter.answer_survey(survey_id, score)
             truth.scores.append(score)
-    _settle_tickets(trial, truths)
+    _settle_tickets(context, truths)
     return truths
 
 
-def _open(trial: Trial, truth: TicketTruth, ticket: Ticket, contact_id: str, backdate: bool) -> None:
+def _open(context: StoryContext, truth: TicketTruth, ticket: Ticket, contact_id: str, backdate: bool) -> None:
     """Open the ticket for its requester, now or (``backdate``) at its planned opening time."""
     backdated = truth.opened_at if backdate else None
     if not backdate:
-        truth.opened_at = trial.now()
+        truth.opened_at = context.now()
     truth.contact_id = contact_id
-    truth.ticket_id = trial.seeder.create(
+    truth.ticket_id = context.records.create(
         RecordKind.TICKET,
         ticket,
         ticket.key,
-        lambda: trial.adapter.create_ticket(ticket, contact_id, backdated),
+        lambda: context.adapter.create_ticket(ticket, contact_id, backdated),
     )
 
 
-def _step(trial: Trial, truth: TicketTruth, action: str, agent: str | None, surveys: SurveyPlan) -> None:
+def _step(
+    context: StoryContext, truth: TicketTruth, action: str, agent: str | None, surveys: SurveyPlan
+) -> None:
     """One step of a ticket's path, by ``agent`` (None: the harness's own user)."""
-    ticket_id, tag = truth.ticket_id, trial.tag
+    ticket_id, tag = truth.ticket_id, context.tag
     if action == "note":
         truth.noted = True
-        trial.adapter.note_ticket(ticket_id, f"Internal: checking the logs [{tag}]", agent)
+        context.adapter.note_ticket(ticket_id, f"Internal: checking the logs [{tag}]", agent)
     elif action == "reply":
-        truth.replied_at = truth.replied_at or trial.now()
-        trial.adapter.reply_ticket(ticket_id, f"We are looking into it [{tag}]", agent)
+        truth.replied_at = truth.replied_at or context.now()
+        context.adapter.reply_ticket(ticket_id, f"We are looking into it [{tag}]", agent)
     elif action == "reopen":
         truth.reopened = True
-        trial.adapter.reopen_ticket(ticket_id)
+        context.adapter.reopen_ticket(ticket_id)
     else:
-        truth.closes.append(trial.now())
-        trial.adapter.close_ticket(ticket_id)
-        _answer_survey(trial, truth, surveys)
+        truth.closes.append(context.now())
+        context.adapter.close_ticket(ticket_id)
+        _answer_survey(context, truth, surveys)
 
 
-def _answer_survey(trial: Trial, truth: TicketTruth, surveys: SurveyPlan) -> None:
+def _answer_survey(context: StoryContext, truth: TicketTruth, surveys: SurveyPlan) -> None:
     """The requester answers the newest survey invitation at once, days later or never (``SurveyPlan``), if
     the CRM sent one."""
-    if not trial.adapter.has(Capability.NPS_SURVEY):
+    if not context.adapter.has(Capability.NPS_SURVEY):
         return
-    invites = sorted(trial.adapter.ticket_surveys(truth.ticket_id), key=lambda invite: invite.sent_at)
+    invites = sorted(context.adapter.ticket_surveys(truth.ticket_id), key=lambda invite: invite.sent_at)
     if len(invites) < len(truth.closes):
         return  # no invitation for this close: the survey check reports it
     choice, score = surveys.next()
     truth.answers.append(choice.value)
     newest = invites[len(truth.closes) - 1].vendor_id
     if choice is SurveyAnswer.AT_ONCE:
-        trial.adapter.answer_survey(newest, score)
+        context.adapter.answer_survey(newest, score)
         truth.scores.append(score)
     elif choice is SurveyAnswer.DAYS_LATER:
         surveys.later.append((truth, newest, score))
 
 
-def _settle_tickets(trial: Trial, truths: list[TicketTruth]) -> None:
+def _settle_tickets(context: TicketContext, truths: list[TicketTruth]) -> None:
     """Move the clock past every ticket's resolution target and survey delay (plus tolerance), so every
     ticket check can be judged at once in ``virtual`` mode, whatever runs after."""
     if not truths:
         return
-    sla, delay = trial.config.sla, timedelta(minutes=trial.settings.survey_delay_minutes)
+    sla, delay = context.sla, context.survey_delay
     dues = [
-        t.opened_at + timedelta(minutes=sla.resolution_minutes[t.priority.value]) + trial.tolerance
+        t.opened_at + timedelta(minutes=sla.resolution_minutes[t.priority.value]) + context.tolerance
         for t in truths
     ]
-    dues += [t.closes[-1] + delay + trial.tolerance for t in truths if t.closes]
-    trial.advance_to(max(dues) + STAGE_STEP)
+    dues += [t.closes[-1] + delay + context.tolerance for t in truths if t.closes]
+    context.advance_to(max(dues) + STAGE_STEP)

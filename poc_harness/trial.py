@@ -46,10 +46,15 @@ from poc_harness.rules import Verdict, load_rules
 from poc_harness.seeding import SeededWorld, Seeder
 from poc_harness.stories import (
     LATE_BY,
+    DealContext,
     DealTruth,
+    ForecastContext,
     ForecastTruth,
+    LeadTimelineContext,
+    TicketContext,
     TicketTruth,
     TouchTruth,
+    WeekContext,
     WeekTruth,
     activity_story,
     convert_deals,
@@ -58,8 +63,10 @@ from poc_harness.stories import (
     silence_story,
     ticket_story,
 )
+from poc_harness.story_context import RunClock, RunRecords, StoryContext
 
 T = TypeVar("T")
+C = TypeVar("C", bound=StoryContext)
 VENDOR_ERROR = "vendor error"
 """What an expectation observed when a vendor call failed while it was judged (the vendor's fault)."""
 
@@ -267,15 +274,16 @@ class Trial:
         return bool(run and run.get("seeded_at"))
 
     # --- time -------------------------------------------------------------------------
+    @property
+    def clock(self) -> RunClock:
+        return RunClock(self.adapter, self.clock_mode)
+
     def now(self) -> datetime:
-        return self.adapter.now()
+        return self.clock.now()
 
     def advance_to(self, moment: datetime) -> None:
         """In ``virtual`` mode, move the CRM's clock forward to ``moment``; otherwise time just passes."""
-        if self.clock_mode is ClockMode.VIRTUAL:
-            gap = moment - self.now()
-            if gap > timedelta(0):
-                self.adapter.advance_clock(gap)
+        self.clock.advance_to(moment)
 
     # --- data ---------------------------------------------------------------------------
     @cached_property
@@ -297,6 +305,11 @@ class Trial:
     @cached_property
     def seeder(self) -> Seeder:
         return Seeder(self.adapter, self.ledger, self.run_id, self.tag, self.now)
+
+    @cached_property
+    def records(self) -> RunRecords:
+        """The run's record writer, as the stories see it."""
+        return RunRecords(self.seeder, self.ledger, self.run_id)
 
     @property
     def world(self) -> SeededWorld:
@@ -351,15 +364,15 @@ class Trial:
             self._world = self.seeder.seed(base, lambda lead: None)
             self._truths: dict[str, Any] = {}
             self._story_errors: dict[str, VendorError] = {}
-            self._story("silence", silence_story)
+            self._story("silence", silence_story, self._lead_timeline_context)
             self._world.leads = {k.key: self._world.leads[k.key] for k in self.dataset.leads}
             # every lead has arrived: from here on the stories change records, so a killed run is not resumed
             self.ledger.mark_seeded(self.run_id, datetime.now(UTC))
-            self._story("deals", convert_deals)
-            self._story("forecast", forecast_story)
-            self._story("week", activity_story)
+            self._story("deals", convert_deals, self._deal_context)
+            self._story("forecast", forecast_story, self._forecast_context)
+            self._story("week", activity_story, self._week_context)
             self._count_touches_in_the_week()
-            self._story("tickets", ticket_story)
+            self._story("tickets", ticket_story, self._ticket_context)
             self.advance_to(self.now() + self._settle_margin())
         except BaseException as exc:
             self._timeline_error = exc
@@ -385,11 +398,12 @@ class Trial:
         survey = self.settings.survey_delay_minutes
         return timedelta(minutes=slowest + survey + 1) + LATE_BY + self.tolerance
 
-    def _story(self, name: str, story: Callable[[Trial], Any]) -> None:
-        """Run one story; a vendor error (a capability it lacks, a failed call) is kept and raised to
-        the checks that read this story's truth, the other stories go on.  An outage stops the run."""
+    def _story(self, name: str, story: Callable[[C], Any], context: Callable[[], C]) -> None:
+        """Run one story in the context it needs; a vendor error (a capability it lacks, a failed call) is
+        kept and raised to the checks that read this story's truth, the other stories go on.  An outage
+        stops the run."""
         try:
-            self._truths[name] = story(self)
+            self._truths[name] = story(context())
         except VendorUnreachable:
             raise
         except VendorError as exc:
@@ -403,6 +417,58 @@ class Trial:
             raise self._story_errors[name]
         truth: T = self._truths[name]
         return truth
+
+    # --- what each story sees ------------------------------------------------------------------
+    def _context(self, kind: type[C], **own: Any) -> C:
+        """A story's context: what every story uses, and the story's ``own`` part of the plan."""
+        return kind(
+            adapter=self.adapter,
+            clock=self.clock,
+            records=self.records,
+            tag=self.tag,
+            seed=self.settings.seed,
+            world=self._world,
+            **own,
+        )
+
+    def _lead_timeline_context(self) -> LeadTimelineContext:
+        return self._context(
+            LeadTimelineContext,
+            active=self.cohorts.active,
+            silent=self.cohorts.silent,
+            arrivals=self.arrival_plan(),
+            silence_days=self.silence_days,
+            tolerance=self.tolerance,
+            seed_leads=self.seed_leads,
+        )
+
+    def _deal_context(self) -> DealContext:
+        cohorts = self.cohorts
+        return self._context(DealContext, won=cohorts.won, lost=cohorts.lost, leads=self.dataset.leads)
+
+    def _forecast_context(self) -> ForecastContext:
+        cohorts = self.cohorts
+        return self._context(
+            ForecastContext,
+            won=cohorts.won,
+            lost=cohorts.lost,
+            leads=self.dataset.leads,
+            forecast=cohorts.forecast,
+            deals=lambda: self.deals,
+        )
+
+    def _week_context(self) -> WeekContext:
+        return self._context(WeekContext, converted=self.cohorts.won + self.cohorts.lost)
+
+    def _ticket_context(self) -> TicketContext:
+        return self._context(
+            TicketContext,
+            tickets=self.dataset.tickets,
+            sla=self.config.sla,
+            calendar=self.calendar,
+            survey_delay=timedelta(minutes=self.settings.survey_delay_minutes),
+            tolerance=self.tolerance,
+        )
 
     # --- stories' truths (each story ran once, in the timeline) -------------------------------
     @property

@@ -101,7 +101,7 @@ def _imports(tree: ast.Module, module: str, is_package: bool) -> Iterator[tuple[
                     if isinstance(children, list):
                         yield from visit([child for child in children if isinstance(child, ast.stmt)], when)
                         for child in children:  # except handlers and match cases hold statements
-                            if isinstance(child, ast.excepthandler | ast.match_case):
+                            if isinstance(child, ast.ExceptHandler | ast.match_case):
                                 yield from visit(child.body, when)
 
     yield from visit(tree.body, When.RUNTIME)
@@ -200,7 +200,8 @@ def main() -> int:
     graph = build()
     runtime = graph.circles(When.RUNTIME)
     typing_only = [c for c in graph.circles(When.RUNTIME, When.TYPING) if c not in runtime]
-    for label, circles in (("import circles", runtime), ("closed only by TYPE_CHECKING imports", typing_only)):
+    sections = (("import circles", runtime), ("closed only by TYPE_CHECKING imports", typing_only))
+    for label, circles in sections:
         print(f"{label}: {len(circles)}")
         for circle in circles:
             print(f"  {describe(circle)}")

@@ -49,6 +49,8 @@ class Status(StrEnum):
 
 
 class Verdict(StrEnum):
+    """The run's acceptance decision (a rule's judgement of one expectation is ``rules.Judgement``)."""
+
     ACCEPT = "accept"
     ACCEPT_WITH_CONDITIONS = "accept with conditions"
     REJECT = "reject"

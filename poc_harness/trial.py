@@ -42,7 +42,7 @@ from poc_harness.errors import (
 from poc_harness.lead_plan import TRIAL_DAYS, plan_arrivals
 from poc_harness.ledger import ExpectationRow, Ledger
 from poc_harness.model import Lead
-from poc_harness.rules import Verdict, load_rules
+from poc_harness.rules import Judgement, load_rules
 from poc_harness.seeding import SeededWorld, Seeder
 from poc_harness.stories import (
     LATE_BY,
@@ -111,23 +111,23 @@ class LeadCohorts:
 class Outcome:
     """What settling a check found: judged now, failed among them, still pending."""
 
-    judged: list[tuple[ExpectationRow, Verdict]] = field(default_factory=list)
+    judged: list[tuple[ExpectationRow, Judgement]] = field(default_factory=list)
     pending: list[ExpectationRow] = field(default_factory=list)
 
     not_observed: list[tuple[ExpectationRow, str]] = field(default_factory=list)
     """Expectations the adapter could not see every field of (our gap): left pending, never failed."""
 
     @property
-    def failures(self) -> list[tuple[ExpectationRow, Verdict]]:
-        return [(row, verdict) for row, verdict in self.judged if not verdict.passed]
+    def failures(self) -> list[tuple[ExpectationRow, Judgement]]:
+        return [(row, judgement) for row, judgement in self.judged if not judgement.passed]
 
     def summary(self, limit: int = 5) -> str:
         failed = self.failures
         lines = [f"{len(failed)} of {len(self.judged)} expectations failed"]
-        for row, verdict in failed[:limit]:
+        for row, judgement in failed[:limit]:
             lines.append(
-                f"- {row.rule} on {row.subject}: {verdict.note or 'mismatch'} "
-                f"(expected {verdict.expected}, observed {verdict.observed})"
+                f"- {row.rule} on {row.subject}: {judgement.note or 'mismatch'} "
+                f"(expected {judgement.expected}, observed {judgement.observed})"
             )
         if len(failed) > limit:
             lines.append(f"- ... and {len(failed) - limit} more (see the ledger)")
@@ -545,12 +545,13 @@ class Check:
         outcome = Outcome()
         for row in due:
             try:
-                verdict = self._judge(row)
+                judgement = self._judge(row)
             except NotObserved as exc:
                 outcome.not_observed.append((row, str(exc)))
                 continue
-            trial.ledger.judge(row.id, verdict.passed, verdict.evidence(), trial.run_id, datetime.now(UTC))
-            outcome.judged.append((row, verdict))
+            evidence = judgement.evidence()
+            trial.ledger.judge(row.id, judgement.passed, evidence, trial.run_id, datetime.now(UTC))
+            outcome.judged.append((row, judgement))
         outcome.pending = [
             row
             for row in trial.ledger.pending(trial.vendor, self.check_id)
@@ -564,10 +565,10 @@ class Check:
             )
         return outcome
 
-    def _judge(self, row: ExpectationRow) -> Verdict:
+    def _judge(self, row: ExpectationRow) -> Judgement:
         try:
             return self.trial.rules[row.rule](self.trial.adapter, row.subject, row.params)
         except CapabilityMissing as exc:
-            return Verdict(False, expected=row.rule, observed="capability missing", note=f"finding: {exc}")
+            return Judgement(False, expected=row.rule, observed="capability missing", note=f"finding: {exc}")
         except VendorError as exc:
-            return Verdict(False, expected=row.rule, observed=VENDOR_ERROR, note=str(exc))
+            return Judgement(False, expected=row.rule, observed=VENDOR_ERROR, note=str(exc))

@@ -19,7 +19,7 @@ from poc_harness.adapter import CRMAdapter, WebhookEvent
 from poc_harness.config import load_config
 from poc_harness.errors import ConfigError
 from poc_harness.model import Lead, LeadSource
-from poc_harness.rules import Rule, Verdict
+from poc_harness.rules import Judgement, Rule
 from poc_harness.rules.integrations import webhook_names_record, webhook_retried, webhook_signed
 from poc_harness.webhooks import UnverifiedPayload, WebhookReceiver, verify
 
@@ -204,7 +204,7 @@ def _params(*deliveries: dict[str, Any]) -> dict[str, Any]:
     return {"event": "lead.created", "record_id": "LE1", "wait_s": 1.0, "deliveries": list(deliveries)}
 
 
-def _judge(rule: Rule, params: dict[str, Any]) -> Verdict:
+def _judge(rule: Rule, params: dict[str, Any]) -> Judgement:
     return rule(cast(CRMAdapter, None), "LE1", params)  # the webhook rules never call the adapter
 
 

@@ -1,6 +1,6 @@
 """Rules: how one expectation stored in the ledger is judged against the vendor's CRM.
 
-A rule is a function ``(adapter, subject, params) -> Verdict``, registered by name, so
+A rule is a function ``(adapter, subject, params) -> Judgement``, registered by name, so
 an expectation filed tonight can be judged by next week's run (the ``wall`` clock).
 """
 
@@ -14,7 +14,10 @@ from poc_harness.adapter import CRMAdapter
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Judgement:
+    """A rule's judgement of one expectation: passed or not, what was expected and observed, and why.
+    (The run's overall decision is ``poc_harness.grading.Verdict``.)"""
+
     passed: bool
     expected: Any
     observed: Any
@@ -25,7 +28,7 @@ class Verdict:
         return {"expected": self.expected, "observed": self.observed, "note": self.note, **self.extra}
 
 
-Rule = Callable[[CRMAdapter, str, dict[str, Any]], Verdict]
+Rule = Callable[[CRMAdapter, str, dict[str, Any]], Judgement]
 RULES: dict[str, Rule] = {}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from poc_harness import warehouse
 from poc_harness.adapter import CRMAdapter, RecordKind
 from poc_harness.model import utc_iso
-from poc_harness.rules import Verdict, rule
+from poc_harness.rules import Judgement, rule
 
 SHOWN = 3
 
@@ -28,8 +28,8 @@ def _about(params: dict[str, Any]) -> list[dict[str, Any]]:
     return [d for d in params["deliveries"] if d["verified"] and d.get("notice") == wanted]
 
 
-def _none_arrived(params: dict[str, Any], expected: str) -> Verdict:
-    return Verdict(
+def _none_arrived(params: dict[str, Any], expected: str) -> Judgement:
+    return Judgement(
         False,
         expected=expected,
         observed="no delivery",
@@ -38,7 +38,7 @@ def _none_arrived(params: dict[str, Any], expected: str) -> Verdict:
 
 
 @rule("webhook_signed")
-def webhook_signed(adapter: CRMAdapter, subject: str, params: dict[str, Any]) -> Verdict:
+def webhook_signed(adapter: CRMAdapter, subject: str, params: dict[str, Any]) -> Judgement:
     """Every delivery the receiver got verified: signed with the shared secret, timestamp fresh."""
     deliveries = params["deliveries"]
     expected = "every delivery signed with the shared secret, with a fresh timestamp"
@@ -47,7 +47,7 @@ def webhook_signed(adapter: CRMAdapter, subject: str, params: dict[str, Any]) ->
     failed = [d for d in deliveries if not d["verified"]]
     reasons = sorted({d["reason"] for d in failed})
     note = f"{len(failed)} of {len(deliveries)} deliveries failed verification: {'; '.join(reasons)}"
-    return Verdict(
+    return Judgement(
         not failed,
         expected=expected,
         observed=f"{len(deliveries) - len(failed)} of {len(deliveries)} verified",
@@ -56,7 +56,7 @@ def webhook_signed(adapter: CRMAdapter, subject: str, params: dict[str, Any]) ->
 
 
 @rule("webhook_names_record")
-def webhook_names_record(adapter: CRMAdapter, subject: str, params: dict[str, Any]) -> Verdict:
+def webhook_names_record(adapter: CRMAdapter, subject: str, params: dict[str, Any]) -> Judgement:
     """A verified delivery reports the event the harness caused, about the record it created."""
     deliveries = params["deliveries"]
     expected = f"{params['event']} about {params['record_id']}"
@@ -64,17 +64,17 @@ def webhook_names_record(adapter: CRMAdapter, subject: str, params: dict[str, An
         return _none_arrived(params, expected)
     seen = [d["notice"] for d in deliveries if d["verified"] and d.get("notice")]
     if _about(params):
-        return Verdict(True, expected=expected, observed=expected)
+        return Judgement(True, expected=expected, observed=expected)
     if not seen:
         note = "no delivery verified, and an unverified payload is not trusted"
     else:
         note = "the verified payloads name other events or records"
     shown = [f"{n['event']} about {n['record_id']}" for n in seen[:SHOWN]]
-    return Verdict(False, expected=expected, observed=shown or "nothing trusted", note=note)
+    return Judgement(False, expected=expected, observed=shown or "nothing trusted", note=note)
 
 
 @rule("webhook_retried")
-def webhook_retried(adapter: CRMAdapter, subject: str, params: dict[str, Any]) -> Verdict:
+def webhook_retried(adapter: CRMAdapter, subject: str, params: dict[str, Any]) -> Judgement:
     """After the receiver answered the first delivery 500, the vendor delivered the same event again,
     under the same event id, and the retry verified."""
     expected = "a retry after the 500, under the same event id"
@@ -82,7 +82,7 @@ def webhook_retried(adapter: CRMAdapter, subject: str, params: dict[str, Any]) -
         return _none_arrived(params, expected)
     ours = _about(params)
     if not ours:
-        return Verdict(
+        return Judgement(
             False,
             expected=expected,
             observed="nothing trusted",
@@ -94,16 +94,16 @@ def webhook_retried(adapter: CRMAdapter, subject: str, params: dict[str, Any]) -
     retried = [event for event, answers in attempts.items() if len(answers) >= 2 and answers[0] >= 500]
     observed = {event: answers for event, answers in attempts.items()}
     if retried:
-        return Verdict(True, expected=expected, observed=observed)
+        return Judgement(True, expected=expected, observed=observed)
     if len(attempts) > 1:
         note = f"each of the {len(attempts)} deliveries came with a new event id: a retry must keep it"
     else:
         note = f"no retry within {params['wait_s']:g} s of the 500"
-    return Verdict(False, expected=expected, observed=observed, note=note)
+    return Judgement(False, expected=expected, observed=observed, note=note)
 
 
 @rule("dwh_export")
-def dwh_export(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+def dwh_export(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Judgement:
     """The vendor's bulk export of the run's records, loaded into Parquet and read back, has exactly the
     ledger's records per kind (by vendor id) and the ledger's sum of lead estimated values."""
     folder = Path(params["dir"])
@@ -132,7 +132,7 @@ def dwh_export(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict
     if RecordKind.LEAD.value in params["kinds"] and value_sum != want_sum:
         shown = "no numeric estimated_value column" if value_sum is None else f"{value_sum:,.0f}"
         problems.append(f"sum of lead estimated_value {shown} instead of {want_sum:,.0f}")
-    return Verdict(
+    return Judgement(
         not problems,
         expected={"rows": expected_rows, "lead_value_sum": want_sum},
         observed={"rows": observed_rows, "lead_value_sum": value_sum},
@@ -142,7 +142,7 @@ def dwh_export(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict
 
 
 @rule("call_logged")
-def call_logged(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verdict:
+def call_logged(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Judgement:
     """The call the harness logged through the vendor's API is on the lead's timeline exactly once, with
     the same number, direction and duration, started within the tolerance.  A read-back of our own write:
     it proves the CRM keeps a logged call, never that a VoIP connector works (see the connector rule)."""
@@ -167,10 +167,10 @@ def call_logged(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Ve
     ] or f"{len(calls)} call(s), none from {params['number']}"
     if len(same) != 1:
         note = f"{len(same)} {params['direction']} calls from {params['number']} on the lead, not one"
-        return Verdict(False, expected=expected, observed=observed, note=note)
+        return Judgement(False, expected=expected, observed=observed, note=note)
     call, wrong = same[0], []
     if call.duration_seconds != params["duration_seconds"]:
         wrong.append(f"duration {call.duration_seconds} s instead of {params['duration_seconds']} s")
     if abs(call.started_at - started) > tolerance:
         wrong.append(f"started at {utc_iso(call.started_at)} instead of {utc_iso(started)}")
-    return Verdict(not wrong, expected=expected, observed=observed, note="; ".join(wrong))
+    return Judgement(not wrong, expected=expected, observed=observed, note="; ".join(wrong))

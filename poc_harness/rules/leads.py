@@ -10,7 +10,7 @@ from poc_harness.adapter import CRMAdapter, Observed
 from poc_harness.buyer_calendar import BuyerCalendar
 from poc_harness.errors import NotObserved
 from poc_harness.model import DealStage, TaskView, utc_iso
-from poc_harness.rules import Verdict, rule
+from poc_harness.rules import Judgement, rule
 
 
 def _seconds(params: dict[str, Any], name: str) -> timedelta:
@@ -18,7 +18,7 @@ def _seconds(params: dict[str, Any], name: str) -> timedelta:
 
 
 @rule("lead_owned")
-def lead_owned(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verdict:
+def lead_owned(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Judgement:
     """The lead has an owner, one of the sales team's reps (``pool``), never the API user."""
     lead = adapter.get_lead(lead_id)
     pool: list[str] = params["pool"]
@@ -31,7 +31,7 @@ def lead_owned(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Ver
         note = f"owner {owner} is not one of the sales team's reps"
     else:
         note = ""
-    return Verdict(
+    return Judgement(
         not note,
         expected=f"an owner among the sales team ({len(pool)} reps)",
         observed=owner or "no owner",
@@ -41,7 +41,7 @@ def lead_owned(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Ver
 
 
 @rule("assignment_spread")
-def assignment_spread(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+def assignment_spread(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Judgement:
     """Leads spread by the buyer's rule: ``round_robin``, the counts of the active reps (this run's
     reps, and any pool rep that got a lead) differ by at most one; ``any``, any spread."""
     pool = set(params["pool"])
@@ -53,7 +53,7 @@ def assignment_spread(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> 
     spread = (max(counts.values()) - min(counts.values())) if counts else 0
     passed = params["rule"] == "any" or spread <= 1
     note = "" if passed else f"lead counts per rep differ by {spread} (round robin allows 1)"
-    return Verdict(
+    return Judgement(
         passed,
         expected=f"{params['rule']} assignment",
         observed=dict(sorted(counts.items())),
@@ -62,7 +62,7 @@ def assignment_spread(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> 
 
 
 @rule("followups")
-def followups(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verdict:
+def followups(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Judgement:
     """Exactly one automatic follow-up task per offset (calendar or working days after arrival), each
     due within tolerance, linked to the lead and owned by the lead's owner."""
     arrived = datetime.fromisoformat(params["arrived_at"])
@@ -98,7 +98,7 @@ def followups(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verd
             problems.append(f"task(s) owned by {', '.join(strangers)}, not the lead's owner {owner}")
     elif not problems:
         raise NotObserved(f"the follow-up task's owner is not observed by the {adapter.name} adapter")
-    return Verdict(
+    return Judgement(
         not problems,
         expected={"due": [utc_iso(w) for w in wanted], "owner": owner, "lead": lead_id},
         observed=[
@@ -109,7 +109,7 @@ def followups(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verd
 
 
 @rule("silence_alert")
-def silence_alert(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verdict:
+def silence_alert(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Judgement:
     """Exactly one silence alert, ``days`` after the last activity (or the arrival), no earlier and no
     later than the tolerance; none before (activity of any kind by any rep resets the timer)."""
     since = datetime.fromisoformat(params["since"])
@@ -130,7 +130,7 @@ def silence_alert(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> 
         problems.append("no silence alert raised")
     elif not on_time and not problems:
         problems.append("no alert in the window")
-    return Verdict(
+    return Judgement(
         not problems,
         expected=f"one alert between {utc_iso(due)} and {utc_iso(latest)}",
         observed=[utc_iso(a) for a in alerts] or "no alert",
@@ -140,7 +140,7 @@ def silence_alert(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> 
 
 
 @rule("deal_history")
-def deal_history(adapter: CRMAdapter, deal_id: str, params: dict[str, Any]) -> Verdict:
+def deal_history(adapter: CRMAdapter, deal_id: str, params: dict[str, Any]) -> Judgement:
     """The deal reached its final stage, kept every stage in order, carries the negotiated amount (not the
     lead's estimate) and is linked to its lead: required where the adapter reads the link
     (``observes``), judged wherever a link is shown, *not observed* (never passed as proven) otherwise."""
@@ -167,7 +167,7 @@ def deal_history(adapter: CRMAdapter, deal_id: str, params: dict[str, Any]) -> V
         estimate = params.get("estimate")
         was = " (the lead's estimate)" if estimate is not None and deal.amount == int(estimate) else ""
         problems.append(f"amount {deal.amount}{was} instead of the negotiated {params['amount']}")
-    return Verdict(
+    return Judgement(
         not problems,
         expected=[s.value for s in wanted],
         observed=[s.value for s in stages],

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from poc_harness.adapter import CRMAdapter
-from poc_harness.rules import Verdict, rule
+from poc_harness.rules import Judgement, rule
 from poc_harness.rules.display import approx, percent, shown_right
 
 CURRENCY_ROUNDING = 0.5  # an amount shown in whole currency units
@@ -22,7 +22,7 @@ def _period(params: dict[str, Any]) -> tuple[datetime, datetime]:
     return datetime.fromisoformat(params["start"]), datetime.fromisoformat(params["end"])
 
 
-def _rate_verdict(counts: dict[str, int], part: str, whole: str, figure: dict[str, Any]) -> Verdict:
+def _rate_verdict(counts: dict[str, int], part: str, whole: str, figure: dict[str, Any]) -> Judgement:
     """Counts exact; ``rate_pct`` the exact ``part`` / ``whole`` rate as the CRM displays it."""
     exact = percent(counts[part], counts[whole])
     expected = {**counts, "rate_pct": approx(exact, 4)}
@@ -31,7 +31,7 @@ def _rate_verdict(counts: dict[str, int], part: str, whole: str, figure: dict[st
     ]
     if not shown_right(figure["rate_pct"], exact):
         wrong.append(f"rate_pct {figure['rate_pct']} is not {float(exact):.4f} % as displayed")
-    return Verdict(not wrong, expected=expected, observed=figure, note="; ".join(wrong))
+    return Judgement(not wrong, expected=expected, observed=figure, note="; ".join(wrong))
 
 
 def _compare(expected: dict[str, Any], observed: dict[str, Any], tolerances: dict[str, float]) -> list[str]:
@@ -44,13 +44,13 @@ def _compare(expected: dict[str, Any], observed: dict[str, Any], tolerances: dic
     return wrong
 
 
-def _verdict(expected: dict[str, Any], observed: dict[str, Any], tolerances: dict[str, float]) -> Verdict:
+def _verdict(expected: dict[str, Any], observed: dict[str, Any], tolerances: dict[str, float]) -> Judgement:
     wrong = _compare(expected, observed, tolerances)
-    return Verdict(not wrong, expected=expected, observed=observed, note="; ".join(wrong))
+    return Judgement(not wrong, expected=expected, observed=observed, note="; ".join(wrong))
 
 
 @rule("report_conversion")
-def report_conversion(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+def report_conversion(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Judgement:
     """Leads in the period and how many of them were won (open and lost deals are not), exactly."""
     figure = adapter.report_conversion(*_period(params), tag)
     counts = {"leads": int(params["leads"]), "won": int(params["won"])}
@@ -58,7 +58,7 @@ def report_conversion(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> 
 
 
 @rule("report_first_response")
-def report_first_response(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+def report_first_response(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Judgement:
     minutes: list[float] = params["minutes"]
     figure = adapter.report_first_response(*_period(params), tag)
     expected = {
@@ -71,7 +71,7 @@ def report_first_response(adapter: CRMAdapter, tag: str, params: dict[str, Any])
 
 
 @rule("report_weekly_activity")
-def report_weekly_activity(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+def report_weekly_activity(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Judgement:
     figure = adapter.report_weekly_activity(datetime.fromisoformat(params["week_start"]), tag)
     kinds = ("call", "meeting", "email", "tasks_done")
     expected = {rep: {k: counts.get(k, 0) for k in kinds} for rep, counts in params["reps"].items()}
@@ -85,7 +85,7 @@ def report_weekly_activity(adapter: CRMAdapter, tag: str, params: dict[str, Any]
     wrong += [
         f"rep {rep} not in the ledger: {counts}" for rep, counts in observed.items() if rep not in expected
     ]
-    return Verdict(
+    return Judgement(
         not wrong and bool(expected),
         expected=expected,
         observed=observed,
@@ -94,7 +94,7 @@ def report_weekly_activity(adapter: CRMAdapter, tag: str, params: dict[str, Any]
 
 
 @rule("report_sla_compliance")
-def report_sla_compliance(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+def report_sla_compliance(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Judgement:
     """Tickets closed in the period and how many met both targets, exactly."""
     figure = adapter.report_sla_compliance(*_period(params), tag)
     counts = {"tickets": int(params["tickets"]), "met": int(params["met"])}
@@ -102,7 +102,7 @@ def report_sla_compliance(adapter: CRMAdapter, tag: str, params: dict[str, Any])
 
 
 @rule("report_forecast")
-def report_forecast(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+def report_forecast(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Judgement:
     """The forecast, as read, equals the pipeline the harness knew at that moment (committed deals closing
     in the period plus what was already won in it, at negotiated amounts); it is within ±tolerance % of
     the amount actually won; and the CRM now reports that won amount itself."""
@@ -118,7 +118,7 @@ def report_forecast(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Ve
         problems.append(f"forecast {forecast:,.0f} is {error_pct:+.1f} % off the actual won {actual:,.0f}")
     if abs(figure.won_amount - actual) > CURRENCY_ROUNDING:
         problems.append(f"the CRM reports {figure.won_amount:,.0f} won, the ledger {actual:,.0f}")
-    return Verdict(
+    return Judgement(
         not problems,
         expected={"at_read": at_read, "actual_won": actual, "max_error_pct": params["tolerance_pct"]},
         observed={"forecast": forecast, "error_pct": round(error_pct, 2), "won_reported": figure.won_amount},

@@ -12,21 +12,21 @@ from typing import Any
 from poc_harness.adapter import PRIVILEGED_ROLES, CRMAdapter, RecordKind
 from poc_harness.errors import CapabilityMissing
 from poc_harness.model import AuditAction, utc_iso
-from poc_harness.rules import Verdict, rule
+from poc_harness.rules import Judgement, rule
 from poc_harness.saml import inspect_sp_metadata
 
 
 @rule("lead_title")
-def lead_title(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Verdict:
+def lead_title(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Judgement:
     """The lead's title is ``title`` (a change that was refused left it as it was)."""
     lead = adapter.get_lead(lead_id)
     if lead.title is None:
         raise CapabilityMissing(f"the {adapter.name} adapter does not read a lead's title")
-    return Verdict(lead.title == params["title"], expected=params["title"], observed=lead.title)
+    return Judgement(lead.title == params["title"], expected=params["title"], observed=lead.title)
 
 
 @rule("access_cell")
-def access_cell(adapter: CRMAdapter, record_id: str, params: dict[str, Any]) -> Verdict:
+def access_cell(adapter: CRMAdapter, record_id: str, params: dict[str, Any]) -> Judgement:
     """The rep got what the cell expects (allowed on their own team's record, refused on another team's),
     and an update or delete took effect exactly when allowed (as the API user read the record back)."""
     cell = f"{params['kind']} x {params['operation']} on {params['team']} record"
@@ -39,7 +39,7 @@ def access_cell(adapter: CRMAdapter, record_id: str, params: dict[str, Any]) -> 
     note = f"{cell}: {'; '.join(problems)}" if problems else ""
     if not problems and applied is None and left:
         note = f"{cell}: {left}"  # what the write left could not be read back
-    return Verdict(
+    return Judgement(
         not problems,
         expected=expected,
         observed=observed + (f" ({left})" if left else ""),
@@ -49,13 +49,13 @@ def access_cell(adapter: CRMAdapter, record_id: str, params: dict[str, Any]) -> 
 
 
 @rule("refused_without_credentials")
-def refused_without_credentials(adapter: CRMAdapter, path: str, params: dict[str, Any]) -> Verdict:
+def refused_without_credentials(adapter: CRMAdapter, path: str, params: dict[str, Any]) -> Judgement:
     """The endpoint answers 401 or 403 to a request with no token, or with a made-up one."""
     token = None if params["credential"] == "no token" else f"poc-garbage-{secrets.token_urlsafe(18)}"
     status = adapter.call_anonymously(params["method"], path, token)
     where = f"{params['method']} {params['route']} with {params['credential']}"
     refused = status in (401, 403)
-    return Verdict(
+    return Judgement(
         refused,
         expected="HTTP 401 or 403",
         observed=f"HTTP {status}",
@@ -65,12 +65,12 @@ def refused_without_credentials(adapter: CRMAdapter, path: str, params: dict[str
 
 
 @rule("self_registered_role")
-def self_registered_role(adapter: CRMAdapter, user_id: str, params: dict[str, Any]) -> Verdict:
+def self_registered_role(adapter: CRMAdapter, user_id: str, params: dict[str, Any]) -> Judgement:
     """A user registered anonymously asking for a privileged role did not get one (or was not made)."""
     asked = params["requested"]
     role = adapter.user_role(user_id) if user_id else None
     observed = f"asked {asked}: " + ("the sign-up was refused" if role is None else f"got {role}")
-    return Verdict(
+    return Judgement(
         role not in PRIVILEGED_ROLES,
         expected=f"asked {asked}: refused, or a role other than {', '.join(sorted(PRIVILEGED_ROLES))}",
         observed=observed,
@@ -79,7 +79,7 @@ def self_registered_role(adapter: CRMAdapter, user_id: str, params: dict[str, An
 
 
 @rule("audit_entry")
-def audit_entry(adapter: CRMAdapter, record_id: str, params: dict[str, Any]) -> Verdict:
+def audit_entry(adapter: CRMAdapter, record_id: str, params: dict[str, Any]) -> Judgement:
     """The audit log shows the write: its action on the record, by the actor, at its time ± tolerance.
     The n-th write of one action on one record by one actor (``nth``) needs n such entries: an update
     and a conversion of the same lead are two entries, not one."""
@@ -97,15 +97,15 @@ def audit_entry(adapter: CRMAdapter, record_id: str, params: dict[str, Any]) -> 
         note = f"no {action.value} entry" if not same else f"{action.value} entry with another actor or time"
     elif len(matches) < nth:
         note = f"{len(matches)} {action.value} entries for {nth} writes"
-    return Verdict(len(matches) >= nth, expected=expected, observed=observed or "no entries", note=note)
+    return Judgement(len(matches) >= nth, expected=expected, observed=observed or "no entries", note=note)
 
 
 @rule("audit_retention")
-def audit_retention(adapter: CRMAdapter, _: str, params: dict[str, Any]) -> Verdict:
+def audit_retention(adapter: CRMAdapter, _: str, params: dict[str, Any]) -> Judgement:
     """The vendor's settings keep the audit log at least ``min_days`` days."""
     settings = adapter.audit_settings()
     wanted = int(params["min_days"])
-    return Verdict(
+    return Judgement(
         settings.retention_days >= wanted,
         expected=f">= {wanted} days",
         observed=f"{settings.retention_days} days",
@@ -114,10 +114,10 @@ def audit_retention(adapter: CRMAdapter, _: str, params: dict[str, Any]) -> Verd
 
 
 @rule("saml_sp_metadata")
-def saml_sp_metadata(adapter: CRMAdapter, _: str, params: dict[str, Any]) -> Verdict:
+def saml_sp_metadata(adapter: CRMAdapter, _: str, params: dict[str, Any]) -> Judgement:
     """The SAML 2.0 SP metadata is valid, names an entityID and an HTTP-POST consumer over https."""
     report = inspect_sp_metadata(adapter.saml_sp_metadata())
-    return Verdict(
+    return Judgement(
         report.valid,
         expected="valid SAML 2.0 SP metadata: entityID, HTTP-POST assertion consumer service over https",
         observed="valid" if report.valid else "; ".join(report.problems),

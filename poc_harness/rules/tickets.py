@@ -8,7 +8,7 @@ from typing import Any
 
 from poc_harness.adapter import CRMAdapter, Observed
 from poc_harness.model import utc_iso
-from poc_harness.rules import Verdict, rule
+from poc_harness.rules import Judgement, rule
 from poc_harness.rules.display import approx, percent, shown_right
 
 
@@ -22,7 +22,7 @@ def nps_exact(scores: list[int]) -> Fraction:
 
 
 @rule("sla_flags")
-def sla_flags(adapter: CRMAdapter, ticket_id: str, params: dict[str, Any]) -> Verdict:
+def sla_flags(adapter: CRMAdapter, ticket_id: str, params: dict[str, Any]) -> Judgement:
     """The ticket's breach flags say what the ledger knows: late answers breached, timely ones not."""
     ticket = adapter.get_ticket(ticket_id)
     expected = {"first_response_breached": params["first_breached"]}
@@ -35,17 +35,17 @@ def sla_flags(adapter: CRMAdapter, ticket_id: str, params: dict[str, Any]) -> Ve
         if wrong
         else ""
     )
-    return Verdict(not wrong, expected=expected, observed=observed, note=note)
+    return Judgement(not wrong, expected=expected, observed=observed, note=note)
 
 
 @rule("first_response_time")
-def first_response_time(adapter: CRMAdapter, ticket_id: str, params: dict[str, Any]) -> Verdict:
+def first_response_time(adapter: CRMAdapter, ticket_id: str, params: dict[str, Any]) -> Judgement:
     """The CRM's first response is the ledger's first public reply (± tolerance); a ticket nobody replied
     to has none (an internal note or the close is not a response)."""
     ticket = adapter.get_ticket(ticket_id)
     if params.get("replied_at") is None:
         shown = ticket.first_response_at
-        return Verdict(
+        return Judgement(
             shown is None,
             expected="no first response (no public reply)",
             observed=utc_iso(shown) if shown else None,
@@ -54,11 +54,11 @@ def first_response_time(adapter: CRMAdapter, ticket_id: str, params: dict[str, A
     truth = datetime.fromisoformat(params["replied_at"]) - datetime.fromisoformat(params["opened_at"])
     expected = round(truth.total_seconds() / 60, 2)
     if ticket.first_response_at is None:
-        return Verdict(False, expected=expected, observed=None, note="the CRM recorded no first response")
+        return Judgement(False, expected=expected, observed=None, note="the CRM recorded no first response")
     seen = ticket.first_response_at - ticket.created_at
     passed = abs(seen - truth) <= timedelta(seconds=float(params["tolerance_s"]))
     note = "" if passed else f"first response {seen} after opening, the ledger says {truth}"
-    return Verdict(passed, expected=expected, observed=round(seen.total_seconds() / 60, 2), note=note)
+    return Judgement(passed, expected=expected, observed=round(seen.total_seconds() / 60, 2), note=note)
 
 
 def _closes(params: dict[str, Any]) -> list[datetime]:
@@ -70,7 +70,7 @@ def _closes(params: dict[str, Any]) -> list[datetime]:
 
 
 @rule("survey_on_close")
-def survey_on_close(adapter: CRMAdapter, ticket_id: str, params: dict[str, Any]) -> Verdict:
+def survey_on_close(adapter: CRMAdapter, ticket_id: str, params: dict[str, Any]) -> Judgement:
     """Each close sends exactly one NPS invitation, within the delay, to the ticket's requester (a reopened
     ticket closed again gets one more); a ticket never closed gets none.  A recipient the adapter cannot
     read is *not observed*: the rest is judged, the recipient is not passed as proven."""
@@ -98,11 +98,12 @@ def survey_on_close(adapter: CRMAdapter, ticket_id: str, params: dict[str, Any])
         extra = {"not_observed": ["survey recipient"]}
     expected = {"surveys": len(closes), "by": [utc_iso(c + delay) for c in closes], "to": requester}
     observed = {"sent": [utc_iso(s) for s in sent], "to": sorted({str(i.contact_id) for i in invites})}
-    return Verdict(not problems, expected=expected, observed=observed, note="; ".join(problems), extra=extra)
+    note = "; ".join(problems)
+    return Judgement(not problems, expected=expected, observed=observed, note=note, extra=extra)
 
 
 @rule("nps")
-def nps(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
+def nps(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Judgement:
     """The CRM's NPS counts the answered surveys only and equals the NPS of the recorded scores, exactly
     as the CRM displays it (display rounding is not a tolerance)."""
     scores: list[int] = params["scores"]
@@ -117,4 +118,4 @@ def nps(adapter: CRMAdapter, tag: str, params: dict[str, Any]) -> Verdict:
         problems.append(f"NPS {figure.nps} is not {float(exact):.4f} as displayed")
     if not scores:
         problems.append("no survey could be answered: no NPS to check")
-    return Verdict(not problems, expected=expected, observed=observed, note="; ".join(problems))
+    return Judgement(not problems, expected=expected, observed=observed, note="; ".join(problems))

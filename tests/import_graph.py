@@ -8,8 +8,8 @@ Each module's imports are parsed with ``ast`` and sorted by when they run:
 
 A circle is a strongly connected group of modules (or one module importing itself). ``runtime`` circles
 are real import circles; ``typing`` circles need a ``TYPE_CHECKING`` import to close and are listed apart.
-Importing ``a.b.c`` also initialises ``a`` and ``a.b``: those packages count as imported too (unless they
-contain the importer, which is then being initialised anyway).
+Importing ``a.b.c`` also initialises ``a`` and ``a.b``: those packages count as imported too, unless they
+contain the importer (then being initialised anyway) and the import does not name them.
 
 Run ``python -m tests.import_graph`` to list the circles.
 """
@@ -72,10 +72,14 @@ def build(root: Path = ROOT, packages: Iterable[str] = PACKAGES) -> ImportGraph:
     graph = ImportGraph(modules)
     for name, path in modules.items():
         is_package = path.name == "__init__.py"
-        for when, target in _imports(ast.parse(path.read_text(), str(path)), name, is_package):
-            for module in _resolve(target, modules):
-                if module != name and not name.startswith(f"{module}."):
-                    graph.edges.setdefault(when, {}).setdefault(name, set()).add(module)
+        for when, dotted in _imports(ast.parse(path.read_text(), str(path)), name, is_package):
+            target = _known_prefix(dotted, modules)
+            if target is None:
+                continue
+            packages = _packages(target, modules)
+            # the importer's own packages are being initialised already: only a named one counts
+            found = {target} | {package for package in packages if not name.startswith(f"{package}.")}
+            graph.edges.setdefault(when, {}).setdefault(name, set()).update(found - {name})
     return graph
 
 
@@ -121,14 +125,21 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _resolve(dotted: str, modules: dict[str, Path]) -> list[str]:
-    """The modules of ours that importing ``dotted`` runs: the longest known prefix and its packages."""
+def _known_prefix(dotted: str, modules: dict[str, Path]) -> str | None:
+    """The module of ours that importing ``dotted`` names: its longest known prefix (``from a import b``
+    names ``a`` when ``b`` is not a module)."""
     parts = dotted.split(".")
     for end in range(len(parts), 0, -1):
         name = ".".join(parts[:end])
         if name in modules:
-            return [".".join(parts[:n]) for n in range(1, end + 1) if ".".join(parts[:n]) in modules]
-    return []
+            return name
+    return None
+
+
+def _packages(module: str, modules: dict[str, Path]) -> list[str]:
+    """The packages importing ``module`` initialises first."""
+    parts = module.split(".")
+    return [".".join(parts[:n]) for n in range(1, len(parts)) if ".".join(parts[:n]) in modules]
 
 
 def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:

@@ -85,3 +85,8 @@ def test_importing_a_submodule_initialises_its_packages(tmp_path: Path) -> None:
     assert graph.imports("other.x", When.RUNTIME) == {"pkg", "pkg.a"}
     assert graph.imports("pkg.a", When.RUNTIME) == set()
     assert graph.circles(When.RUNTIME) == []
+
+
+def test_a_package_importing_a_module_that_imports_the_package_is_a_circle(tmp_path: Path) -> None:
+    _write(tmp_path, {"pkg/__init__.py": "from pkg import a\n", "pkg/a.py": "from pkg import helper\n"})
+    assert [describe(c) for c in build(tmp_path, ["pkg"]).circles(When.RUNTIME)] == ["pkg -> pkg.a -> pkg"]

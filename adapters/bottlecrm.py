@@ -299,6 +299,7 @@ class BottleCRMAdapter(CRMAdapter):
         self._skew = timedelta(0)
         self.http = VendorHTTP("bottlecrm", options.base_url, timeout=options.timeout)
         self._base_url = options.base_url
+        self._timeout = options.timeout
 
     def close(self) -> None:
         self.http.close()
@@ -315,7 +316,7 @@ class BottleCRMAdapter(CRMAdapter):
         self._token = self._login()
         path = COLLECTIONS[RecordKind.LEAD].path
         read = LoadRequest(f"GET {path}{{id}}/", "GET", lambda n: f"{path}{leads[n % len(leads)]}/")
-        client = LoadClient(self._base_url, {"Authorization": f"JWT {self._token}"}, self.options.timeout)
+        client = LoadClient(self._base_url, {"Authorization": f"JWT {self._token}"}, self._timeout)
         return LoadTargets([read], [], client)
 
     # --- transport: login, JWT header, one new login on 401, Date header --------------------------

@@ -584,8 +584,8 @@ class OdooAdapter(CRMAdapter):
                 if first and first["reached_datetime"]
                 else None,
                 closed_at=odoo_time(row["close_date"]) if row["close_date"] else None,
-                first_response_breached=bool(first) and first["status"] == "failed",
-                resolution_breached=bool(resolve) and resolve["status"] == "failed",
+                first_response_breached=first["status"] == "failed" if first else False,
+                resolution_breached=resolve["status"] == "failed" if resolve else False,
             )
 
     def _helpdesk_stage(self, name: str) -> int:

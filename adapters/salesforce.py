@@ -630,7 +630,8 @@ class SalesforceAdapter(CRMAdapter):
         """One change per stage reached: repeated stages (an amount edit) and unmapped stages are skipped."""
         changes: list[StageChange] = []
         for row in rows:
-            stage = self._stage_of.get(row.get("StageName"))
+            name = row.get("StageName")
+            stage = self._stage_of.get(name) if isinstance(name, str) else None
             if stage is not None and (not changes or changes[-1].stage is not stage):
                 changes.append(_parse(StageChange, {"stage": stage, "at": row.get("CreatedDate")}, "history"))
         return changes

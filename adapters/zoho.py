@@ -627,7 +627,7 @@ class ZohoAdapter(CRMAdapter):
         ]
         changes: list[StageChange] = []
         for item in sorted(dated, key=lambda entry: entry.at):
-            stage = self._stage_of.get(item.stage)
+            stage = self._stage_of.get(item.stage) if item.stage is not None else None
             if stage is not None and (not changes or changes[-1].stage is not stage):
                 changes.append(StageChange(stage=stage, at=item.at))
         return changes

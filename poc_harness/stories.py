@@ -8,6 +8,7 @@ truths, so every story runs once per trial, in the fixed order of ``Trial.timeli
 
 from __future__ import annotations
 
+import functools
 import heapq
 import random
 from dataclasses import dataclass, field
@@ -356,7 +357,7 @@ def activity_story(trial: Trial) -> WeekTruth:
                 RecordKind.ACTIVITY,
                 activity,
                 f"weekly-{kind.value}-{key}",
-                lambda lead_id=lead_id, a=activity: trial.adapter.log_activity(lead_id, a),
+                functools.partial(trial.adapter.log_activity, lead_id, activity),
             )
         if trial.adapter.has(Capability.FOLLOWUP_TASKS) and index % 2 == 0:
             tasks = sorted(trial.adapter.lead_tasks(lead_id), key=lambda task: task.due_at)

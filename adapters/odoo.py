@@ -70,7 +70,7 @@ from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from poc_harness.adapter import (
     SECURITY_PROBES_UNPORTED,
@@ -78,8 +78,8 @@ from poc_harness.adapter import (
     Capability,
     CRMAdapter,
     RecordKind,
-    known_time_zone,
 )
+from poc_harness.adapter_options import time_zone_option
 from poc_harness.answers import dedupe_history, reading
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
@@ -149,10 +149,7 @@ class OdooOptions(AdapterOptions):
     closed_stage: str = "Solved"
     timezone: str = "UTC"
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return known_time_zone(value)
+    _known_zone = time_zone_option("timezone")
 
 
 def error_detail(response: httpx.Response) -> str:

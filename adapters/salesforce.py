@@ -293,6 +293,11 @@ class SalesforceAdapter(CRMAdapter):
                 return
             page = self._json("GET", str(next_url))
 
+    def _row(self, sobject: str, record_id: str, fields: str) -> dict[str, Any]:
+        """The ``fields`` (sub-queries allowed) of the one ``sobject`` record with this checked id."""
+        soql = f"SELECT {fields} FROM {sobject} WHERE Id = '{record_id}'"
+        return _only(self._query(soql), f"{sobject.lower()} {record_id}")
+
     def _count(self, soql: str) -> int:
         answer = self._json("GET", f"{self._data}/query", params={"q": soql})
         return int(answer.get("totalSize", 0)) if isinstance(answer, dict) else 0
@@ -589,11 +594,8 @@ class SalesforceAdapter(CRMAdapter):
 
     def get_deal(self, deal_id: str) -> DealView:
         deal = _sf_id(deal_id)
-        soql = (
-            "SELECT Id, StageName, Amount, (SELECT StageName, CreatedDate FROM OpportunityHistories "
-            f"ORDER BY CreatedDate, Id) FROM Opportunity WHERE Id = '{deal}'"
-        )
-        row = _only(self._query(soql), f"opportunity {deal}")
+        history_rows = "SELECT StageName, CreatedDate FROM OpportunityHistories ORDER BY CreatedDate, Id"
+        row = self._row("Opportunity", deal, f"Id, StageName, Amount, ({history_rows})")
         history = self._stage_history(self._follow(row.get("OpportunityHistories")))
         leads = list(self._query(f"SELECT Id FROM Lead WHERE ConvertedOpportunityId = '{deal}' LIMIT 1"))
         data = {
@@ -626,11 +628,8 @@ class SalesforceAdapter(CRMAdapter):
 
     def get_ticket(self, ticket_id: str) -> TicketView:
         case = _sf_id(ticket_id)
-        soql = (
-            "SELECT Id, Priority, Status, CreatedDate, ClosedDate, (SELECT MilestoneType.Name, IsViolated, "
-            f"CompletionDate FROM CaseMilestones) FROM Case WHERE Id = '{case}'"
-        )
-        row = _only(self._query(soql), f"case {case}")
+        milestone_rows = "SELECT MilestoneType.Name, IsViolated, CompletionDate FROM CaseMilestones"
+        row = self._row("Case", case, f"Id, Priority, Status, CreatedDate, ClosedDate, ({milestone_rows})")
         milestones = {
             (milestone.get("MilestoneType") or {}).get("Name"): milestone
             for milestone in self._follow(row.get("CaseMilestones"))

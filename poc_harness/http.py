@@ -250,22 +250,13 @@ class VendorHTTP:
                     f"after {attempts} attempts: check base_url and that the CRM is up"
                 )
             ) from None
-        except httpx.TimeoutException as exc:
+        except httpx.HTTPError as exc:  # a timeout or a dropped connection the policy does not retry
             self.stats.failures += 1
+            kind, timed_out = exc.__class__.__name__, isinstance(exc, httpx.TimeoutException)
+            what = f"timed out ({kind})" if timed_out else f"{kind}: {exc}"
             raise NoAnswer(
-                REDACTOR(
-                    f"{where}: timed out ({exc.__class__.__name__}); not retried: "
-                    "a write may have been applied"
-                ),
-                maybe_applied=True,
-            ) from None
-        except httpx.HTTPError as exc:
-            self.stats.failures += 1
-            raise NoAnswer(
-                REDACTOR(
-                    f"{where}: {exc.__class__.__name__}: {exc}; not retried: a write may have been applied"
-                ),
-                maybe_applied=method not in IDEMPOTENT,
+                REDACTOR(f"{where}: {what}; not retried: a write may have been applied"),
+                maybe_applied=timed_out or method not in IDEMPOTENT,
             ) from None
         if response.status_code >= 400:
             self.stats.failures += 1

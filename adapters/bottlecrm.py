@@ -64,6 +64,7 @@ The default clock is ``wall``; ``now`` is the local clock corrected by the serve
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
@@ -78,7 +79,7 @@ from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKi
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
-from poc_harness.http import VendorHTTP
+from poc_harness.http import VendorHTTP, renewing_once
 from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets
 from poc_harness.model import (
     Account,
@@ -299,6 +300,7 @@ class BottleCRMAdapter(CRMAdapter):
         self._skew = timedelta(0)
         self.http = VendorHTTP("bottlecrm", options.base_url, timeout=options.timeout)
         self._base_url = options.base_url
+        self._timeout = options.timeout
 
     def close(self) -> None:
         self.http.close()
@@ -315,7 +317,7 @@ class BottleCRMAdapter(CRMAdapter):
         self._token = self._login()
         path = COLLECTIONS[RecordKind.LEAD].path
         read = LoadRequest(f"GET {path}{{id}}/", "GET", lambda n: f"{path}{leads[n % len(leads)]}/")
-        client = LoadClient(self._base_url, {"Authorization": f"JWT {self._token}"}, self.options.timeout)
+        client = LoadClient(self._base_url, {"Authorization": f"JWT {self._token}"}, self._timeout)
         return LoadTargets([read], [], client)
 
     # --- transport: login, JWT header, one new login on 401, Date header --------------------------
@@ -337,13 +339,11 @@ class BottleCRMAdapter(CRMAdapter):
         return token
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return self._authorized(method, path, **kwargs)
-        except VendorError as exc:
-            if " HTTP 401" not in str(exc):
-                raise
-        self._token = None  # expired (tokens live 300 s): log in again, once
-        return self._authorized(method, path, **kwargs)
+        call = functools.partial(self._authorized, method, path, **kwargs)
+        return renewing_once(call, self._forget_token, (" HTTP 401",))
+
+    def _forget_token(self) -> None:
+        self._token = None  # expired (tokens live 300 s): the next call logs in again
 
     def _authorized(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self._token is None:

@@ -167,12 +167,12 @@ class SalesStage(BaseModel):
     stepname: str
 
 
-DEFAULT_SALES_STAGES = {
+DEFAULT_SALES_STAGES: dict[OpenStage, SalesStage] = {
     "qualification": SalesStage(salesstage=0, stepname="1-Qualify"),
     "proposal": SalesStage(salesstage=2, stepname="3-Propose"),
     "negotiation": SalesStage(salesstage=3, stepname="4-Close"),
 }
-DEFAULT_PRIORITY_CODES = {"urgent": 1, "high": 1, "normal": 2, "low": 3}
+DEFAULT_PRIORITY_CODES: dict[Priority, int] = {"urgent": 1, "high": 1, "normal": 2, "low": 3}
 
 
 class DynamicsOptions(AdapterOptions):
@@ -569,7 +569,7 @@ class DynamicsAdapter(CRMAdapter):
 
     def log_activity(self, lead_id: str, activity: Activity) -> str:
         if activity.kind is ActivityKind.NOTE:
-            body = {
+            body: dict[str, Any] = {
                 "subject": activity.subject,
                 "notetext": activity.subject,
                 "objectid_lead@odata.bind": _bind("leads", lead_id),

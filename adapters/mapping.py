@@ -55,6 +55,7 @@ from poc_harness.adapter import (
     Observed,
     RecordKind,
 )
+from poc_harness.answers import parse_answer
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, VendorError
@@ -962,15 +963,12 @@ class MappingAdapter(CRMAdapter):
     def _parse(self, name: str, item: Any) -> Any:
         endpoint, model = self.mapping.operations[name], OPERATIONS[name].model
         assert model is not None
+        where = self._where(name, endpoint)
         try:
-            return model.model_validate(read_view(endpoint.fields, item, model))
-        except ValidationError as exc:
-            detail = _first_error(exc)
+            view = read_view(endpoint.fields, item, model)
         except ValueError as exc:
-            detail = str(exc)
-        raise VendorError(
-            f"{self.mapping.vendor}: {self._where(name, endpoint)}: unexpected answer: {detail}"
-        )
+            raise VendorError(f"{self.mapping.vendor}: {where}: unexpected answer: {exc}") from None
+        return parse_answer(model, view, self.mapping.vendor, where)
 
     # --- shapes -------------------------------------------------------------------------------
     def _create(self, name: str, /, **values: Any) -> str:
@@ -1186,11 +1184,6 @@ class MappingAdapter(CRMAdapter):
     @_mapped
     def report_nps(self, tag: str) -> NpsFigure:
         return typing.cast(NpsFigure, self._one("report_nps", tag=tag))
-
-
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
 
 
 Endpoint.model_rebuild()

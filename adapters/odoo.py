@@ -70,7 +70,7 @@ from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from poc_harness.adapter import (
     SECURITY_PROBES_UNPORTED,
@@ -78,8 +78,8 @@ from poc_harness.adapter import (
     Capability,
     CRMAdapter,
     RecordKind,
-    known_time_zone,
 )
+from poc_harness.adapter_options import time_zone_option
 from poc_harness.answers import dedupe_history, reading
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
@@ -149,10 +149,7 @@ class OdooOptions(AdapterOptions):
     closed_stage: str = "Solved"
     timezone: str = "UTC"
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return known_time_zone(value)
+    _known_zone = time_zone_option("timezone")
 
 
 def error_detail(response: httpx.Response) -> str:
@@ -584,8 +581,8 @@ class OdooAdapter(CRMAdapter):
                 if first and first["reached_datetime"]
                 else None,
                 closed_at=odoo_time(row["close_date"]) if row["close_date"] else None,
-                first_response_breached=bool(first) and first["status"] == "failed",
-                resolution_breached=bool(resolve) and resolve["status"] == "failed",
+                first_response_breached=first["status"] == "failed" if first else False,
+                resolution_breached=resolve["status"] == "failed" if resolve else False,
             )
 
     def _helpdesk_stage(self, name: str) -> int:

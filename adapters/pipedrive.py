@@ -428,7 +428,7 @@ class PipedriveAdapter(CRMAdapter):
         if kind in (RecordKind.REP, RecordKind.TICKET):
             return []
         if kind is RecordKind.ACTIVITY:
-            links = [{"lead_id": lead} for lead in self._search("leads", tag)]
+            links: list[dict[str, Any]] = [{"lead_id": lead} for lead in self._search("leads", tag)]
             links += [{"deal_id": int(deal)} for deal in self._search("deals", tag)]
             return [found for link in links for found in self._activities_and_notes(link)]
         return self._search(SEARCHABLE[kind], tag)

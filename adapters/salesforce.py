@@ -62,7 +62,7 @@ from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field
 
 from poc_harness.adapter import (
     SECURITY_PROBES_UNPORTED,
@@ -70,12 +70,13 @@ from poc_harness.adapter import (
     Capability,
     CRMAdapter,
     RecordKind,
-    picklist_map,
 )
+from poc_harness.adapter_options import defaults_option, picklist_option
+from poc_harness.answers import parse_answer
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, HarnessError, VendorError
-from poc_harness.http import VendorHTTP
+from poc_harness.http import VendorHTTP, renewing_once
 from poc_harness.model import (
     Account,
     Activity,
@@ -170,20 +171,9 @@ class SalesforceOptions(AdapterOptions):
     )
     usage_pause_seconds: float = Field(default=30.0, ge=0)
 
-    @field_validator("stages", mode="before")
-    @classmethod
-    def _stages(cls, given: Any) -> dict[Any, str]:
-        return picklist_map("stages", given, DEFAULT_STAGES)
-
-    @field_validator("priorities", mode="before")
-    @classmethod
-    def _priorities(cls, given: Any) -> dict[Any, str]:
-        return picklist_map("priorities", given, DEFAULT_PRIORITIES)
-
-    @field_validator("lead_sources", mode="before")
-    @classmethod
-    def _sources(cls, given: Any) -> dict[Any, str]:
-        return {**DEFAULT_SOURCES, **(given or {})}
+    _stages = picklist_option("stages", DEFAULT_STAGES)
+    _priorities = picklist_option("priorities", DEFAULT_PRIORITIES)
+    _sources = defaults_option("lead_sources", DEFAULT_SOURCES)
 
 
 class SalesforceAdapter(CRMAdapter):
@@ -255,13 +245,7 @@ class SalesforceAdapter(CRMAdapter):
         """Run ``call`` with a live session; an expired one (401, INVALID_SESSION_ID) is renewed once."""
         if not self._token:
             self._authenticate()
-        try:
-            return call()
-        except VendorError as exc:
-            if not any(sign in str(exc) for sign in SESSION_EXPIRED):
-                raise
-        self._authenticate()
-        return call()
+        return renewing_once(call, self._authenticate, SESSION_EXPIRED)
 
     def _send(
         self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
@@ -308,6 +292,11 @@ class SalesforceAdapter(CRMAdapter):
             if page.get("done", True) or not next_url:
                 return
             page = self._json("GET", str(next_url))
+
+    def _row(self, sobject: str, record_id: str, fields: str) -> dict[str, Any]:
+        """The ``fields`` (sub-queries allowed) of the one ``sobject`` record with this checked id."""
+        soql = f"SELECT {fields} FROM {sobject} WHERE Id = '{record_id}'"
+        return _only(self._query(soql), f"{sobject.lower()} {record_id}")
 
     def _count(self, soql: str) -> int:
         answer = self._json("GET", f"{self._data}/query", params={"q": soql})
@@ -605,11 +594,8 @@ class SalesforceAdapter(CRMAdapter):
 
     def get_deal(self, deal_id: str) -> DealView:
         deal = _sf_id(deal_id)
-        soql = (
-            "SELECT Id, StageName, Amount, (SELECT StageName, CreatedDate FROM OpportunityHistories "
-            f"ORDER BY CreatedDate, Id) FROM Opportunity WHERE Id = '{deal}'"
-        )
-        row = _only(self._query(soql), f"opportunity {deal}")
+        history_rows = "SELECT StageName, CreatedDate FROM OpportunityHistories ORDER BY CreatedDate, Id"
+        row = self._row("Opportunity", deal, f"Id, StageName, Amount, ({history_rows})")
         history = self._stage_history(self._follow(row.get("OpportunityHistories")))
         leads = list(self._query(f"SELECT Id FROM Lead WHERE ConvertedOpportunityId = '{deal}' LIMIT 1"))
         data = {
@@ -630,7 +616,8 @@ class SalesforceAdapter(CRMAdapter):
         """One change per stage reached: repeated stages (an amount edit) and unmapped stages are skipped."""
         changes: list[StageChange] = []
         for row in rows:
-            stage = self._stage_of.get(row.get("StageName"))
+            name = row.get("StageName")
+            stage = self._stage_of.get(name) if isinstance(name, str) else None
             if stage is not None and (not changes or changes[-1].stage is not stage):
                 changes.append(_parse(StageChange, {"stage": stage, "at": row.get("CreatedDate")}, "history"))
         return changes
@@ -641,11 +628,8 @@ class SalesforceAdapter(CRMAdapter):
 
     def get_ticket(self, ticket_id: str) -> TicketView:
         case = _sf_id(ticket_id)
-        soql = (
-            "SELECT Id, Priority, Status, CreatedDate, ClosedDate, (SELECT MilestoneType.Name, IsViolated, "
-            f"CompletionDate FROM CaseMilestones) FROM Case WHERE Id = '{case}'"
-        )
-        row = _only(self._query(soql), f"case {case}")
+        milestone_rows = "SELECT MilestoneType.Name, IsViolated, CompletionDate FROM CaseMilestones"
+        row = self._row("Case", case, f"Id, Priority, Status, CreatedDate, ClosedDate, ({milestone_rows})")
         milestones = {
             (milestone.get("MilestoneType") or {}).get("Name"): milestone
             for milestone in self._follow(row.get("CaseMilestones"))
@@ -767,12 +751,7 @@ def _errors(result: Any) -> str:
 
 
 def _parse(model: type[V], data: dict[str, Any], where: str) -> V:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise VendorError(f"salesforce: unexpected {where}: {field}: {first['msg']}") from None
+    return parse_answer(model, data, "salesforce", where)
 
 
 def _convert_envelope(session: str, lead_id: str, status: str, opportunity_name: str) -> str:

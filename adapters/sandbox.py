@@ -226,6 +226,7 @@ class SandboxAdapter(CRMAdapter):
             raise ConfigError(
                 f"sandbox profile '{options.profile}' is unknown: choose one of {', '.join(PROFILES)}"
             )
+        self.opts = options
         self.profile = options.profile
         self.max_batch_size = options.batch_size  # type: ignore[misc]  # per instance: a poc.toml option
         self.persistent = options.base_url is not None
@@ -304,7 +305,8 @@ class SandboxAdapter(CRMAdapter):
             new = [record_id for record_id in listing() if record_id not in before]
             return new[-1] if new else None
 
-        return write_once(send, applied)
+        sent: Callable[[], T | str] = send
+        return write_once(sent, applied)
 
     # --- contract ---------------------------------------------------------------------
     def check_connection(self) -> str:
@@ -425,7 +427,7 @@ class SandboxAdapter(CRMAdapter):
         client = LoadClient(
             self._base_url,
             dict(self._headers),
-            timeout=self.options.timeout or (10.0 if app is None else 3.0),
+            timeout=self.opts.timeout or (10.0 if app is None else 3.0),
             transport=(lambda: AsyncASGITransport(app=app)) if app is not None else None,
         )
         return LoadTargets(reads, [write], client, lambda answer: answer.get("id"))
@@ -726,7 +728,7 @@ class SandboxAdapter(CRMAdapter):
                     return answer
 
     def call_anonymously(self, method: str, path: str, token: str | None) -> int:
-        body = {} if method in ("POST", "PUT", "PATCH") else None
+        body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
         return self._anonymous(method, path, token, body).status_code
 
     def self_register(self, name: str, email: str, role: str, tag: str) -> str | None:

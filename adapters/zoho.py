@@ -58,7 +58,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, Field
 
 from poc_harness.adapter import (
     SECURITY_PROBES_UNPORTED,
@@ -66,13 +66,13 @@ from poc_harness.adapter import (
     Capability,
     CRMAdapter,
     RecordKind,
-    known_time_zone,
-    picklist_map,
 )
+from poc_harness.adapter_options import defaults_option, picklist_option, time_zone_option
+from poc_harness.answers import parse_answer
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import CapabilityMissing, ConfigError, HarnessError, VendorError
-from poc_harness.http import VendorHTTP
+from poc_harness.http import VendorHTTP, renewing_once
 from poc_harness.model import (
     Account,
     Activity,
@@ -166,25 +166,11 @@ class ZohoOptions(AdapterOptions):
     pause_when_remaining: int = Field(default=0, ge=0)
     pause_seconds: float = Field(default=30.0, ge=0)
 
-    @field_validator("stages", mode="before")
-    @classmethod
-    def _stages(cls, given: Any) -> dict[Any, str]:
-        return picklist_map("stages", given, DEFAULT_STAGES)
+    _stages = picklist_option("stages", DEFAULT_STAGES)
+    _priorities = picklist_option("priorities", DEFAULT_PRIORITIES)
+    _sources = defaults_option("lead_sources", DEFAULT_SOURCES)
 
-    @field_validator("priorities", mode="before")
-    @classmethod
-    def _priorities(cls, given: Any) -> dict[Any, str]:
-        return picklist_map("priorities", given, DEFAULT_PRIORITIES)
-
-    @field_validator("lead_sources", mode="before")
-    @classmethod
-    def _sources(cls, given: Any) -> dict[Any, str]:
-        return {**DEFAULT_SOURCES, **(given or {})}
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, given: str) -> str:
-        return known_time_zone(given)
+    _zone = time_zone_option("time_zone")
 
 
 class ZohoAdapter(CRMAdapter):
@@ -258,13 +244,7 @@ class ZohoAdapter(CRMAdapter):
 
         if not self._token:
             self._authenticate()
-        try:
-            return call()
-        except VendorError as exc:
-            if not any(sign in str(exc) for sign in TOKEN_EXPIRED):
-                raise
-        self._authenticate()
-        return call()
+        return renewing_once(call, self._authenticate, TOKEN_EXPIRED)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
         """The JSON object Zoho answers, or None for 204 (Zoho's "nothing found")."""
@@ -627,7 +607,7 @@ class ZohoAdapter(CRMAdapter):
         ]
         changes: list[StageChange] = []
         for item in sorted(dated, key=lambda entry: entry.at):
-            stage = self._stage_of.get(item.stage)
+            stage = self._stage_of.get(item.stage) if item.stage is not None else None
             if stage is not None and (not changes or changes[-1].stage is not stage):
                 changes.append(StageChange(stage=stage, at=item.at))
         return changes
@@ -692,9 +672,4 @@ def _entry_id(entry: dict[str, Any], module: str) -> str:
 
 
 def _parse(model: type[V], data: dict[str, Any], where: str) -> V:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise VendorError(f"zoho: unexpected {where}: {field}: {first['msg']}") from None
+    return parse_answer(model, data, "zoho", where)

@@ -33,19 +33,22 @@ DEFAULT_CONFIG = Path("poc.toml")
 MIN_ACCEPTANCE_RECORDS = 200
 
 
+PriorityName = Literal["low", "normal", "high", "urgent"]
+
+
 class SlaPolicy(BaseModel):
     """The buyer's service-level targets, in minutes per ticket priority (``[sla]``); configure the same
     targets in each vendor's CRM."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    first_response_minutes: dict[Literal["low", "normal", "high", "urgent"], float] = {
+    first_response_minutes: dict[PriorityName, float] = {
         "urgent": 60,
         "high": 240,
         "normal": 480,
         "low": 1440,
     }
-    resolution_minutes: dict[Literal["low", "normal", "high", "urgent"], float] = {
+    resolution_minutes: dict[PriorityName, float] = {
         "urgent": 240,
         "high": 1440,
         "normal": 4320,
@@ -54,6 +57,7 @@ class SlaPolicy(BaseModel):
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+IRAN_WORK_WEEK: tuple[Weekday, ...] = ("sat", "sun", "mon", "tue", "wed")
 
 
 class HarnessSettings(BaseModel):
@@ -82,7 +86,7 @@ class HarnessSettings(BaseModel):
     # --- the buyer's calendar and lead rules (the lead -> contract scenario) ---
     time_zone: str = Field(default="Asia/Tehran", description="the buyer's IANA time zone")
     work_week: list[Weekday] = Field(
-        default_factory=lambda: ["sat", "sun", "mon", "tue", "wed"], min_length=1,
+        default_factory=lambda: list(IRAN_WORK_WEEK), min_length=1,
         description="the buyer's working days (Iran: Saturday to Wednesday)",
     )
     business_hours: tuple[int, int] = Field(default=(8, 17), description="[start, end) local hours")
@@ -123,7 +127,7 @@ class MatrixSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    weights: dict[Criterion, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: dict[Criterion, float] = Field(default_factory=lambda: dict[Criterion, float](DEFAULT_WEIGHTS))
     measured_share: float = Field(
         default=0.5, ge=0, le=1, description="share of measured vs declared evidence"
     )

@@ -304,7 +304,7 @@ def _integer(value: object) -> int | None:
 def _identity(name: str) -> str:
     """The key two spellings of one tester share (case, width, Arabic or Persian yeh and kaf)."""
     folded = unicodedata.normalize("NFKC", name).casefold()
-    return " ".join(folded.translate(str.maketrans({"ي": "ی", "ك": "ک"})).split())
+    return " ".join(folded.translate(str.maketrans("يك", "یک")).split())
 
 
 # --- YAML with line numbers ----------------------------------------------------------------

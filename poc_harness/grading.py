@@ -178,7 +178,9 @@ def rule_integrations(states: list[State]) -> RuleResult:
 def rule_three_reports(states: list[State], observations: list[dict[str, Any]]) -> RuleResult:
     title = "Three management reports ready"
     result = next(((t, s) for t, s in states if t["check"] == THREE_REPORTS_CHECK), None)
-    ready = next((o["value"] for o in observations if o["name"] == "management_reports"), {})
+    ready: dict[str, bool] = next(
+        (o["value"] for o in observations if o["name"] == "management_reports"), {}
+    )
     listed = ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in ready.items())
     if result is None or result[1] not in (PASSED, FAILED):
         return RuleResult(

@@ -20,10 +20,10 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from tenacity import (
@@ -41,6 +41,7 @@ from poc_harness.outage import OutageWatch, installed, signals_down
 from poc_harness.redaction import REDACTOR
 
 LOG = logging.getLogger("poc_harness.http")
+T = TypeVar("T")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES_ANY_METHOD = frozenset({429, 503})
 """Statuses the load probe (``poc_harness.loadprobe``) retries for any method (its writes: load records)."""
@@ -249,22 +250,13 @@ class VendorHTTP:
                     f"after {attempts} attempts: check base_url and that the CRM is up"
                 )
             ) from None
-        except httpx.TimeoutException as exc:
+        except httpx.HTTPError as exc:  # a timeout or a dropped connection the policy does not retry
             self.stats.failures += 1
+            kind, timed_out = exc.__class__.__name__, isinstance(exc, httpx.TimeoutException)
+            what = f"timed out ({kind})" if timed_out else f"{kind}: {exc}"
             raise NoAnswer(
-                REDACTOR(
-                    f"{where}: timed out ({exc.__class__.__name__}); not retried: "
-                    "a write may have been applied"
-                ),
-                maybe_applied=True,
-            ) from None
-        except httpx.HTTPError as exc:
-            self.stats.failures += 1
-            raise NoAnswer(
-                REDACTOR(
-                    f"{where}: {exc.__class__.__name__}: {exc}; not retried: a write may have been applied"
-                ),
-                maybe_applied=method not in IDEMPOTENT,
+                REDACTOR(f"{where}: {what}; not retried: a write may have been applied"),
+                maybe_applied=timed_out or method not in IDEMPOTENT,
             ) from None
         if response.status_code >= 400:
             self.stats.failures += 1
@@ -296,3 +288,15 @@ class VendorHTTP:
                 REDACTOR(f"{self.vendor}: {method.upper()} {path}: answer is not JSON: {snippet!r}"),
                 status=response.status_code,
             ) from None
+
+
+def renewing_once(call: Callable[[], T], renew: Callable[[], None], expired: Sequence[str]) -> T:
+    """``call()``; when it fails with a ``VendorError`` whose text shows an expired credential (any of
+    ``expired``, e.g. ``"HTTP 401"``), ``renew()`` the credential and ``call()`` once more."""
+    try:
+        return call()
+    except VendorError as exc:
+        if not any(sign in str(exc) for sign in expired):
+            raise
+    renew()
+    return call()

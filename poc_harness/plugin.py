@@ -445,12 +445,12 @@ def _settle_run(
         exitcodes.CHECKS_FAILED: "failed",
         exitcodes.NOT_MEASURED: "not measured",
     }.get(code, "passed")
-    hint = None
-    if seen is not None:
-        hint = (
-            f"poc-harness: vendor '{trial.vendor}' down since {seen.started_at:%Y-%m-%d %H:%M:%S} UTC "
-            f"({seen.what}): outage recorded; exit {exitcodes.VENDOR_DOWN}"
-        )
+    if seen is None:
+        return outcome, code, None
+    hint = (
+        f"poc-harness: vendor '{trial.vendor}' down since {seen.started_at:%Y-%m-%d %H:%M:%S} UTC "
+        f"({seen.what}): outage recorded; exit {exitcodes.VENDOR_DOWN}"
+    )
     return outcome, code, hint
 
 

@@ -13,6 +13,7 @@ run's management reports and exports never count them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -149,7 +150,7 @@ def _created(adapter: CRMAdapter, create: Create, tag: str) -> list[UserCredenti
             role=TeamRole.SALES_REP,
             team=team,
         )
-        user_id = create(RecordKind.REP, member, key, lambda m=member: adapter.create_team_user(m))
+        user_id = create(RecordKind.REP, member, key, functools.partial(adapter.create_team_user, member))
         credentials.append(adapter.issue_credential(user_id))
     return credentials
 
@@ -372,7 +373,7 @@ def _child(probe: Probe, kind: RecordKind, key: str, team: str, call: Callable[[
         probe.create(kind, probe_payload(key, probe.tag), key, call)
         return
     vendor_id = call()
-    probe.create(kind, {**probe_payload(key, probe.tag), "leaked": True}, key, lambda: vendor_id)
+    probe.create(kind, {**probe_payload(key, probe.tag), "leaked": True}, key, _already(vendor_id))
 
 
 def _log_activity(probe: Probe, kind: AccessKind, record_id: str, team: str) -> None:
@@ -386,7 +387,7 @@ def _convert(probe: Probe, kind: AccessKind, record_id: str, team: str) -> None:
     _child(probe, RecordKind.DEAL, key, team, lambda: probe.rep.convert_lead(record_id, 1000))
 
 
-Run = Callable[[Probe, AccessKind, str, str], None]
+Run = Callable[[Probe, AccessKind, str, str], object]
 EVERY_KIND = tuple(AccessKind)
 OPERATIONS: tuple[tuple[str, tuple[AccessKind, ...], Run], ...] = (
     ("read", EVERY_KIND, _read),
@@ -454,7 +455,7 @@ def access_matrix(
                     observed = records.gaps.get(kind, f"{NOT_MEASURED}: no {kind.value} was made")
                     matrix.cells.append(Cell(kind, operation, team, "", expected, observed))
                     continue
-                observed = attempt(lambda r=run, k=kind, i=record_id, t=team: r(probe, k, i, t))
+                observed = attempt(functools.partial(run, probe, kind, record_id, team))
                 applied, left = None, ""
                 tried = not observed.startswith((NOT_MEASURED, NOT_APPLICABLE))
                 if operation in ("update", "delete") and tried:
@@ -497,6 +498,11 @@ def guarded(endpoints: list[Endpoint]) -> list[Endpoint]:
 SIGNUP_ROLES = ("admin", "manager")
 
 
+def _already(vendor_id: str) -> Callable[[], str]:
+    """The create call of a record the vendor has already made: it answers that record's id."""
+    return lambda: vendor_id
+
+
 def self_registrations(adapter: CRMAdapter, create: Create, tag: str) -> dict[str, str | None]:
     """Register anonymously asking for each privileged role: role -> the new user's id (None: refused)."""
     registered: dict[str, str | None] = {}
@@ -504,7 +510,7 @@ def self_registrations(adapter: CRMAdapter, create: Create, tag: str) -> dict[st
         key = f"security-signup-{role}-{secrets.token_hex(3)}"
         user_id = adapter.self_register(f"PoC Sign-up {role}", f"{key}.{tag}@example.com", role, tag)
         if user_id is not None:  # the vendor made a user: into the ledger, for cleanup
-            create(RecordKind.REP, {**probe_payload(key, tag), "signup": role}, key, lambda u=user_id: u)
+            create(RecordKind.REP, {**probe_payload(key, tag), "signup": role}, key, _already(user_id))
         registered[role] = user_id
     return registered
 

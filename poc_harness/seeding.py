@@ -10,16 +10,19 @@ record provably not there is sent again (``poc_harness.writes``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from pydantic import BaseModel
 
 from fixtures.factories import Dataset
 from poc_harness.adapter import Capability, CRMAdapter, RecordKind
 from poc_harness.batches import BatchItem, BatchResult, create_alone
 from poc_harness.errors import VendorError, VendorUnreachable
 from poc_harness.ledger import Ledger, SeededRecord
-from poc_harness.model import Lead, Record
+from poc_harness.model import Lead
 from poc_harness.writes import write_once
 
 
@@ -59,13 +62,13 @@ class Seeder:
         """Keys of records a batch create failed and that were submitted again on their own."""
 
     def create(
-        self, kind: RecordKind, record: Record | dict[str, object], key: str, call: Callable[[], str]
+        self, kind: RecordKind, record: BaseModel | dict[str, object], key: str, call: Callable[[], str]
     ) -> str:
         """Ledger first, then the vendor, then the vendor's id into the ledger."""
         known = self.ledger.vendor_id(self.run_id, kind.value, key)
         if known is not None:
             return known
-        payload = record.model_dump(mode="json") if isinstance(record, Record) else dict(record)
+        payload = record.model_dump(mode="json") if isinstance(record, BaseModel) else dict(record)
         self.ledger.intend(self.run_id, kind.value, key, payload, self.now())
         vendor_id = write_once(call, lambda: self._found(kind, key))
         self.ledger.bind(self.run_id, kind.value, key, vendor_id, self.now())
@@ -147,7 +150,8 @@ class Seeder:
             key = item.record.key
             self.resubmitted.append(key)
             try:
-                ids[key] = self.create(kind, item.record, key, lambda i=item: create_alone(adapter, kind, i))
+                alone = functools.partial(create_alone, adapter, kind, item)
+                ids[key] = self.create(kind, item.record, key, alone)
             except VendorError as exc:
                 errors.append(f"{key}: {exc}")
         if errors:
@@ -183,7 +187,7 @@ class Seeder:
         if adapter.has(Capability.USER_ADMIN):
             for rep in dataset.reps:
                 world.reps[rep.key] = self.create(
-                    RecordKind.REP, rep, rep.key, lambda rep=rep: adapter.create_sales_rep(rep)
+                    RecordKind.REP, rep, rep.key, functools.partial(adapter.create_sales_rep, rep)
                 )
         elif adapter.has(Capability.AUTO_ASSIGN):
             world.reps = {f"existing-{vid}": vid for vid in adapter.list_sales_reps()}
@@ -192,7 +196,7 @@ class Seeder:
             return world
         for account in dataset.accounts:
             world.accounts[account.key] = self.create(
-                RecordKind.ACCOUNT, account, account.key, lambda a=account: adapter.create_account(a)
+                RecordKind.ACCOUNT, account, account.key, functools.partial(adapter.create_account, account)
             )
         for contact in dataset.contacts:
             account_id = world.accounts[contact.account_key]
@@ -200,14 +204,14 @@ class Seeder:
                 RecordKind.CONTACT,
                 contact,
                 contact.key,
-                lambda c=contact, a=account_id: adapter.create_contact(c, a),
+                functools.partial(adapter.create_contact, contact, account_id),
             )
         for lead in dataset.leads:
             backdated = arrival(lead)
             created = self.ledger.created_at(self.run_id, RecordKind.LEAD.value, lead.key)
             world.arrivals[lead.key] = backdated or created or self.now()
             world.leads[lead.key] = self.create(
-                RecordKind.LEAD, lead, lead.key, lambda le=lead, at=backdated: adapter.create_lead(le, at)
+                RecordKind.LEAD, lead, lead.key, functools.partial(adapter.create_lead, lead, backdated)
             )
         return world
 

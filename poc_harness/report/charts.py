@@ -7,7 +7,7 @@ page stays self-contained and small.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -57,7 +57,7 @@ def criterion_scores(
 
 
 def scenario_outcomes(
-    scenarios: Sequence[str], counts: dict[str, Sequence[int]], labels: dict[str, str], title: str
+    scenarios: Sequence[str], counts: Mapping[str, Sequence[int]], labels: dict[str, str], title: str
 ) -> str:
     """Stacked bars per scenario: passed, failed, pending."""
     figure, axes = plt.subplots(figsize=(6.5, 0.55 * len(scenarios) + 0.9))
@@ -151,7 +151,7 @@ def score_trend(
 
 
 def vendor_trends(
-    series: dict[str, Sequence[float | None]], ticks: Sequence[str], target: float, title: str
+    series: Mapping[str, Sequence[float | None]], ticks: Sequence[str], target: float, title: str
 ) -> str:
     """One line per vendor: its score on each of its own trial days (day n is the n-th value)."""
     figure, axes = plt.subplots(figsize=(6.5, 2.9))

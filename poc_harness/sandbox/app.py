@@ -34,36 +34,37 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class UserIn(Body):
+class SeededIn(Body):
+    """A record the harness may seed: its run tag and its external reference (the harness's key)."""
+
+    tag: str | None = None
+    external_ref: str | None = None
+
+
+class UserIn(SeededIn):
     name: str
     email: str
     role: Literal["sales_rep", "manager", "support_agent"] = "sales_rep"
     team: str | None = None
     in_assignment_pool: bool = True
-    tag: str | None = None
-    external_ref: str | None = None
 
 
-class AccountIn(Body):
+class AccountIn(SeededIn):
     name: str
     industry: str
     city: str
     phone: str
-    tag: str | None = None
-    external_ref: str | None = None
 
 
-class ContactIn(Body):
+class ContactIn(SeededIn):
     first_name: str
     last_name: str
     email: str
     phone: str
     account_id: str
-    tag: str | None = None
-    external_ref: str | None = None
 
 
-class LeadIn(Body):
+class LeadIn(SeededIn):
     title: str
     company: str
     contact_name: str
@@ -72,8 +73,6 @@ class LeadIn(Body):
     city: str
     source: str
     estimated_value: int = Field(gt=0)
-    tag: str | None = None
-    external_ref: str | None = None
     created_at: AwareDatetime | None = None
 
 
@@ -89,13 +88,11 @@ class ConvertIn(Body):
     expected_close: AwareDatetime | None = None
 
 
-class TicketIn(Body):
+class TicketIn(SeededIn):
     subject: str
     description: str
     priority: Literal["low", "normal", "high", "urgent"]
     contact_id: str
-    tag: str | None = None
-    external_ref: str | None = None
     created_at: AwareDatetime | None = None
 
 
@@ -303,30 +300,20 @@ def create_app(
             state.task_completed(task)
             return task
 
-    @app.get("/reports/conversion", dependencies=auth)
-    def conversion_report(start: Period, to: datetime, tag: str | None = None) -> dict[str, Any]:
-        with state.lock:
-            return desk.conversion(start, to, tag)
-
-    @app.get("/reports/first-response", dependencies=auth)
-    def first_response_report(start: Period, to: datetime, tag: str | None = None) -> dict[str, Any]:
-        with state.lock:
-            return desk.first_response(start, to, tag)
+    period_reports = {
+        "conversion": desk.conversion,
+        "first-response": desk.first_response,
+        "sla-compliance": desk.sla_compliance,
+        "forecast": desk.forecast,
+    }
+    for name, figure in period_reports.items():
+        report = _period_report(state, figure)
+        app.add_api_route(f"/reports/{name}", report, methods=["GET"], dependencies=auth)
 
     @app.get("/reports/weekly-activity", dependencies=auth)
     def weekly_activity_report(week_start: datetime, tag: str | None = None) -> dict[str, Any]:
         with state.lock:
             return desk.weekly_activity(week_start, tag)
-
-    @app.get("/reports/sla-compliance", dependencies=auth)
-    def sla_report(start: Period, to: datetime, tag: str | None = None) -> dict[str, Any]:
-        with state.lock:
-            return desk.sla_compliance(start, to, tag)
-
-    @app.get("/reports/forecast", dependencies=auth)
-    def forecast_report(start: Period, to: datetime, tag: str | None = None) -> dict[str, Any]:
-        with state.lock:
-            return desk.forecast(start, to, tag)
 
     @app.get("/reports/nps", dependencies=auth)
     def nps_report(tag: str | None = None) -> dict[str, Any]:
@@ -363,3 +350,16 @@ def create_app(
     }
     app.include_router(batch.router(creators, chosen), dependencies=auth)
     return app
+
+
+PeriodFigure = Callable[[datetime, datetime, str | None], dict[str, Any]]
+
+
+def _period_report(state: CRMState, figure: PeriodFigure) -> Callable[..., dict[str, Any]]:
+    """The endpoint of a report over ``[from, to)``, optionally of one run's tag."""
+
+    def report(start: Period, to: datetime, tag: str | None = None) -> dict[str, Any]:
+        with state.lock:
+            return figure(start, to, tag)
+
+    return report

@@ -114,7 +114,8 @@ class AuditTrail:
             inserted.append((collection, str(record["id"])))
 
     def record(self, scope: Scope, inserted: list[tuple[str, str]]) -> None:
-        method, path = scope["method"], scope["path"]
+        method: str = scope["method"]
+        path: str = scope["path"]
         route = getattr(scope.get("route"), "path", path)
         principal = (scope.get("state") or {}).get("principal")
         profile = self.state.profile

@@ -46,7 +46,8 @@ class Contention:
         others = self.in_flight
         self.in_flight += 1
         try:
-            await self._degrade(scope, others, receive, send) or await self.app(scope, receive, send)
+            if not await self._degrade(scope, others, receive, send):
+                await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
 

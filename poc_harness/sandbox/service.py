@@ -8,7 +8,7 @@ import statistics
 from datetime import datetime, timedelta
 from typing import Any
 
-from poc_harness.config import SlaPolicy
+from poc_harness.config import PriorityName, SlaPolicy
 from poc_harness.sandbox.engine import Conflict, CRMState
 
 SLA = SlaPolicy()  # the reference CRM is configured with the buyer's default SLA policy
@@ -28,8 +28,8 @@ class ServiceDesk:
         self.profile = state.profile
 
     # --- tickets ------------------------------------------------------------------------
-    def targets(self, priority: str) -> tuple[timedelta, timedelta]:
-        chosen = priority if self.profile.sla_by_priority else "normal"
+    def targets(self, priority: PriorityName) -> tuple[timedelta, timedelta]:
+        chosen: PriorityName = priority if self.profile.sla_by_priority else "normal"
         if chosen == "urgent" and self.profile.urgent_as_high:
             chosen = "high"
         return timedelta(minutes=SLA.first_response_minutes[chosen]), timedelta(

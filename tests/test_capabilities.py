@@ -18,7 +18,7 @@ from poc_harness.adapter import (
     SecurityProbes,
     Support,
 )
-from poc_harness.errors import CapabilityMissing, NotExercised, NotImplementedByAdapter
+from poc_harness.errors import CapabilityMissing, NotExercised, NotImplementedByAdapter, PocError
 
 ADAPTERS = ("sandbox", "bottlecrm", "hubspot", "salesforce", "zoho", "dynamics", "pipedrive", "odoo")
 ADAPTERS += ("mapping",)
@@ -136,3 +136,27 @@ def test_each_default_body_names_a_capability_that_lists_it(method: str) -> None
         base(adapter, *[None] * (len(inspect.signature(base).parameters) - 1))
     named = Capability(str(gap.value).rsplit(" ", 1)[-1])
     assert method in CAPABILITY_METHODS[named]
+
+
+def _raised(error: Exception) -> pytest.CallInfo[None]:
+    def fail() -> None:
+        raise error
+
+    return pytest.CallInfo.from_call(fail, when="call")
+
+
+def test_the_grading_keeps_the_vendors_lack_a_finding_and_our_gap_not_measured() -> None:
+    from poc_harness.completeness import FAILED, NOT_MEASURED, state_of
+    from poc_harness.plugin import _fault, _label
+
+    adapter = concrete(vendor_lacks={Capability.FORECAST: DOC})(AdapterOptions())
+    for capability, fault, label, state in (
+        (Capability.FORECAST, "vendor", "finding", FAILED),
+        (Capability.VOIP, "harness", "NotExercised", NOT_MEASURED),
+    ):
+        with pytest.raises(PocError) as caught:
+            adapter.require(capability)
+        assert _fault(_raised(caught.value)) == fault and _label(caught.value) == label
+        entry = {"outcome": "failed", "fault": fault, "message": f"{label}: {caught.value}"}
+        assert state_of(entry) == state, entry
+

@@ -160,3 +160,11 @@ def test_the_grading_keeps_the_vendors_lack_a_finding_and_our_gap_not_measured()
         entry = {"outcome": "failed", "fault": fault, "message": f"{label}: {caught.value}"}
         assert state_of(entry) == state, entry
 
+
+def test_every_public_contract_method_says_what_it_returns() -> None:
+    undocumented = [
+        name
+        for name, member in inspect.getmembers(CRMAdapter, inspect.isfunction)
+        if not name.startswith("_") and not (member.__doc__ or "").strip()
+    ]
+    assert undocumented == []

@@ -647,3 +647,24 @@ def test_records_the_probes_deleted_are_marked_deleted_in_the_ledger(
     assert "security-rep-other-lead" in live and "security-rep-own-parent" in live
     assert forget_deleted(crm, ledger, "run-1", TAG) == []
     ledger.close()
+
+
+class _NoBatchNoTickets(SandboxAdapter):
+    """Batch create not implemented by the adapter (our gap); tickets lacked by this vendor variant."""
+
+    capabilities = SandboxAdapter.capabilities - {
+        Capability.BATCH_CREATE, Capability.TICKETS, Capability.SLA, Capability.NPS_SURVEY,
+        Capability.TICKET_REOPEN, Capability.TICKET_NOTES,
+    }
+    vendor_lacks: ClassVar[Mapping[Capability, str]] = {Capability.TICKETS: "https://crm.example/doc"}
+
+
+def test_an_audit_path_the_adapter_does_not_implement_is_not_measured_one_lacked_is_absent() -> None:
+    crm = _NoBatchNoTickets(SandboxOptions())
+    try:
+        plan, shown = audit_plan(crm, with_rep=False)
+    finally:
+        crm.close()
+    assert any("a batch create (API user)" in note and "batch_create" in note for note in plan.unmeasured)
+    assert not any("ticket" in note for note in plan.unmeasured)  # no tickets to reply to: nothing to audit
+    assert not any("batch" in what or "ticket" in what for what in shown) and all(shown.values())

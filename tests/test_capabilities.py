@@ -168,3 +168,26 @@ def test_every_public_contract_method_says_what_it_returns() -> None:
         if not name.startswith("_") and not (member.__doc__ or "").strip()
     ]
     assert undocumented == []
+
+
+def test_a_mapping_file_says_what_the_vendor_lacks_with_its_documentation(tmp_path: Any) -> None:
+    from adapters.mapping import MappingAdapter, MappingOptions, load_mapping
+    from poc_harness.errors import ConfigError
+    from tests.test_mapping_adapter import BASE, MINIMAL, write
+
+    lacks = {"vendor_lacks": {"forecast": DOC}}
+    adapter = MappingAdapter(MappingOptions(mapping=write(tmp_path, {**MINIMAL, **lacks}), base_url=BASE))
+    try:
+        assert adapter.support(Capability.FORECAST) is Support.VENDOR_LACKS
+        assert adapter.support(Capability.REPORTS) is Support.NOT_IMPLEMENTED
+        with pytest.raises(CapabilityMissing, match=r"^mapping does not offer forecast \(https://crm"):
+            adapter.report_forecast(None, None, "tag")  # type: ignore[arg-type]
+    finally:
+        adapter.close()
+    for data, says in (
+        ({"vendor_lacks": {"forecast": " "}}, "'vendor_lacks': forecast: name the vendor's documentation"),
+        ({"vendor_lacks": {"sla": DOC}, "capabilities": ["sla"]}, "sla is also declared in capabilities"),
+        ({"capabilities": ["webhooks"]}, "the mapping adapter cannot map webhooks"),
+    ):
+        with pytest.raises(ConfigError, match=says):
+            load_mapping(write(tmp_path, {**MINIMAL, **data}))

@@ -27,7 +27,8 @@ Declared: ``AUTO_ASSIGN`` (the adapter never sets an owner, so an owner on a lea
 workflow or lead routing; reps are the portal's owners, optionally one team), ``FOLLOWUP_TASKS``
 (tasks associated with the lead whose ``hs_object_source`` is in ``automation_sources``, i.e. made by
 a workflow; due time ``hs_timestamp``), ``DEALS``, ``TICKETS``, ``BATCH_CREATE`` (``batch_create``,
-100 inputs a call).  Not declared, so the checks report findings:
+100 inputs a call).  Not declared (``vendor_lacks`` cites the
+documentation of what the vendor lacks, a finding; the rest is not measured):
 - ``SILENCE_ALERT``: a workflow can notify a user after 7 quiet days, but no API shows that alert.
 - ``NPS_SURVEY``: feedback submissions are readable but cannot be created by API and the survey
   invitation is not an object, so the harness can neither see "one survey sent" nor answer it.
@@ -66,7 +67,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from pydantic import AwareDatetime, BaseModel, Field
 
-from poc_harness.adapter import SECURITY_PROBES_UNPORTED, AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
 from poc_harness.answers import parse_answer
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
@@ -247,10 +248,9 @@ class HubSpotAdapter(CRMAdapter):
             Capability.FOLLOWUP_TASKS,
             Capability.DEALS,
             Capability.TICKETS,
-            Capability.BATCH_CREATE,
+            # BATCH_CREATE: declared once create_batch overrides the contract's (seeding calls only that)
         }
     )
-    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = HubSpotOptions

@@ -18,7 +18,13 @@ from datetime import UTC, datetime
 
 from poc_harness.adapter import CRMAdapter, RecordKind
 from poc_harness.earlier_run import earlier_run
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError, VendorUnreachable
+from poc_harness.errors import (
+    CapabilityMissing,
+    ConfigError,
+    NotImplementedByAdapter,
+    VendorError,
+    VendorUnreachable,
+)
 from poc_harness.ledger import Ledger, SeededRecord
 from poc_harness.seeding import Seeder
 
@@ -95,7 +101,7 @@ def cleanup(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str, dry_r
             existed = adapter.delete(RecordKind(record.kind), record.vendor_id)
         except VendorUnreachable:
             raise
-        except VendorError as exc:  # one failed delete does not stop the others; a rerun retries it
+        except (VendorError, NotImplementedByAdapter) as exc:  # one failed delete does not stop the others
             report.failed.append((record, str(exc)))
             continue
         ledger.mark_deleted(run_id, record.kind, record.key, datetime.now(UTC))
@@ -116,7 +122,7 @@ def _tagged(adapter: CRMAdapter, tags: list[str]) -> list[tuple[str, str, str]]:
         for tag in tags:
             try:
                 found += [(kind.value, vendor_id, tag) for vendor_id in adapter.find_tagged(kind, tag)]
-            except CapabilityMissing:  # the vendor has no such records: nothing of this kind to delete
+            except (CapabilityMissing, NotImplementedByAdapter):  # none: lacked, or not implemented
                 break
     return found
 
@@ -132,7 +138,7 @@ def _delete_unlisted(
                 adapter.delete(RecordKind(kind), vendor_id)
             except VendorUnreachable:
                 raise
-            except VendorError as exc:
+            except (VendorError, NotImplementedByAdapter) as exc:
                 stand_in = SeededRecord("", kind, f"(not in the ledger, tag {tag})", vendor_id, {})
                 report.failed.append((stand_in, str(exc)))
                 continue

@@ -33,6 +33,7 @@ from poc_harness.errors import (
     CapabilityMissing,
     ConfigError,
     HarnessError,
+    NotExercised,
     NotObserved,
     RunRefused,
     VendorDown,
@@ -363,7 +364,7 @@ class Trial:
             base = self.dataset.model_copy(update={"leads": []})
             self._world = self.seeder.seed(base, lambda lead: None)
             self._truths: dict[str, Any] = {}
-            self._story_errors: dict[str, VendorError] = {}
+            self._story_errors: dict[str, VendorError | NotExercised] = {}
             self._story("silence", silence_story, self._lead_timeline_context)
             self._world.leads = {k.key: self._world.leads[k.key] for k in self.dataset.leads}
             # every lead has arrived: from here on the stories change records, so a killed run is not resumed
@@ -399,14 +400,14 @@ class Trial:
         return timedelta(minutes=slowest + survey + 1) + LATE_BY + self.tolerance
 
     def _story(self, name: str, story: Callable[[C], Any], context: Callable[[], C]) -> None:
-        """Run one story in the context it needs; a vendor error (a capability it lacks, a failed call) is
-        kept and raised to the checks that read this story's truth, the other stories go on.  An outage
-        stops the run."""
+        """Run one story; a vendor error (a capability it lacks, a failed call) or a gap of ours (a
+        capability the adapter does not implement) is kept and raised to the checks that read this story's
+        truth, the other stories go on.  An outage stops the run."""
         try:
             self._truths[name] = story(context())
         except VendorUnreachable:
             raise
-        except VendorError as exc:
+        except (VendorError, NotExercised) as exc:
             if exc is self._seeding_error:
                 raise
             self._story_errors[name] = exc
@@ -546,7 +547,7 @@ class Check:
         for row in due:
             try:
                 judgement = self._judge(row)
-            except NotObserved as exc:
+            except (NotObserved, NotExercised) as exc:  # our gap: not measured, never the vendor's
                 outcome.not_observed.append((row, str(exc)))
                 continue
             evidence = judgement.evidence()

@@ -15,8 +15,8 @@ import respx
 import tenacity.nap
 
 from adapters.hubspot import HubSpotAdapter, rate_limit_pause
-from poc_harness.adapter import Capability, CRMAdapter, RecordKind
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
+from poc_harness.adapter import CAPABILITY_METHODS, Capability, CRMAdapter, RecordKind
+from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
 from poc_harness.model import (
     Account,
     Activity,
@@ -291,16 +291,16 @@ def test_create_lead_creates_its_contact_then_the_lead(
     ]
 
 
-def test_backdated_lead_and_ticket_are_findings_without_any_call(
+def test_backdated_lead_and_ticket_are_not_measured_without_any_call(
     mock: respx.MockRouter, adapter: HubSpotAdapter
 ) -> None:
     past = datetime(2025, 2, 1, tzinfo=UTC)
-    with pytest.raises(CapabilityMissing, match="hubspot does not offer backdating"):
+    with pytest.raises(NotImplementedByAdapter, match="the hubspot adapter does not implement backdating"):
         adapter.create_lead(lead(), arrived_at=past)
     ticket = Ticket(
         key="t-1", tag=TAG, subject="Login", description="Cannot log in", priority="high", contact_key="c"
     )
-    with pytest.raises(CapabilityMissing, match="backdating"):
+    with pytest.raises(NotImplementedByAdapter, match="backdating"):
         adapter.create_ticket(ticket, "302", opened_at=past)
     assert not mock.calls
 
@@ -824,17 +824,8 @@ def test_rate_limit_pause_reads_the_documented_headers(
 
 
 def capability_methods(adapter: CRMAdapter) -> dict[str, Capability]:
-    """Each base method that raises CapabilityMissing, with the capability its default names."""
-    found: dict[str, Capability] = {}
-    for name, member in vars(CRMAdapter).items():
-        if name.startswith("_") or not inspect.isfunction(member):
-            continue
-        arguments = [None] * (len(inspect.signature(member).parameters) - 1)
-        try:
-            member(adapter, *arguments)
-        except CapabilityMissing as exc:
-            found[name] = Capability(str(exc).rsplit(" ", 1)[-1])
-    return found
+    """Each contract method a capability needs (its default raises), with that capability."""
+    return {n: c for c, names in CAPABILITY_METHODS.items() for n in names if n != "create_batch"}
 
 
 def test_declared_capabilities_are_exactly_the_implemented_methods(adapter: HubSpotAdapter) -> None:
@@ -843,7 +834,7 @@ def test_declared_capabilities_are_exactly_the_implemented_methods(adapter: HubS
     for name, capability in methods.items():
         overridden = getattr(HubSpotAdapter, name) is not getattr(CRMAdapter, name)
         assert overridden == (capability in HubSpotAdapter.capabilities), name
-    assert hasattr(adapter, "batch_create") == (Capability.BATCH_CREATE in adapter.capabilities)
+    assert hasattr(adapter, "batch_create")  # BATCH_CREATE is declared once create_batch uses it
     assert adapter.default_clock.value == "wall"
     assert {Capability.CLOCK_CONTROL, Capability.BACKDATING, Capability.NPS_SURVEY}.isdisjoint(
         adapter.capabilities
@@ -860,6 +851,6 @@ def test_methods_of_undeclared_capabilities_raise_capability_missing(
     for name, capability in undeclared.items():
         method = getattr(adapter, name)
         arguments = [None] * len(inspect.signature(method).parameters)
-        with pytest.raises(CapabilityMissing, match=f"hubspot does not offer {capability.value}"):
+        with pytest.raises(NotImplementedByAdapter, match=f"hubspot adapter does not implement {capability}"):
             method(*arguments)
     assert not mock.calls

@@ -15,8 +15,8 @@ import respx
 import tenacity.nap
 
 from adapters.pipedrive import PipedriveAdapter, rate_limit_pause
-from poc_harness.adapter import Capability, CRMAdapter, RecordKind
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
+from poc_harness.adapter import CAPABILITY_METHODS, Capability, CRMAdapter, RecordKind, Support
+from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
 from poc_harness.model import Account, Activity, ActivityKind, Contact, DealStage, Lead, LeadSource
 
 BASE = "https://acme.pipedrive.test"
@@ -393,10 +393,10 @@ def test_create_lead_creates_its_person_then_a_v1_lead(
     }
 
 
-def test_backdated_lead_is_a_finding_without_any_call(
+def test_backdated_lead_is_not_measured_without_any_call(
     mock: respx.MockRouter, adapter: PipedriveAdapter
 ) -> None:
-    with pytest.raises(CapabilityMissing, match="pipedrive does not offer backdating"):
+    with pytest.raises(NotImplementedByAdapter, match="the pipedrive adapter does not implement backdating"):
         adapter.create_lead(lead(), arrived_at=datetime(2025, 2, 1, tzinfo=UTC))
     assert not mock.calls
 
@@ -747,16 +747,8 @@ def test_rate_limit_pause_reads_the_documented_headers(
 
 
 def capability_methods(adapter: CRMAdapter) -> dict[str, Capability]:
-    """Each base method that raises CapabilityMissing, with the capability its default names."""
-    found: dict[str, Capability] = {}
-    for name, member in vars(CRMAdapter).items():
-        if name.startswith("_") or not inspect.isfunction(member):
-            continue
-        try:
-            member(adapter, *[None] * (len(inspect.signature(member).parameters) - 1))
-        except CapabilityMissing as exc:
-            found[name] = Capability(str(exc).rsplit(" ", 1)[-1])
-    return found
+    """Each contract method a capability needs (its default raises), with that capability."""
+    return {n: c for c, names in CAPABILITY_METHODS.items() for n in names if n != "create_batch"}
 
 
 def test_declared_capabilities_are_exactly_the_implemented_methods(adapter: PipedriveAdapter) -> None:
@@ -779,6 +771,7 @@ def test_methods_of_undeclared_capabilities_raise_capability_missing(
     )
     for name, capability in undeclared.items():
         method = getattr(adapter, name)
-        with pytest.raises(CapabilityMissing, match=f"pipedrive does not offer {capability.value}"):
+        lacked = adapter.support(capability) is Support.VENDOR_LACKS
+        with pytest.raises(CapabilityMissing if lacked else NotImplementedByAdapter, match=capability.value):
             method(*[None] * len(inspect.signature(method).parameters))
     assert not mock.calls

@@ -615,8 +615,10 @@ def import_adapter(spec: str, key: str = "adapter") -> type[CRMAdapter]:
     for part in attribute.split("."):
         found = getattr(found, part, None)
         if found is None:
-            offered = sorted(
-                n for n, v in vars(module).items() if _is_adapter_class(v) and v is not CRMAdapter
+            offered = sorted(  # the concrete adapters the module defines (not those it imports)
+                n
+                for n, v in vars(module).items()
+                if _is_adapter_class(v) and v.__module__ == module_name and not inspect.isabstract(v)
             )
             hint = f"adapter classes there: {', '.join(offered)}" if offered else "it defines no CRMAdapter"
             raise ConfigError(f"{where}: module '{module_name}' has no '{attribute}' ({hint}): fix the name")

@@ -206,10 +206,18 @@ def _marker_arg(item: pytest.Item, name: str) -> str | None:
     return str(marker.args[0]) if marker and marker.args else None
 
 
+def _uses_the_trial(item: pytest.Item) -> bool:
+    """Whether the test asks for this plugin's ``trial`` fixture (directly or through ``check``), not for a
+    ``trial`` fixture of another project's."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.get("trial", ()) if info is not None else ()
+    return bool(definitions) and getattr(definitions[-1].func, "__module__", None) == __name__
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     scenarios = [item for item in items if _is_scenario(item)]
     if VENDOR_KEY not in config.stash:
-        if any("trial" in getattr(item, "fixturenames", ()) for item in scenarios):
+        if any(_uses_the_trial(item) for item in scenarios):
             known = ", ".join(sorted(installed_adapters())) or "none installed"
             raise pytest.UsageError(
                 f"scenarios need a vendor: pass --vendor=<name> (known adapters: {known})"

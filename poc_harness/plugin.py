@@ -157,7 +157,8 @@ def _check_vendor(config: pytest.Config, settings: PocConfig, vendor: str) -> No
     except PocError as exc:
         raise pytest.UsageError(str(exc)) from None
     try:
-        evidence_for(settings, adapter.name, config.getoption("satisfaction"), config.getoption("scorecard"))
+        name = vendor.partition(":")[0]  # the scorecard is the vendor's, as a trial reads it
+        evidence_for(settings, name, config.getoption("satisfaction"), config.getoption("scorecard"))
     except PocError as exc:
         raise pytest.UsageError(str(exc)) from None
     finally:

@@ -91,10 +91,14 @@ def test_collect_only_checks_the_vendor_but_starts_no_trial(tmp_path: Path) -> N
             'token_env = "ACME_TOKEN_UNSET"\n',
             "ACME_TOKEN_UNSET is not set",
         ),
+        ('[vendors.acme]\nadapter = "sandbox"\n[evidence]\nscorecards = "{tmp}/cards"\n', "acme.yaml"),
     ],
-    ids=["unknown-vendor", "missing-secret"],
+    ids=["unknown-vendor", "missing-secret", "vendors-scorecard-broken"],
 )
 def test_collect_only_still_names_a_bad_vendor(tmp_path: Path, config: str, says: str) -> None:
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "acme.yaml").write_text("criteria: [\n")  # named after the vendor, not its adapter
+    config = config.replace("{tmp}", str(tmp_path))
     (tmp_path / "poc.toml").write_text(config + f'[harness]\nreports_dir = "{tmp_path / "reports"}"\n')
     run = run_suite(tmp_path, "--vendor=acme", "--collect-only", env={"ACME_TOKEN_UNSET": ""})
     errors = [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("ERROR:")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,7 +211,7 @@ def _uses_the_trial(item: pytest.Item) -> bool:
     """Whether the test asks for this plugin's ``trial`` fixture (directly or through ``check``), not for a
     ``trial`` fixture of another project's."""
     info = getattr(item, "_fixtureinfo", None)
-    definitions = info.name2fixturedefs.get("trial", ()) if info is not None else ()
+    definitions: Sequence[Any] = info.name2fixturedefs.get("trial", ()) if info is not None else ()
     return bool(definitions) and getattr(definitions[-1].func, "__module__", None) == __name__
 
 

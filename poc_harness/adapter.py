@@ -12,12 +12,16 @@ vendor can ship its adapter as a package of its own.
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -734,24 +738,87 @@ class CRMAdapter(ABC, SecurityProbes):
         raise self._lacks(Capability.SSO)
 
 
+def installed_adapters() -> dict[str, EntryPoint]:
+    """The adapters installed under the ``poc_harness.adapters`` entry-point group, by name, not imported."""
+    return {point.name: point for point in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def discover() -> dict[str, type[CRMAdapter]]:
-    """Every adapter installed under the ``poc_harness.adapters`` entry-point group."""
-    found: dict[str, type[CRMAdapter]] = {}
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        found[point.name] = point.load()
+    """Every adapter installed under the ``poc_harness.adapters`` entry-point group, imported."""
+    return {name: point.load() for name, point in installed_adapters().items()}
+
+
+def adapter_class(name: str, key: str = "adapter") -> type[CRMAdapter]:
+    """The adapter ``name`` names: an installed adapter (only that one is imported), or
+    ``package.module:Class`` for an adapter not packaged yet; ``key`` says where the name was given, for
+    the one-line error."""
+    if ":" in name:
+        return import_adapter(name, key)
+    installed = installed_adapters()
+    if name not in installed:
+        listed = ", ".join(sorted(installed)) or "none installed"
+        raise ConfigError(
+            f"unknown vendor adapter '{name}': known adapters are {listed} (or name a class not packaged "
+            'yet: adapter = "package.module:Class" in the vendor\'s [vendors.<name>] table)'
+        )
+    return installed[name].load()
+
+
+def import_adapter(spec: str, key: str = "adapter") -> type[CRMAdapter]:
+    """The ``CRMAdapter`` subclass ``spec`` (``package.module:Class``) names, imported with the current
+    directory importable (as pytest makes its rootdir), so an adapter beside ``poc.toml`` needs no
+    packaging.  Every problem is one ``ConfigError`` naming ``key`` and the fix."""
+    where = f'{key} = "{spec}"'
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute or ":" in attribute:
+        raise ConfigError(f"{where}: not 'package.module:Class': give the module, one colon, then the class")
+    here = str(Path.cwd())
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module_name + ".").startswith(exc.name + "."):
+            raise ConfigError(
+                f"{where}: module '{module_name}' not found (looked in {here} and the installed packages): "
+                "check the spelling, or run from the folder that holds it"
+            ) from None
+        raise ConfigError(
+            f"{where}: importing '{module_name}' failed: it needs module '{exc.name}': install it"
+        ) from None
+    except Exception as exc:  # the adapter's own module is broken: say how, in one line
+        raise ConfigError(
+            f"{where}: importing '{module_name}' failed ({type(exc).__name__}: {exc}): fix that module"
+        ) from None
+    found: Any = module
+    for part in attribute.split("."):
+        found = getattr(found, part, None)
+        if found is None:
+            offered = sorted(  # the concrete adapters the module defines (not those it imports)
+                n
+                for n, v in vars(module).items()
+                if _is_adapter_class(v) and v.__module__ == module_name and not inspect.isabstract(v)
+            )
+            hint = f"adapter classes there: {', '.join(offered)}" if offered else "it defines no CRMAdapter"
+            raise ConfigError(f"{where}: module '{module_name}' has no '{attribute}' ({hint}): fix the name")
+    if not _is_adapter_class(found):
+        raise ConfigError(
+            f"{where}: '{attribute}' is not a CRMAdapter subclass: derive it from "
+            "poc_harness.adapter.CRMAdapter"
+        )
+    if inspect.isabstract(found):
+        missing = ", ".join(sorted(getattr(found, "__abstractmethods__", ())))
+        raise ConfigError(f"{where}: '{attribute}' does not implement {missing}: implement them")
     return found
 
 
-def adapter_class(name: str) -> type[CRMAdapter]:
-    """The adapter registered as ``name``, or a one-line error listing the known ones."""
-    known = discover()
-    if name not in known:
-        listed = ", ".join(sorted(known)) or "none installed"
-        raise ConfigError(f"unknown vendor adapter '{name}': known adapters are {listed}")
-    return known[name]
+def _is_adapter_class(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, CRMAdapter)
 
 
 def build_adapter(config: PocConfig, vendor: str) -> CRMAdapter:
     """The adapter for ``--vendor`` value ``vendor`` (``name`` or ``name:profile``), configured."""
     adapter_name, table = config.vendor_table(vendor)
-    return adapter_class(adapter_name).from_table(vendor.partition(":")[0], table)
+    name = vendor.partition(":")[0]
+    key = f"{config.source}: [vendors.{name}] adapter"
+    return adapter_class(adapter_name, key).from_table(name, table)

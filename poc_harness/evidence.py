@@ -21,7 +21,7 @@ import io
 import unicodedata
 from collections.abc import Hashable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -30,6 +30,9 @@ from yaml.nodes import MappingNode, Node
 
 from poc_harness.criteria import Criterion
 from poc_harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from poc_harness.config import PocConfig
 
 COLUMNS: tuple[str, ...] = ("tester", "role", "score", "comment")
 REQUIRED_COLUMNS: tuple[str, ...] = ("tester", "role", "score")
@@ -474,3 +477,18 @@ def _message(error: Any) -> str:
     value = error.get("input")
     got = f" (got {value!r})" if isinstance(value, str | int | float) or value is None else ""
     return f"{error['msg']}{got}" if kind != "missing" else error["msg"]
+
+
+def evidence_for(
+    config: PocConfig, vendor: str, satisfaction: Path | None = None, scorecard: Path | None = None
+) -> tuple[SatisfactionSurvey | None, Scorecard | None]:
+    """The committee's evidence: explicit paths first, then the ``[evidence]`` table of the config."""
+    settings = config.evidence
+    survey_path = satisfaction or settings.satisfaction
+    if scorecard is None and settings.scorecards is not None:
+        candidate = settings.scorecards / f"{vendor}.yaml"
+        scorecard = candidate if candidate.exists() else None
+    survey = (
+        load_satisfaction(survey_path, settings.scale_max, settings.satisfied_at) if survey_path else None
+    )
+    return survey, load_scorecard(scorecard) if scorecard else None

@@ -1,8 +1,12 @@
 """The pytest plugin: options, markers, the ``trial`` and ``check`` fixtures, results and report hooks.
 
-Loaded by the project's root ``conftest.py``.  ``--vendor`` turns a pytest run into a
-trial run: the configuration is read and the vendor reached before collection, and
-every problem is one ``ERROR:`` line naming what to fix.
+Loaded in every pytest run where poc-harness is installed, through its ``pytest11`` entry point (named
+``poc_harness.plugin``, so a ``pytest_plugins = ["poc_harness.plugin"]`` or ``-p poc_harness.plugin`` left
+somewhere does not register it twice; ``-p no:poc_harness.plugin`` turns it off).  Without ``--vendor`` it
+stays inert.  ``--vendor`` turns a pytest run into a trial run: the configuration is read and the vendor
+reached before collection, and every problem is one ``ERROR:`` line naming what to fix.  With
+``--collect-only`` the configuration and the adapter are checked but no trial starts.  The report package
+(grading, jinja2, matplotlib) is imported only when a report is written.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,14 +24,14 @@ import pytest
 from _pytest.main import ExitCode
 
 from poc_harness import exitcodes, writes
-from poc_harness.adapter import Capability, discover
+from poc_harness.adapter import Capability, build_adapter, installed_adapters
 from poc_harness.clock import ClockMode
-from poc_harness.config import MIN_ACCEPTANCE_RECORDS, load_config
+from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig, load_config
 from poc_harness.coverage import DefinedCheck, defined_checks, suite_record
 from poc_harness.criteria import Criterion, Severity
 from poc_harness.errors import CapabilityMissing, NotExercised, PocError, VendorDown, VendorError
+from poc_harness.evidence import evidence_for
 from poc_harness.redaction import REDACTOR
-from poc_harness.report.publish import evidence_for, publish, sibling_links
 from poc_harness.results import TestResult, write_results
 from poc_harness.trial import Check, Trial
 
@@ -35,6 +39,9 @@ TRIAL_KEY = pytest.StashKey[Trial]()
 RESULTS_KEY = pytest.StashKey[list[TestResult]]()
 SELECTED_KEY = pytest.StashKey[list[DefinedCheck]]()
 ENDED_KEY = pytest.StashKey[dict[str, float]]()
+VENDOR_KEY = pytest.StashKey[str]()
+"""the --vendor value, once checked (a collect-only run has it but no trial)"""
+ANSWERED_KEY = pytest.StashKey[str]()
 PENDING_PREFIX = "PENDING"
 
 
@@ -76,6 +83,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("poc_scenarios", "folder of the scenario suites (relative to rootdir)", default="scenarios")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml read the report paths it defaults
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "severity(level): critical, major or minor: how bad a failure is")
     config.addinivalue_line(
@@ -88,20 +96,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "requires(*capabilities): a vendor lacking them fails the check as a finding; an adapter not "
         "implementing them leaves it not measured",
     )
-    if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(HtmlReportHooks(), "poc-harness-html")
     vendor = config.getoption("vendor")
-    if vendor is None:
+    if vendor is None:  # not a trial run (the harness's own tests, another project): the plugin stays inert
+        return
+    settings = _settings(config)
+    if config.option.collectonly:
+        _check_vendor(config, settings, vendor)
+        config.stash[VENDOR_KEY] = vendor
         return
     try:
-        settings = load_config(
-            config.getoption("poc_config"),
-            {
-                "records": config.getoption("records"),
-                "seed": config.getoption("seed"),
-                "ledger": config.getoption("ledger"),
-            },
-        )
         clock = config.getoption("clock")
         trial = Trial(settings, vendor, ClockMode(clock) if clock else None, config.getoption("resume"))
     except PocError as exc:
@@ -122,12 +125,46 @@ def pytest_configure(config: pytest.Config) -> None:
     except PocError as exc:
         trial.adapter.close()
         raise pytest.UsageError(f"cannot start the trial: {exc}") from None
+    config.stash[VENDOR_KEY] = vendor
     config.stash[TRIAL_KEY] = trial
     config.stash[RESULTS_KEY] = []
     config.stash[ENDED_KEY] = {}
+    config.stash[ANSWERED_KEY] = answered
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlReportHooks(), "poc-harness-html")
     _interrupt_on_sigterm()
     _default_reports(config, trial)
-    _metadata(config, trial, answered)
+
+
+def _settings(config: pytest.Config) -> PocConfig:
+    """The configuration file with the command line's overrides, or a usage error naming what to fix."""
+    try:
+        return load_config(
+            config.getoption("poc_config"),
+            {
+                "records": config.getoption("records"),
+                "seed": config.getoption("seed"),
+                "ledger": config.getoption("ledger"),
+            },
+        )
+    except PocError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _check_vendor(config: pytest.Config, settings: PocConfig, vendor: str) -> None:
+    """``--collect-only``: the vendor's adapter and the committee's evidence are checked, but no trial starts:
+    no lock, no call to the vendor, no run in the ledger, no results or report."""
+    try:
+        adapter = build_adapter(settings, vendor)
+    except PocError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    try:
+        name = vendor.partition(":")[0]  # the scorecard is the vendor's, as a trial reads it
+        evidence_for(settings, name, config.getoption("satisfaction"), config.getoption("scorecard"))
+    except PocError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    finally:
+        adapter.close()
 
 
 def _default_reports(config: pytest.Config, trial: Trial) -> None:
@@ -138,6 +175,13 @@ def _default_reports(config: pytest.Config, trial: Trial) -> None:
         config.option.self_contained_html = True
     if getattr(config.option, "xmlpath", None) is None:
         config.option.xmlpath = str(stem.with_suffix(".xml"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The run's metadata for pytest-html's environment table (read at its own, later, session start)."""
+    config = session.config
+    if TRIAL_KEY in config.stash:
+        _metadata(config, config.stash[TRIAL_KEY], config.stash[ANSWERED_KEY])
 
 
 def _metadata(config: pytest.Config, trial: Trial, answered: str) -> None:
@@ -165,11 +209,23 @@ def _marker_arg(item: pytest.Item, name: str) -> str | None:
     return str(marker.args[0]) if marker and marker.args else None
 
 
+def _uses_the_trial(item: pytest.Item) -> bool:
+    """Whether the test asks for this plugin's ``trial`` fixture (directly or through ``check``), not for a
+    ``trial`` fixture of another project's."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions: Sequence[Any] = info.name2fixturedefs.get("trial", ()) if info is not None else ()
+    return bool(definitions) and getattr(definitions[-1].func, "__module__", None) == __name__
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     scenarios = [item for item in items if _is_scenario(item)]
-    if scenarios and TRIAL_KEY not in config.stash:
-        known = ", ".join(sorted(discover())) or "none installed"
-        raise pytest.UsageError(f"scenarios need a vendor: pass --vendor=<name> (known adapters: {known})")
+    if VENDOR_KEY not in config.stash:
+        if any(_uses_the_trial(item) for item in scenarios):
+            known = ", ".join(sorted(installed_adapters())) or "none installed"
+            raise pytest.UsageError(
+                f"scenarios need a vendor: pass --vendor=<name> (known adapters: {known})"
+            )
+        return  # not a trial run: nothing of the harness's to check
     problems = []
     severities = {s.value for s in Severity}
     criteria = {c.value for c in Criterion}
@@ -187,7 +243,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The scenario checks this run selected, after every path, ``-k``, ``-m`` and ``--deselect``."""
-    if TRIAL_KEY in session.config.stash:
+    if VENDOR_KEY in session.config.stash:
         session.config.stash[SELECTED_KEY] = [
             DefinedCheck(check_id_of(item), _marker_arg(item, "severity"), _marker_arg(item, "criterion"))
             for item in session.items
@@ -331,6 +387,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         **_run_safety(trial, ledger_outcome, code),
     }
     path = trial.settings.reports_dir / f"{trial.vendor}-{trial.run_id}.json"
+    # the report package (grading, jinja2, matplotlib, jdatetime) only now that a report is written
+    from poc_harness.report.publish import publish, sibling_links
+
     write_results(
         path,
         run,

@@ -1,33 +1,25 @@
-"""Publishing a run: results JSON -> grade -> acceptance JSON -> acceptance HTML (and comparisons)."""
+"""Publishing a run: results JSON -> grade -> acceptance JSON -> acceptance HTML (and comparisons).
+
+The HTML renderer (jinja2, matplotlib, jdatetime) is imported only when a page is written, so importing
+this module (and the pytest plugin) stays fast.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poc_harness.config import PocConfig
-from poc_harness.evidence import SatisfactionSurvey, Scorecard, load_satisfaction, load_scorecard
+from poc_harness.evidence import evidence_for
 from poc_harness.grading import Grade, grade
 from poc_harness.report import acceptance, history
-from poc_harness.report.i18n import Lang
-from poc_harness.report.render import render_acceptance, render_compare
 from poc_harness.results import read_results
 
+if TYPE_CHECKING:
+    from poc_harness.report.i18n import Lang
 
-def evidence_for(
-    config: PocConfig, vendor: str, satisfaction: Path | None = None, scorecard: Path | None = None
-) -> tuple[SatisfactionSurvey | None, Scorecard | None]:
-    """The committee's evidence: explicit paths first, then the ``[evidence]`` table of the config."""
-    settings = config.evidence
-    survey_path = satisfaction or settings.satisfaction
-    if scorecard is None and settings.scorecards is not None:
-        candidate = settings.scorecards / f"{vendor}.yaml"
-        scorecard = candidate if candidate.exists() else None
-    survey = (
-        load_satisfaction(survey_path, settings.scale_max, settings.satisfied_at) if survey_path else None
-    )
-    return survey, load_scorecard(scorecard) if scorecard else None
+__all__ = ["compare", "evidence_for", "publish", "sibling_links"]
 
 
 def sibling_links(results_path: Path, html: Path | None = None, junit: Path | None = None) -> dict[str, str]:
@@ -72,6 +64,8 @@ def publish(
     )
     json_path = acceptance.write(Path(f"{stem}.acceptance.json"), document)
     html_path = Path(f"{stem}.acceptance{'.fa' if lang == 'fa' else ''}.html")
+    from poc_harness.report.render import render_acceptance  # heavy: only when a page is written
+
     html_path.write_text(render_acceptance(document, lang), encoding="utf-8")
     return json_path, html_path
 
@@ -82,5 +76,7 @@ def compare(folder: Path, lang: Lang = "en", out: Path | None = None) -> Path:
     if not documents:
         raise FileNotFoundError(f"no *.acceptance.json in {folder}: run the scenarios first")
     path = out or folder / f"comparison{'.fa' if lang == 'fa' else ''}.html"
+    from poc_harness.report.render import render_compare  # heavy: only when a page is written
+
     path.write_text(render_compare(documents, lang), encoding="utf-8")
     return path

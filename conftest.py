@@ -1,3 +1,0 @@
-"""Root conftest: loads the poc-harness pytest plugin for every run in this checkout."""
-
-pytest_plugins = ["poc_harness.plugin"]

@@ -76,13 +76,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
-from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
-from poc_harness.errors import ConfigError, VendorError
-from poc_harness.http import VendorHTTP, renewing_once
-from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets
-from poc_harness.model import (
+from poc_harness.contract.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.loadtargets import LoadClient, LoadRequest, LoadTargets
+from poc_harness.contract.model import (
     Account,
     Activity,
     Contact,
@@ -96,7 +93,10 @@ from poc_harness.model import (
     Ticket,
     TicketView,
 )
+from poc_harness.errors import ConfigError, VendorError
 from poc_harness.redaction import REDACTOR
+from poc_harness.run.clock import ClockMode
+from poc_harness.transport.http import VendorHTTP, renewing_once
 
 NAME_LIMIT = 64
 PAGE = 100

@@ -83,13 +83,9 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
-from poc_harness.answers import dedupe_history, reading
-from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
-from poc_harness.errors import ConfigError, VendorError
-from poc_harness.http import VendorHTTP
-from poc_harness.model import (
+from poc_harness.contract.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.model import (
     Account,
     Activity,
     ActivityKind,
@@ -106,7 +102,11 @@ from poc_harness.model import (
     TicketPriority,
     TicketView,
 )
+from poc_harness.errors import ConfigError, VendorError
 from poc_harness.redaction import REDACTOR
+from poc_harness.run.clock import ClockMode
+from poc_harness.transport.answers import dedupe_history, reading
+from poc_harness.transport.http import VendorHTTP
 
 OpenStage = Literal["qualification", "proposal", "negotiation"]
 Priority = Literal["low", "normal", "high", "urgent"]

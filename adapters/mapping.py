@@ -47,7 +47,8 @@ from pydantic import (
     model_validator,
 )
 
-from poc_harness.adapter import (
+from poc_harness.config import secret_from_env
+from poc_harness.contract.adapter import (
     CAPABILITY_METHODS,
     AdapterOptions,
     Capability,
@@ -55,13 +56,8 @@ from poc_harness.adapter import (
     Observed,
     RecordKind,
 )
-from poc_harness.answers import parse_answer
-from poc_harness.clock import ClockMode
-from poc_harness.config import secret_from_env
-from poc_harness.errors import ConfigError, VendorError
-from poc_harness.http import SENSITIVE_HEADERS, VendorHTTP
-from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets, ProbeAccounts
-from poc_harness.model import (
+from poc_harness.contract.loadtargets import LoadClient, LoadRequest, LoadTargets, ProbeAccounts
+from poc_harness.contract.model import (
     Account,
     Activity,
     AlertView,
@@ -82,6 +78,10 @@ from poc_harness.model import (
     TicketView,
     WeeklyActivityFigure,
 )
+from poc_harness.errors import ConfigError, VendorError
+from poc_harness.run.clock import ClockMode
+from poc_harness.transport.answers import parse_answer
+from poc_harness.transport.http import SENSITIVE_HEADERS, VendorHTTP
 
 F = TypeVar("F", bound=Callable[..., Any])
 HTTP_STATUS = re.compile(r": HTTP (\d{3})\b")

@@ -74,19 +74,15 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import Field
 
-from poc_harness.adapter import (
+from poc_harness.config import secret_from_env
+from poc_harness.contract.adapter import (
     AdapterOptions,
     Capability,
     CRMAdapter,
     RecordKind,
 )
-from poc_harness.adapter_options import time_zone_option
-from poc_harness.answers import dedupe_history, reading
-from poc_harness.clock import ClockMode
-from poc_harness.config import secret_from_env
-from poc_harness.errors import ConfigError, VendorError
-from poc_harness.http import VendorHTTP
-from poc_harness.model import (
+from poc_harness.contract.adapter_options import time_zone_option
+from poc_harness.contract.model import (
     Account,
     Activity,
     ActivityKind,
@@ -102,6 +98,10 @@ from poc_harness.model import (
     TicketPriority,
     TicketView,
 )
+from poc_harness.errors import ConfigError, VendorError
+from poc_harness.run.clock import ClockMode
+from poc_harness.transport.answers import dedupe_history, reading
+from poc_harness.transport.http import VendorHTTP
 
 OpenStage = Literal["qualification", "proposal", "negotiation"]
 ODOO_TIME = "%Y-%m-%d %H:%M:%S"

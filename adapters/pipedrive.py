@@ -70,13 +70,9 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, Field
 
-from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
-from poc_harness.answers import parse_answer
-from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
-from poc_harness.errors import ConfigError, VendorError
-from poc_harness.http import VendorHTTP
-from poc_harness.model import (
+from poc_harness.contract.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.model import (
     Account,
     Activity,
     ActivityKind,
@@ -88,6 +84,10 @@ from poc_harness.model import (
     StageChange,
     TaskView,
 )
+from poc_harness.errors import ConfigError, VendorError
+from poc_harness.run.clock import ClockMode
+from poc_harness.transport.answers import parse_answer
+from poc_harness.transport.http import VendorHTTP
 
 V = TypeVar("V", bound=BaseModel)
 

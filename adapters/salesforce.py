@@ -65,19 +65,15 @@ from xml.sax.saxutils import escape
 import httpx
 from pydantic import BaseModel, Field
 
-from poc_harness.adapter import (
+from poc_harness.config import secret_from_env
+from poc_harness.contract.adapter import (
     AdapterOptions,
     Capability,
     CRMAdapter,
     RecordKind,
 )
-from poc_harness.adapter_options import defaults_option, picklist_option
-from poc_harness.answers import parse_answer
-from poc_harness.clock import ClockMode
-from poc_harness.config import secret_from_env
-from poc_harness.errors import ConfigError, HarnessError, VendorError
-from poc_harness.http import VendorHTTP, renewing_once
-from poc_harness.model import (
+from poc_harness.contract.adapter_options import defaults_option, picklist_option
+from poc_harness.contract.model import (
     Account,
     Activity,
     ActivityKind,
@@ -95,7 +91,11 @@ from poc_harness.model import (
     TicketPriority,
     TicketView,
 )
+from poc_harness.errors import ConfigError, HarnessError, VendorError
 from poc_harness.redaction import REDACTOR
+from poc_harness.run.clock import ClockMode
+from poc_harness.transport.answers import parse_answer
+from poc_harness.transport.http import VendorHTTP, renewing_once
 
 V = TypeVar("V", bound=BaseModel)
 T = TypeVar("T")

@@ -19,7 +19,8 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from pydantic import AwareDatetime, BaseModel, Field, SecretStr
 
-from poc_harness.adapter import (
+from poc_harness.config import secret_from_env
+from poc_harness.contract.adapter import (
     AccessKind,
     AdapterOptions,
     Capability,
@@ -30,14 +31,9 @@ from poc_harness.adapter import (
     UserCredential,
     WebhookEvent,
 )
-from poc_harness.answers import parse_answer
-from poc_harness.batches import BatchItem, BatchResult
-from poc_harness.clock import ClockMode
-from poc_harness.config import secret_from_env
-from poc_harness.errors import AccessDenied, ConfigError, HarnessError, VendorError
-from poc_harness.http import VendorHTTP
-from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets, ProbeAccounts
-from poc_harness.model import (
+from poc_harness.contract.batches import BatchItem, BatchResult
+from poc_harness.contract.loadtargets import LoadClient, LoadRequest, LoadTargets, ProbeAccounts
+from poc_harness.contract.model import (
     Account,
     Activity,
     AlertView,
@@ -67,10 +63,14 @@ from poc_harness.model import (
     WebhookNotice,
     WeeklyActivityFigure,
 )
+from poc_harness.errors import AccessDenied, ConfigError, HarnessError, VendorError
 from poc_harness.redaction import REDACTOR
+from poc_harness.run.clock import ClockMode
 from poc_harness.sandbox.profiles import PROFILES
 from poc_harness.sandbox.security import LABEL_FIELDS, PUBLIC_ROUTES
-from poc_harness.writes import write_once
+from poc_harness.transport.answers import parse_answer
+from poc_harness.transport.http import VendorHTTP
+from poc_harness.transport.writes import write_once
 
 V = TypeVar("V", bound=BaseModel)
 T = TypeVar("T")
@@ -298,7 +298,7 @@ class SandboxAdapter(CRMAdapter):
     def _adds_one(self, send: Callable[[], T], listing: Callable[[], list[str]]) -> T | str:
         """``send()`` a write that adds one record to ``listing`` (a lead's activities, a ticket's replies,
         a lead's deals), counted before it is sent: in doubt, the write was applied when the listing grew
-        (the new record's id), and is sent again only when it did not (``poc_harness.writes``)."""
+        (the new record's id), and is sent again only when it did not (``poc_harness.transport.writes``)."""
         before = set(listing())
 
         def applied() -> str | None:

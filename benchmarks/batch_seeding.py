@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters.sandbox import SandboxAdapter, SandboxOptions
 from benchmarks.served import served_crm
 from fixtures.factories import Dataset, build_dataset
-from poc_harness.adapter import RecordKind
-from poc_harness.ledger import Ledger
-from poc_harness.seeding import Seeder
+from poc_harness.contract.adapter import RecordKind
+from poc_harness.run.ledger import Ledger
+from poc_harness.run.seeding import Seeder
 
 TOKEN_ENV = "POC_BENCH_TOKEN"
 TAG = "benchbatch"

@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from adapters.sandbox import SandboxAdapter, SandboxOptions  # noqa: E402
 from benchmarks.served import served_crm  # noqa: E402
 from fixtures.factories import build_dataset  # noqa: E402
-from poc_harness.adapter import RecordKind  # noqa: E402
-from poc_harness.loadprobe import GOLDEN, ProbeLimits, run_probe  # noqa: E402
+from poc_harness.contract.adapter import RecordKind  # noqa: E402
+from poc_harness.probes.loadprobe import GOLDEN, ProbeLimits, run_probe  # noqa: E402
 
 TOKEN_ENV = "POC_BENCH_TOKEN"
 CONFIG_ENV = "POC_LOCUST_CONFIG"

@@ -24,7 +24,7 @@ import httpx
 from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from poc_harness.ledger import Ledger
+from poc_harness.run.ledger import Ledger
 from poc_harness.sandbox.profiles import PROFILES
 from poc_harness.sandbox.server import BackgroundServer
 from tests.suite_runner import ROOT, run_suite

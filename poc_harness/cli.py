@@ -8,16 +8,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from poc_harness import exitcodes
-from poc_harness.adapter import CRMAdapter, build_adapter, discover
-from poc_harness.cleanup import cleanup
 from poc_harness.config import PocConfig, load_config
+from poc_harness.contract.adapter import CRMAdapter, build_adapter, discover
 from poc_harness.errors import ConfigError, PocError, VendorError
-from poc_harness.ledger import Ledger
-from poc_harness.outage import signals_down
 from poc_harness.redaction import REDACTOR
 from poc_harness.report.publish import compare, publish
+from poc_harness.run import exitcodes
+from poc_harness.run.cleanup import cleanup
+from poc_harness.run.ledger import Ledger
 from poc_harness.sandbox.profiles import PROFILES
+from poc_harness.transport.outage import signals_down
 
 
 def _vendors(_: argparse.Namespace) -> int:

@@ -24,10 +24,10 @@ from pydantic import (
     model_validator,
 )
 
-from poc_harness.buyer_calendar import BuyerCalendar
-from poc_harness.criteria import DEFAULT_WEIGHTS, Criterion
 from poc_harness.errors import ConfigError
+from poc_harness.grading.criteria import DEFAULT_WEIGHTS, Criterion
 from poc_harness.redaction import REDACTOR
+from poc_harness.run.buyer_calendar import BuyerCalendar
 
 DEFAULT_CONFIG = Path("poc.toml")
 MIN_ACCEPTANCE_RECORDS = 200
@@ -175,9 +175,9 @@ class WebhookSettings(BaseModel):
 
 
 class LoadSettings(BaseModel):
-    """The ``[load]`` table: the load probe of the scalability checks (``poc_harness.loadprobe``) and the
-    checklist's thresholds.  The defaults keep the probe short (about a second) for everyday runs; for
-    the acceptance figure, run ``users = 500`` for minutes, within the vendor's rate limit."""
+    """The ``[load]`` table: the load probe of the scalability checks (``poc_harness.probes.loadprobe``) and
+    the checklist's thresholds.  The defaults keep the probe short (about a second) for everyday runs; for the
+    acceptance figure, run ``users = 500`` for minutes, within the vendor's rate limit."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

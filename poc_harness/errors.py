@@ -95,7 +95,7 @@ class CapabilityMissing(VendorError):
 class VendorDown(PocError):
     """An outage: the vendor could not be reached, or several calls in a row got no answer or a gateway
     error (502/503/504).  Not a ``VendorError``: no check fails for it; the run stops and what was not
-    judged stays pending (``poc_harness.outage``)."""
+    judged stays pending (``poc_harness.transport.outage``)."""
 
 
 class RunRefused(ConfigError):

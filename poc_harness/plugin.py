@@ -23,17 +23,18 @@ from typing import Any
 import pytest
 from _pytest.main import ExitCode
 
-from poc_harness import exitcodes, writes
-from poc_harness.adapter import Capability, build_adapter, installed_adapters
-from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig, load_config
-from poc_harness.coverage import DefinedCheck, defined_checks, suite_record
-from poc_harness.criteria import Criterion, Severity
+from poc_harness.contract.adapter import Capability, build_adapter, installed_adapters
 from poc_harness.errors import CapabilityMissing, NotExercised, PocError, VendorDown, VendorError
-from poc_harness.evidence import evidence_for
+from poc_harness.grading.coverage import DefinedCheck, defined_checks, suite_record
+from poc_harness.grading.criteria import Criterion, Severity
+from poc_harness.grading.evidence import evidence_for
 from poc_harness.redaction import REDACTOR
-from poc_harness.results import TestResult, write_results
-from poc_harness.trial import Check, Trial
+from poc_harness.run import exitcodes
+from poc_harness.run.clock import ClockMode
+from poc_harness.run.results import TestResult, write_results
+from poc_harness.run.trial import Check, Trial
+from poc_harness.transport import writes
 
 TRIAL_KEY = pytest.StashKey[Trial]()
 RESULTS_KEY = pytest.StashKey[list[TestResult]]()

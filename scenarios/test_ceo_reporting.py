@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from poc_harness.adapter import Capability, RecordKind
-from poc_harness.ledger import ExpectationRow
+from poc_harness.contract.adapter import Capability, RecordKind
 from poc_harness.plugin import check_id_of, verify
-from poc_harness.trial import Check, Trial
+from poc_harness.run.ledger import ExpectationRow
+from poc_harness.run.trial import Check, Trial
 
 LATENCY_SAMPLES = 5
 MANAGEMENT_REPORTS = {

@@ -1,6 +1,6 @@
 """Integrations: webhooks with retry and signatures, the DWH export, and a VoIP call log.
 
-- Webhooks: the harness's receiver (``poc_harness.webhooks``, where ``[webhooks]`` says) subscribes
+- Webhooks: the harness's receiver (``poc_harness.probes.webhooks``, where ``[webhooks]`` says) subscribes
   to ``lead.created``, creates a lead, answers the first delivery 500 and the retry 200.  The vendor
   must sign every delivery, name the lead the harness created, and retry under the same event id.
 - DWH: the vendor's bulk export of the run's records is loaded into Parquet files under the reports
@@ -27,16 +27,16 @@ from typing import Any
 import pytest
 
 from fixtures.factories import build_dataset
-from poc_harness.adapter import Capability, RecordKind, Support, WebhookEvent
 from poc_harness.config import secret_from_env
+from poc_harness.contract.adapter import Capability, RecordKind, Support, WebhookEvent
+from poc_harness.contract.model import CallDirection, CallLog, Lead
 from poc_harness.errors import HarnessError, NotImplementedByAdapter, VendorError
-from poc_harness.ledger import ExpectationRow
-from poc_harness.model import CallDirection, CallLog, Lead
 from poc_harness.plugin import check_id_of, verify
+from poc_harness.probes.webhooks import Delivery, WebhookReceiver
 from poc_harness.redaction import REDACTOR
-from poc_harness.seeding import Seeder
-from poc_harness.trial import VENDOR_ERROR, Check, Trial
-from poc_harness.webhooks import Delivery, WebhookReceiver
+from poc_harness.run.ledger import ExpectationRow
+from poc_harness.run.seeding import Seeder
+from poc_harness.run.trial import VENDOR_ERROR, Check, Trial
 
 EXPORTED = (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD, RecordKind.DEAL, RecordKind.TICKET)
 DWH_CHECK, VOIP_CHECK = "dwh_export_reconciles_with_the_ledger", "voip_call_appears_on_the_lead"

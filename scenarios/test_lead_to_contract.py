@@ -4,7 +4,7 @@ kind), and conversion to a won contract with its stage history.
 
 Leads arrive over the trial's 14 days, on every weekday, in business and off hours of the buyer's time
 zone; the active cohort gets every kind of activity, by the lead's owner and by other reps (see
-``poc_harness.lead_plan``).  Every check files its expectations in the ledger and judges them against
+``poc_harness.run.lead_plan``).  Every check files its expectations in the ledger and judges them against
 the CRM through the adapter; with ``--clock wall`` the time-based ones stay pending until a later run
 finds them due.
 """
@@ -16,11 +16,11 @@ from datetime import timedelta
 
 import pytest
 
-from poc_harness.adapter import Capability
-from poc_harness.observed import require_observed
+from poc_harness.contract.adapter import Capability
+from poc_harness.contract.observed import require_observed
 from poc_harness.plugin import PENDING_PREFIX, verify
-from poc_harness.seeding import SeededWorld
-from poc_harness.trial import Check, Trial
+from poc_harness.run.seeding import SeededWorld
+from poc_harness.run.trial import Check, Trial
 
 
 @pytest.fixture(scope="module")

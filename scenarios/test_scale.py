@@ -2,10 +2,10 @@
 account creates) and the figures are held against the selection checklist: API ≥ 10 k requests/hour,
 ≥ 500 concurrent users served, with the buyer's p95 latency and error targets (``[load]``).
 
-One probe per run (``poc_harness.loadprobe``), bounded in time and requests and within the vendor's
+One probe per run (``poc_harness.probes.loadprobe``), bounded in time and requests and within the vendor's
 declared rate limit.  Every request the probe sent and the vendor did not answer successfully at once
 is an error (timeouts, requests cut at the probe's end, answers that came only on a retry); the
-throughput is judged at the probe's users and think time (``poc_harness.loadjudge``: each user's pace
+throughput is judged at the probe's users and think time (``poc_harness.probes.loadjudge``: each user's pace
 is one request per think time + the buyer's accepted answer time); the p95 target holds for every kind
 of request the probe sends, not only for their mix.  The verdicts hold for the load the probe ran:
 each check records a ``caveat`` observation saying what a probe of its users, seconds and requests
@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from poc_harness.adapter import RecordKind
 from poc_harness.config import LoadSettings
+from poc_harness.contract.adapter import RecordKind
 from poc_harness.errors import HarnessError, VendorError
-from poc_harness.loadjudge import HOUR_S, caveat, throughput_need
-from poc_harness.loadprobe import OK, ProbeLimits, ProbeResult, run_probe
-from poc_harness.trial import Check, Trial
+from poc_harness.probes.loadjudge import HOUR_S, caveat, throughput_need
+from poc_harness.probes.loadprobe import OK, ProbeLimits, ProbeResult, run_probe
+from poc_harness.run.trial import Check, Trial
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from poc_harness.adapter import Capability, NotExercised, RecordKind
+from poc_harness.contract.adapter import Capability, NotExercised, RecordKind
 from poc_harness.errors import HarnessError, VendorError
 from poc_harness.plugin import verify
-from poc_harness.security import (
+from poc_harness.probes.security import (
     GARBAGE,
     NO_TOKEN,
     RepPair,
@@ -35,8 +35,8 @@ from poc_harness.security import (
     security_tag,
     self_registrations,
 )
-from poc_harness.seeding import Seeder
-from poc_harness.trial import Check, Outcome, Trial
+from poc_harness.run.seeding import Seeder
+from poc_harness.run.trial import Check, Outcome, Trial
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from poc_harness.adapter import Capability
-from poc_harness.observed import require_observed
+from poc_harness.contract.adapter import Capability
+from poc_harness.contract.observed import require_observed
 from poc_harness.plugin import verify
-from poc_harness.stories import TicketTruth
-from poc_harness.trial import Check, Trial
+from poc_harness.run.stories import TicketTruth
+from poc_harness.run.trial import Check, Trial
 
 
 @pytest.fixture(scope="module")

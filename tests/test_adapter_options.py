@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from poc_harness.adapter_options import defaults_option, picklist_option, time_zone_option
+from poc_harness.contract.adapter_options import defaults_option, picklist_option, time_zone_option
 
 STAGES = {"open": "Open", "won": "Closed Won"}
 SOURCES = {"web": "Web", "fair": "Other"}

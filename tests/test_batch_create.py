@@ -13,15 +13,15 @@ import pytest
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
 from fixtures.factories import build_dataset
-from poc_harness.adapter import Capability, RecordKind
-from poc_harness.batches import BatchItem
+from poc_harness.contract.adapter import Capability, RecordKind
+from poc_harness.contract.batches import BatchItem
+from poc_harness.contract.model import Contact
 from poc_harness.errors import VendorError
-from poc_harness.ledger import Ledger
-from poc_harness.model import Contact
+from poc_harness.run.ledger import Ledger
+from poc_harness.run.seeding import Seeder
 from poc_harness.sandbox.app import create_app
 from poc_harness.sandbox.batch import MAX_BATCH
 from poc_harness.sandbox.transport import SyncASGITransport
-from poc_harness.seeding import Seeder
 
 TAG = "batchtest"
 

@@ -26,11 +26,11 @@ import respx
 
 from adapters.bottlecrm import NAME_LIMIT, BottleCRMAdapter, BottleCRMOptions, label
 from fixtures.factories import build_dataset
-from poc_harness.adapter import Capability, RecordKind
-from poc_harness.cleanup import cleanup
+from poc_harness.contract.adapter import Capability, RecordKind
+from poc_harness.contract.model import DealStage
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
-from poc_harness.ledger import Ledger
-from poc_harness.model import DealStage
+from poc_harness.run.cleanup import cleanup
+from poc_harness.run.ledger import Ledger
 from tests.suite_runner import ROOT, SuiteRun, run_suite
 from tests.test_defect_profiles import ALL_CHECKS
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from poc_harness.adapter import (
+from poc_harness.contract.adapter import (
     CAPABILITY_METHODS,
     SERVICE_METHODS,
     AdapterOptions,
@@ -146,7 +146,7 @@ def _raised(error: Exception) -> pytest.CallInfo[None]:
 
 
 def test_the_grading_keeps_the_vendors_lack_a_finding_and_our_gap_not_measured() -> None:
-    from poc_harness.completeness import FAILED, NOT_MEASURED, state_of
+    from poc_harness.grading.completeness import FAILED, NOT_MEASURED, state_of
     from poc_harness.plugin import _fault, _label
 
     adapter = concrete(vendor_lacks={Capability.FORECAST: DOC})(AdapterOptions())
@@ -196,7 +196,7 @@ def test_a_mapping_file_says_what_the_vendor_lacks_with_its_documentation(tmp_pa
 def test_a_story_hitting_our_gap_is_kept_for_its_checks_and_the_timeline_goes_on() -> None:
     from types import SimpleNamespace
 
-    from poc_harness.trial import Trial
+    from poc_harness.run.trial import Trial
 
     gap = NotImplementedByAdapter("not measured: the acme adapter does not implement sla")
     trial = SimpleNamespace(_truths={}, _story_errors={}, _seeding_error=None)

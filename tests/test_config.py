@@ -8,8 +8,8 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
-from poc_harness.adapter import adapter_class
 from poc_harness.config import PocConfig, load_config, secret_from_env
+from poc_harness.contract.adapter import adapter_class
 from poc_harness.errors import ConfigError
 from poc_harness.redaction import REDACTOR
 from poc_harness.sandbox.profiles import PROFILES

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from poc_harness.criteria import Criterion
 from poc_harness.errors import ConfigError
-from poc_harness.evidence import (
+from poc_harness.grading.criteria import Criterion
+from poc_harness.grading.evidence import (
     CostLines,
     EvidenceError,
     SatisfactionAnswer,

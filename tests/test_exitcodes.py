@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from poc_harness import exitcodes
+from poc_harness.run import exitcodes
 
 PASSED = ("passed", None, "")
 FINDING = ("failed", "vendor", "1 of 3 expectations failed")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from fixtures import reference_data as ref
 from fixtures.factories import Dataset, Locale, build_dataset
-from poc_harness.model import Account, Contact, Lead, LeadSource, SalesRep, Ticket, TicketPriority
+from poc_harness.contract.model import Account, Contact, Lead, LeadSource, SalesRep, Ticket, TicketPriority
 
 TAG = "poc-test-7"
 LOCALES: tuple[Locale, ...] = ("fa_IR", "en_US")

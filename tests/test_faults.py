@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from poc_harness.grading import api_success
+from poc_harness.grading.verdict import api_success
 from tests.suite_runner import run_suite
 
 
@@ -19,9 +19,10 @@ def test_retryable_faults_are_retried_and_every_check_still_passes(tmp_path: Pat
     assert set(run.outcomes().values()) == {"passed"}, run.stdout
     assert calls["retries"] > 0 and calls["failures"] == 0
     # each fault retried once: a read answered 429/503 is sent again by the client; a write answered 503 is
-    # not repeated blindly but looked up (poc_harness.writes), and a write so settled (found, or provably not
-    # there and sent again) counts as one retry (VendorHTTP._resolved), not a failure; the lookup's own GETs
-    # are calls of their own, never retries (a rep's calls, on clients of their own, are not in these stats)
+    # not repeated blindly but looked up (poc_harness.transport.writes), and a write so settled (found, or
+    # provably not there and sent again) counts as one retry (VendorHTTP._resolved), not a failure; the
+    # lookup's own GETs are calls of their own, never retries (a rep's calls, on clients of their own, are not
+    # in these stats)
     assert calls["by_status"][profile.removeprefix("flaky_")] == calls["retries"]
 
 

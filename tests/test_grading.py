@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from poc_harness.criteria import DEFAULT_WEIGHTS, Criterion
-from poc_harness.evidence import (
+from poc_harness.grading.criteria import DEFAULT_WEIGHTS, Criterion
+from poc_harness.grading.evidence import (
     CostLines,
     CriterionEvidence,
     SatisfactionAnswer,
     SatisfactionSurvey,
     Scorecard,
 )
-from poc_harness.grading import THREE_REPORTS_CHECK, Status, Verdict, grade, measured_score
+from poc_harness.grading.verdict import THREE_REPORTS_CHECK, Status, Verdict, grade, measured_score
 
 
 def _test(

@@ -15,8 +15,14 @@ import tenacity
 import tenacity.nap
 
 from poc_harness.errors import VendorError, VendorUnreachable
-from poc_harness.http import RetryPolicy, VendorHTTP, _Retryable, _WaitRetryAfter, retry_after_seconds
 from poc_harness.redaction import REDACTOR
+from poc_harness.transport.http import (
+    RetryPolicy,
+    VendorHTTP,
+    _Retryable,
+    _WaitRetryAfter,
+    retry_after_seconds,
+)
 
 BASE = "https://crm.test"
 FAST = RetryPolicy(attempts=4, max_total_wait=5, max_single_wait=0.05, initial_backoff=0.01)
@@ -83,7 +89,7 @@ def test_a_write_answered_5xx_is_not_repeated_blindly_but_may_have_been_applied(
     mock: respx.MockRouter, client: VendorHTTP, status: int
 ) -> None:
     """A gateway's 503 (even with Retry-After), 502 or 504 may come after the upstream applied the write:
-    the client does not repeat it; the caller looks the record up first (``poc_harness.writes``)."""
+    the client does not repeat it; the caller looks the record up first (``poc_harness.transport.writes``)."""
     answers = [httpx.Response(status, headers={"Retry-After": "3"}), httpx.Response(201, json={"id": "1"})]
     route = mock.post("/leads").mock(side_effect=answers)
     with pytest.raises(VendorError) as caught:
@@ -534,11 +540,11 @@ def test_a_refused_write_is_known_not_applied(mock: respx.MockRouter, client: Ve
     assert not caught.value.maybe_applied
 
 
-# --- writes in doubt: looked up before being sent again (poc_harness.writes) -------------------------
+# --- writes in doubt: looked up before being sent again (poc_harness.transport.writes) ---------------------
 
 
 def test_write_once_looks_up_before_sending_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    from poc_harness import writes
+    from poc_harness.transport import writes
 
     monkeypatch.setattr(writes, "_sleep", lambda seconds: None)
     sent: list[int] = []

@@ -10,7 +10,7 @@ import pytest
 from tests.import_graph import When, build, describe
 
 ALLOWED = {
-    "poc_harness.adapter -> poc_harness.batches -> poc_harness.adapter",
+    "poc_harness.contract.adapter -> poc_harness.contract.batches -> poc_harness.contract.adapter",
 }
 """Circles another branch removes (h-batch: batching moves into the adapter); the integrator empties this."""
 
@@ -28,8 +28,8 @@ def test_every_allowed_circle_still_exists() -> None:
 
 def test_the_stories_see_neither_the_trial_nor_its_plugin() -> None:
     graph = build()
-    seen = graph.imports("poc_harness.stories", When.RUNTIME, When.TYPING, When.DEFERRED)
-    assert seen.isdisjoint({"poc_harness.trial", "poc_harness.plugin"}), seen
+    seen = graph.imports("poc_harness.run.stories", When.RUNTIME, When.TYPING, When.DEFERRED)
+    assert seen.isdisjoint({"poc_harness.run.trial", "poc_harness.plugin"}), seen
 
 
 def _write(root: Path, files: dict[str, str]) -> None:

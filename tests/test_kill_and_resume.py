@@ -165,7 +165,7 @@ def _served_config(tmp: Path, url: str) -> Path:
 def test_a_second_run_on_a_locked_vendor_is_refused_naming_the_holder_and_a_stale_lock_is_taken(
     tmp_path: Path,
 ) -> None:
-    from poc_harness.ledger import Ledger
+    from poc_harness.run.ledger import Ledger
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     here = socket.gethostname()

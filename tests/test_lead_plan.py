@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
-from poc_harness.buyer_calendar import BuyerCalendar
 from poc_harness.config import HarnessSettings
+from poc_harness.contract.model import Lead, LeadSource, SalesRep
 from poc_harness.errors import NotObserved
-from poc_harness.lead_plan import TOUCH_KINDS, plan_arrivals, plan_touches
-from poc_harness.model import Lead, LeadSource, SalesRep
 from poc_harness.rules.leads import followups, lead_owned, silence_alert
+from poc_harness.run.buyer_calendar import BuyerCalendar
+from poc_harness.run.lead_plan import TOUCH_KINDS, plan_arrivals, plan_touches
 
 TEHRAN = BuyerCalendar()
 KEYS = [f"lead-{n:04d}" for n in range(1, 96)]

@@ -13,13 +13,13 @@ import pytest
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
 from fixtures.factories import build_dataset
-from poc_harness.adapter import RecordKind
-from poc_harness.cleanup import cleanup
+from poc_harness.contract.adapter import RecordKind
+from poc_harness.contract.model import Account
 from poc_harness.errors import ConfigError, VendorError
-from poc_harness.ledger import Ledger
-from poc_harness.model import Account
+from poc_harness.run.cleanup import cleanup
+from poc_harness.run.ledger import Ledger
+from poc_harness.run.seeding import Seeder
 from poc_harness.sandbox.server import BackgroundServer
-from poc_harness.seeding import Seeder
 from tests.suite_runner import ROOT, run_suite
 
 TOKEN = "cleanup-test-token-51c0"

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
-from poc_harness.adapter import RecordKind
 from poc_harness.config import LoadSettings, load_config
+from poc_harness.contract.adapter import RecordKind
+from poc_harness.contract.loadtargets import LoadClient, LoadRequest, LoadTargets
 from poc_harness.errors import ConfigError
-from poc_harness.loadjudge import caveat, throughput_need
-from poc_harness.loadprobe import OK, ProbeLimits, ProbeResult, percentile, run_probe
-from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets
+from poc_harness.probes.loadjudge import caveat, throughput_need
+from poc_harness.probes.loadprobe import OK, ProbeLimits, ProbeResult, percentile, run_probe
 from poc_harness.sandbox.app import create_app
 from poc_harness.sandbox.async_transport import AsyncASGITransport
 from poc_harness.sandbox.server import BackgroundServer

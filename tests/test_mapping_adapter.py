@@ -23,10 +23,10 @@ import respx
 import yaml
 
 from adapters.mapping import MappingAdapter, MappingOptions, load_mapping
-from poc_harness.adapter import Capability, RecordKind
-from poc_harness.clock import ClockMode
+from poc_harness.contract.adapter import Capability, RecordKind
+from poc_harness.contract.model import Account, DealStage, Lead, LeadSource
 from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.model import Account, DealStage, Lead, LeadSource
+from poc_harness.run.clock import ClockMode
 from poc_harness.sandbox.server import BackgroundServer
 from tests.suite_runner import ROOT, run_suite
 from tests.test_defect_profiles import (

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import respx
 
-from poc_harness import exitcodes
 from poc_harness.errors import VendorDown, VendorError
-from poc_harness.http import RetryPolicy, VendorHTTP
-from poc_harness.ledger import Ledger
-from poc_harness.outage import OutageWatch, install
 from poc_harness.report import history
+from poc_harness.run import exitcodes
+from poc_harness.run.ledger import Ledger
 from poc_harness.sandbox.server import BackgroundServer
+from poc_harness.transport.http import RetryPolicy, VendorHTTP
+from poc_harness.transport.outage import OutageWatch, install
 from tests.suite_runner import ROOT, run_suite
 
 TOKEN = "outage-test-token-7d1e"

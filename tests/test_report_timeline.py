@@ -21,13 +21,13 @@ import httpx
 import pytest
 
 from poc_harness.config import PocConfig, load_config
-from poc_harness.ledger import Ledger
 from poc_harness.report import timeline_view
 from poc_harness.report.i18n import label
 from poc_harness.report.publish import compare, publish
 from poc_harness.report.render import render_acceptance
-from poc_harness.results import TestResult as Result
-from poc_harness.results import write_results
+from poc_harness.run.ledger import Ledger
+from poc_harness.run.results import TestResult as Result
+from poc_harness.run.results import write_results
 from poc_harness.sandbox.server import BackgroundServer
 from tests.suite_runner import ROOT, run_suite
 

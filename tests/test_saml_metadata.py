@@ -1,11 +1,11 @@
-"""SAML 2.0 SP metadata checks (poc_harness.saml, on pysaml2): a valid document passes, and each way a
+"""SAML 2.0 SP metadata checks (poc_harness.probes.saml, on pysaml2): a valid document passes, and each way a
 vendor's metadata can be wrong is named, including documents that are not metadata or not XML."""
 
 from __future__ import annotations
 
 import pytest
 
-from poc_harness.saml import inspect_sp_metadata
+from poc_harness.probes.saml import inspect_sp_metadata
 from poc_harness.sandbox.security import sp_metadata
 
 ENTITY = "https://crm.example.com/saml/metadata"

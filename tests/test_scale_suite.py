@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from poc_harness.ledger import Ledger
+from poc_harness.run.ledger import Ledger
 from tests.suite_runner import run_suite
 
 THROUGHPUT = "scale::api_sustains_10k_requests_per_hour"

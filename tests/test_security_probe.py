@@ -14,7 +14,7 @@ from typing import ClassVar
 import pytest
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
-from poc_harness.adapter import (
+from poc_harness.contract.adapter import (
     AccessKind,
     Capability,
     CRMAdapter,
@@ -23,20 +23,10 @@ from poc_harness.adapter import (
     RbacUsers,
     RecordKind,
 )
-from poc_harness.batches import BatchItem
+from poc_harness.contract.batches import BatchItem
+from poc_harness.contract.model import LeadChanges, Record, SalesRep, TeamMember, TeamRole
 from poc_harness.errors import AccessDenied, CapabilityMissing, ConfigError
-from poc_harness.model import LeadChanges, Record, SalesRep, TeamMember, TeamRole
-from poc_harness.redaction import REDACTOR
-from poc_harness.rules.security import (
-    access_cell,
-    audit_entry,
-    audit_retention,
-    refused_without_credentials,
-    self_registered_role,
-)
-from poc_harness.sandbox.audit import targets
-from poc_harness.sandbox.server import BackgroundServer
-from poc_harness.security import (
+from poc_harness.probes.security import (
     ALLOWED,
     GARBAGE,
     MATE,
@@ -58,6 +48,16 @@ from poc_harness.security import (
     rep_pair,
     self_registrations,
 )
+from poc_harness.redaction import REDACTOR
+from poc_harness.rules.security import (
+    access_cell,
+    audit_entry,
+    audit_retention,
+    refused_without_credentials,
+    self_registered_role,
+)
+from poc_harness.sandbox.audit import targets
+from poc_harness.sandbox.server import BackgroundServer
 
 TAG = "unit-sec"
 KINDS = {kind.value for kind in AccessKind}
@@ -609,7 +609,7 @@ def test_real_vendor_adapters_leave_the_security_probes_not_measured(module: str
     audit log)."""
     import importlib
 
-    from poc_harness.adapter import SecurityProbes
+    from poc_harness.contract.adapter import SecurityProbes
 
     name = f"adapters.{module}"
     found = vars(importlib.import_module(name)).values()
@@ -629,9 +629,9 @@ def test_real_vendor_adapters_leave_the_security_probes_not_measured(module: str
 def test_records_the_probes_deleted_are_marked_deleted_in_the_ledger(
     crm: SandboxAdapter, tmp_path: Path
 ) -> None:
-    from poc_harness.ledger import Ledger
-    from poc_harness.security import forget_deleted
-    from poc_harness.seeding import Seeder
+    from poc_harness.probes.security import forget_deleted
+    from poc_harness.run.ledger import Ledger
+    from poc_harness.run.seeding import Seeder
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     seeder = Seeder(crm, ledger, "run-1", TAG, crm.now)

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from fixtures.factories import build_dataset
-from poc_harness.adapter import Observed
-from poc_harness.buyer_calendar import BuyerCalendar
+from poc_harness.contract.adapter import Observed
+from poc_harness.contract.model import SurveyInviteView, TicketPriority
+from poc_harness.contract.observed import require_observed
 from poc_harness.errors import HarnessError
-from poc_harness.model import SurveyInviteView, TicketPriority
-from poc_harness.observed import require_observed
 from poc_harness.rules.display import decimals_of, percent, shown_right
 from poc_harness.rules.tickets import survey_on_close
-from poc_harness.stories import TicketPath, _plan_tickets, negotiated_amount, rounding_exposures
+from poc_harness.run.buyer_calendar import BuyerCalendar
+from poc_harness.run.stories import TicketPath, _plan_tickets, negotiated_amount, rounding_exposures
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from adapters.sandbox import SandboxAdapter
-from poc_harness.adapter import adapter_class, build_adapter
 from poc_harness.config import load_config
+from poc_harness.contract.adapter import adapter_class, build_adapter
 from poc_harness.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ACME = '''
 """A vendor's adapter still in the buyer's folder, not packaged."""
 from adapters.sandbox import SandboxAdapter
-from poc_harness.adapter import CRMAdapter
+from poc_harness.contract.adapter import CRMAdapter
 
 
 class AcmeAdapter(SandboxAdapter):

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from poc_harness.coverage import defined_checks
-from poc_harness.criteria import Criterion
-from poc_harness.evidence import CriterionEvidence, SatisfactionAnswer, SatisfactionSurvey, Scorecard
-from poc_harness.grading import Verdict, grade
+from poc_harness.grading.coverage import defined_checks
+from poc_harness.grading.criteria import Criterion
+from poc_harness.grading.evidence import CriterionEvidence, SatisfactionAnswer, SatisfactionSurvey, Scorecard
+from poc_harness.grading.verdict import Verdict, grade
 from tests.suite_runner import ROOT
 
 DEFINED = [check.to_json() for check in defined_checks(ROOT / "scenarios")]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from poc_harness import warehouse
 from poc_harness.errors import VendorError
+from poc_harness.probes import warehouse
 
 
 def test_rows_survive_the_parquet_round_trip(tmp_path: Path) -> None:

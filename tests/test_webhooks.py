@@ -15,13 +15,13 @@ import httpx
 import pytest
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
-from poc_harness.adapter import CRMAdapter, WebhookEvent
 from poc_harness.config import load_config
+from poc_harness.contract.adapter import CRMAdapter, WebhookEvent
+from poc_harness.contract.model import Lead, LeadSource
 from poc_harness.errors import ConfigError
-from poc_harness.model import Lead, LeadSource
+from poc_harness.probes.webhooks import UnverifiedPayload, WebhookReceiver, verify
 from poc_harness.rules import Judgement, Rule
 from poc_harness.rules.integrations import webhook_names_record, webhook_retried, webhook_signed
-from poc_harness.webhooks import UnverifiedPayload, WebhookReceiver, verify
 
 SECRET = "s3cret-shared-with-the-vendor-0123456789"
 NOW = 1_750_000_000.0

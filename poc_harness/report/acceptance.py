@@ -4,7 +4,7 @@ re-rendered (another language, new evidence) and compared with other vendors lat
 
 Optional fields (readers must do without them): ``timeline``, the vendor's trial night by night up
 to this run (poc_harness/report/history.py); ``scope``, ``gaps``, ``conditions`` and ``total_high``
-(poc_harness/grading.py), absent from documents written before the verdict could be *accept with
+(poc_harness/grading/verdict.py), absent from documents written before the verdict could be *accept with
 conditions*: such a document cannot prove its run complete and never counts in a comparison."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from poc_harness.completeness import Scope, run_scope
 from poc_harness.errors import ConfigError
-from poc_harness.grading import Grade
-from poc_harness.results import read_document, write_document
+from poc_harness.grading.completeness import Scope, run_scope
+from poc_harness.grading.verdict import Grade
+from poc_harness.run.results import read_document, write_document
 
 SCHEMA = "poc-harness/acceptance"
 VERSION = 1

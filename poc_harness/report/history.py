@@ -7,10 +7,11 @@ mid-run: only the ledger knows it) as *no results*.  A day's checks, score and v
 its last run with results that *counts*; its expectation figures add up its runs' (filed, judged passed,
 judged failed) and keep the pending count left after its last run.
 
-A run counts only when it is a full acceptance run (``poc_harness.completeness``: every check the suites
-define selected, at least the acceptance record count, a results file that records both).  A partial or
-small run is listed among the night's runs, labelled, but never gives the night its score or verdict, so
-it never moves the trend; a night with only such runs is ``not_counted``.
+A run counts only when it is a full acceptance run (``poc_harness.grading.completeness``: every check the
+suites define selected, at least the acceptance record count, a results file that records both).  A partial or
+small run is listed among the night's runs, labelled, but never gives the night its score or verdict, so it
+never moves the trend; a night with only such runs is ``not_counted``.
+
 A night whose runs met the vendor down (an outage in the ledger, or in the run's results) names the
 outage (status *outage* when it left no results).
 
@@ -27,13 +28,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from poc_harness.completeness import run_scope
 from poc_harness.errors import ConfigError
-from poc_harness.grading import Grade
+from poc_harness.grading.completeness import run_scope
+from poc_harness.grading.verdict import Grade
 from poc_harness.report import ledger_view
 from poc_harness.report.acceptance import SCHEMA as ACCEPTANCE_SCHEMA
-from poc_harness.results import SCHEMA as RESULTS_SCHEMA
-from poc_harness.results import read_document
+from poc_harness.run.results import SCHEMA as RESULTS_SCHEMA
+from poc_harness.run.results import read_document
 
 TRIAL_DAYS = 14
 OUTCOMES = ("passed", "failed", "pending")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from poc_harness.ledger import parse_time
+from poc_harness.run.ledger import parse_time
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from poc_harness.config import PocConfig
-from poc_harness.evidence import evidence_for
-from poc_harness.grading import Grade, grade
+from poc_harness.grading.evidence import evidence_for
+from poc_harness.grading.verdict import Grade, grade
 from poc_harness.report import acceptance, history
-from poc_harness.results import read_results
+from poc_harness.run.results import read_results
 
 if TYPE_CHECKING:
     from poc_harness.report.i18n import Lang

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from poc_harness.adapter import CRMAdapter
+from poc_harness.contract.adapter import CRMAdapter
 
 
 @dataclass(frozen=True)
 class Judgement:
     """A rule's judgement of one expectation: passed or not, what was expected and observed, and why.
-    (The run's overall decision is ``poc_harness.grading.Verdict``.)"""
+    (The run's overall decision is ``poc_harness.grading.verdict.Verdict``.)"""
 
     passed: bool
     expected: Any

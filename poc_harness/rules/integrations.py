@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from poc_harness import warehouse
-from poc_harness.adapter import CRMAdapter, RecordKind
-from poc_harness.model import utc_iso
+from poc_harness.contract.adapter import CRMAdapter, RecordKind
+from poc_harness.contract.model import utc_iso
+from poc_harness.probes import warehouse
 from poc_harness.rules import Judgement, rule
 
 SHOWN = 3

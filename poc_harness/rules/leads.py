@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from poc_harness.adapter import CRMAdapter, Observed
-from poc_harness.buyer_calendar import BuyerCalendar
+from poc_harness.contract.adapter import CRMAdapter, Observed
+from poc_harness.contract.model import DealStage, TaskView, utc_iso
 from poc_harness.errors import NotObserved
-from poc_harness.model import DealStage, TaskView, utc_iso
 from poc_harness.rules import Judgement, rule
+from poc_harness.run.buyer_calendar import BuyerCalendar
 
 
 def _seconds(params: dict[str, Any], name: str) -> timedelta:

@@ -11,7 +11,7 @@ import statistics
 from datetime import datetime
 from typing import Any
 
-from poc_harness.adapter import CRMAdapter
+from poc_harness.contract.adapter import CRMAdapter
 from poc_harness.rules import Judgement, rule
 from poc_harness.rules.display import approx, percent, shown_right
 

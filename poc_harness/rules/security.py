@@ -9,11 +9,11 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from poc_harness.adapter import PRIVILEGED_ROLES, CRMAdapter, RecordKind
+from poc_harness.contract.adapter import PRIVILEGED_ROLES, CRMAdapter, RecordKind
+from poc_harness.contract.model import AuditAction, utc_iso
 from poc_harness.errors import NotObserved
-from poc_harness.model import AuditAction, utc_iso
+from poc_harness.probes.saml import inspect_sp_metadata
 from poc_harness.rules import Judgement, rule
-from poc_harness.saml import inspect_sp_metadata
 
 
 @rule("lead_title")

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from poc_harness.adapter import CRMAdapter, Observed
-from poc_harness.model import utc_iso
+from poc_harness.contract.adapter import CRMAdapter, Observed
+from poc_harness.contract.model import utc_iso
 from poc_harness.rules import Judgement, rule
 from poc_harness.rules.display import approx, percent, shown_right
 

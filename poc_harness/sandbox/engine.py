@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from poc_harness.buyer_calendar import BuyerCalendar
+from poc_harness.run.buyer_calendar import BuyerCalendar
 from poc_harness.sandbox.profiles import Profile
 
 CLOSED_LEAD_STATUSES = frozenset({"converted", "closed"})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uvicorn
 
+from poc_harness.probes.serving import BackgroundUvicorn
 from poc_harness.sandbox.app import create_app
-from poc_harness.serving import BackgroundUvicorn
 
 
 def serve(host: str, port: int, profile: str, token: str) -> None:

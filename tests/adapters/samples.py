@@ -1,6 +1,6 @@
 """Seed records shared by the vendor adapters' contract tests."""
 
-from poc_harness.model import Account, Contact
+from poc_harness.contract.model import Account, Contact
 
 TAG = "poc20250301120000ab12"
 

@@ -17,10 +17,14 @@ import pytest
 import respx
 
 from adapters.dynamics import BatchCreateFailed, DynamicsAdapter, DynamicsOptions, parse_batch
-from poc_harness.adapter import CAPABILITY_METHODS, SERVICE_METHODS, Capability, CRMAdapter, RecordKind
-from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.http import CallStats, RetryPolicy
-from poc_harness.model import (
+from poc_harness.contract.adapter import (
+    CAPABILITY_METHODS,
+    SERVICE_METHODS,
+    Capability,
+    CRMAdapter,
+    RecordKind,
+)
+from poc_harness.contract.model import (
     Account,
     Activity,
     ActivityKind,
@@ -31,6 +35,8 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
+from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
+from poc_harness.transport.http import CallStats, RetryPolicy
 
 ORG = "https://contoso.crm.dynamics.com"
 API = f"{ORG}/api/data/v9.2/"

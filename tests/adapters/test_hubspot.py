@@ -15,9 +15,8 @@ import respx
 import tenacity.nap
 
 from adapters.hubspot import HubSpotAdapter, rate_limit_pause
-from poc_harness.adapter import CAPABILITY_METHODS, Capability, CRMAdapter, RecordKind
-from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.model import (
+from poc_harness.contract.adapter import CAPABILITY_METHODS, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.model import (
     Account,
     Activity,
     ActivityKind,
@@ -28,6 +27,7 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
+from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
 
 BASE = "https://api.hubspot.test"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"

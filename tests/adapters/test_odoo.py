@@ -16,10 +16,14 @@ import pytest
 import respx
 
 from adapters.odoo import OdooAdapter, OdooOptions
-from poc_harness.adapter import CAPABILITY_METHODS, SERVICE_METHODS, Capability, CRMAdapter, RecordKind
-from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.http import CallStats, RetryPolicy
-from poc_harness.model import (
+from poc_harness.contract.adapter import (
+    CAPABILITY_METHODS,
+    SERVICE_METHODS,
+    Capability,
+    CRMAdapter,
+    RecordKind,
+)
+from poc_harness.contract.model import (
     Account,
     Activity,
     ActivityKind,
@@ -30,6 +34,8 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
+from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
+from poc_harness.transport.http import CallStats, RetryPolicy
 
 BASE = "https://pars.odoo.example"
 API_KEY = "6578616d706c65206a736f6e20617069206b6579"

@@ -15,9 +15,9 @@ import respx
 import tenacity.nap
 
 from adapters.pipedrive import PipedriveAdapter, rate_limit_pause
-from poc_harness.adapter import CAPABILITY_METHODS, Capability, CRMAdapter, RecordKind, Support
+from poc_harness.contract.adapter import CAPABILITY_METHODS, Capability, CRMAdapter, RecordKind, Support
+from poc_harness.contract.model import Account, Activity, ActivityKind, Contact, DealStage, Lead, LeadSource
 from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.model import Account, Activity, ActivityKind, Contact, DealStage, Lead, LeadSource
 
 BASE = "https://acme.pipedrive.test"
 TOKEN = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"

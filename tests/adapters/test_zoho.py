@@ -17,9 +17,8 @@ import pytest
 import respx
 
 from adapters.zoho import EMAIL_MARKER, ZohoAdapter
-from poc_harness.adapter import SERVICE_METHODS, Capability, CRMAdapter, RecordKind
-from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.model import (
+from poc_harness.contract.adapter import SERVICE_METHODS, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.model import (
     Activity,
     ActivityKind,
     DealStage,
@@ -28,6 +27,7 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
+from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
 from tests.adapters.samples import ACCOUNT, CONTACT, TAG
 
 ACCOUNTS = "https://accounts.zoho.eu"

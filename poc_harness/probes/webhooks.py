@@ -31,7 +31,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from poc_harness.errors import HarnessError
-from poc_harness.serving import BackgroundUvicorn
+from poc_harness.probes.serving import BackgroundUvicorn
 
 ID_HEADER = "X-Webhook-Id"
 TIMESTAMP_HEADER = "X-Webhook-Timestamp"

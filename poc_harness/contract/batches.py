@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from poc_harness.contract.model import Account, Contact, Lead
 from poc_harness.errors import HarnessError
-from poc_harness.model import Account, Contact, Lead
 
 if TYPE_CHECKING:
-    from poc_harness.adapter import CRMAdapter, RecordKind
+    from poc_harness.contract.adapter import CRMAdapter, RecordKind
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """What every story may use: the CRM (through its adapter), the run's clock, the run's record writer,
 its tag and seed, and the world seeded so far.  ``Trial`` builds one per story (each story's own context
-adds its part of the plan, see ``poc_harness.stories``); a story never sees the trial itself."""
+adds its part of the plan, see ``poc_harness.run.stories``); a story never sees the trial itself."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from poc_harness.adapter import CRMAdapter, RecordKind
-from poc_harness.clock import ClockMode
-from poc_harness.ledger import Ledger
-from poc_harness.model import Activity, Record
-from poc_harness.seeding import SeededWorld
+from poc_harness.contract.adapter import CRMAdapter, RecordKind
+from poc_harness.contract.model import Activity, Record
+from poc_harness.run.clock import ClockMode
+from poc_harness.run.ledger import Ledger
+from poc_harness.run.seeding import SeededWorld
 
 StoryRecord = Record | Activity | dict[str, object]
 """What a story creates: a record, an activity, or a deal's terms."""

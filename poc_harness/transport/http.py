@@ -7,10 +7,10 @@ connection never made, or a 429 (a rate limit refuses before processing).  Any 5
 with ``Retry-After`` and a gateway's 502/504 too: the gateway may have passed the write on), a
 read timeout or a dropped connection after a POST may have committed the write, so it is
 reported instead of repeated, marked ``maybe_applied`` (with the ``Retry-After`` asked, if any):
-the caller looks the record up before sending it again (``poc_harness.writes``), so there are no
+the caller looks the record up before sending it again (``poc_harness.transport.writes``), so there are no
 duplicates and nothing is lost.  Reads are also retried on read timeouts and dropped connections.
 
-During a trial every call also reports to the installed ``OutageWatch`` (``poc_harness.outage``):
+During a trial every call also reports to the installed ``OutageWatch`` (``poc_harness.transport.outage``):
 once the vendor is down, calls raise ``VendorDown`` (an outage, never a defect) without being sent.
 """
 
@@ -37,14 +37,15 @@ from tenacity import (
 from tenacity import Retrying as _Retrying
 
 from poc_harness.errors import NoAnswer, VendorDown, VendorError, VendorUnreachable
-from poc_harness.outage import OutageWatch, installed, signals_down
 from poc_harness.redaction import REDACTOR
+from poc_harness.transport.outage import OutageWatch, installed, signals_down
 
-LOG = logging.getLogger("poc_harness.http")
+LOG = logging.getLogger("poc_harness.transport.http")
 T = TypeVar("T")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES_ANY_METHOD = frozenset({429, 503})
-"""Statuses the load probe (``poc_harness.loadprobe``) retries for any method (its writes: load records)."""
+"""Statuses the load probe (``poc_harness.probes.loadprobe``) retries for any method (its writes: load
+records)."""
 RETRY_STATUSES_IDEMPOTENT = frozenset({502, 504})
 WRITE_RETRY_STATUSES = frozenset({429})
 """What ``VendorHTTP`` repeats for a write: only a rate limit, which refuses before processing."""

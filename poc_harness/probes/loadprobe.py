@@ -6,7 +6,7 @@ Each virtual user (its own ``httpx.AsyncClient``, one connection) sends one requ
 answer (and ``think_s``), then sends the next,
 until ``duration_s`` is over or ``max_requests`` have been sent, whichever comes first; no request
 is ever sent past either cap (retries count against ``max_requests`` too).  The probe's client
-retries what the harness's own client retries (``poc_harness.http``): 429 and 503 for any method,
+retries what the harness's own client retries (``poc_harness.transport.http``): 429 and 503 for any method,
 honouring ``Retry-After``; 502, 504, timeouts and dropped connections for reads only.  A new request
 starts only while the request budget keeps room for the retries of every request in flight, so no
 retry is ever refused for want of budget.  Retries may start until one timeout after ``duration_s``,
@@ -43,14 +43,14 @@ import httpx
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from poc_harness.http import (
+from poc_harness.contract.loadtargets import LoadRequest, LoadTargets
+from poc_harness.transport.http import (
     IDEMPOTENT,
     NEVER_SENT,
     RETRY_STATUSES_ANY_METHOD,
     RETRY_STATUSES_IDEMPOTENT,
     retry_after_seconds,
 )
-from poc_harness.loadtargets import LoadRequest, LoadTargets
 
 OK = "ok"
 CUT = "no answer by the probe's end"

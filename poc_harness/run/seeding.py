@@ -5,7 +5,7 @@ what it already created (no duplicates).
 When a create's answer is lost or in doubt (a 5xx, a timeout, a dropped connection, a kill between the
 vendor's commit and the ledger's write) the record is looked up by the run's tag: by the harness's key
 where the vendor keeps it, else as the single tagged record the ledger does not know yet; only a
-record provably not there is sent again (``poc_harness.writes``).
+record provably not there is sent again (``poc_harness.transport.writes``).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from fixtures.factories import Dataset
-from poc_harness.adapter import Capability, CRMAdapter, RecordKind
-from poc_harness.batches import BatchItem, BatchResult, create_alone
+from poc_harness.contract.adapter import Capability, CRMAdapter, RecordKind
+from poc_harness.contract.batches import BatchItem, BatchResult, create_alone
+from poc_harness.contract.model import Lead
 from poc_harness.errors import VendorError, VendorUnreachable
-from poc_harness.ledger import Ledger, SeededRecord
-from poc_harness.model import Lead
-from poc_harness.writes import write_once
+from poc_harness.run.ledger import Ledger, SeededRecord
+from poc_harness.transport.writes import write_once
 
 
 @dataclass

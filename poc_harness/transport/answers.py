@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from poc_harness.contract.model import StageChange
 from poc_harness.errors import VendorError
-from poc_harness.model import StageChange
 
 V = TypeVar("V", bound=BaseModel)
 

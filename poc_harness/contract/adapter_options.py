@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import field_validator
 
-from poc_harness.adapter import known_time_zone, picklist_map
+from poc_harness.contract.adapter import known_time_zone, picklist_map
 
 
 def picklist_option(field: str, defaults: dict[Any, str]) -> Any:

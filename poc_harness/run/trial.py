@@ -23,12 +23,9 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from fixtures.factories import Dataset, build_dataset
-from poc_harness import outage
-from poc_harness.adapter import Capability, CRMAdapter, RecordKind, build_adapter
-from poc_harness.buyer_calendar import BuyerCalendar
-from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig
-from poc_harness.earlier_run import earlier_run
+from poc_harness.contract.adapter import Capability, CRMAdapter, RecordKind, build_adapter
+from poc_harness.contract.model import Lead
 from poc_harness.errors import (
     CapabilityMissing,
     ConfigError,
@@ -40,12 +37,14 @@ from poc_harness.errors import (
     VendorError,
     VendorUnreachable,
 )
-from poc_harness.lead_plan import TRIAL_DAYS, plan_arrivals
-from poc_harness.ledger import ExpectationRow, Ledger
-from poc_harness.model import Lead
 from poc_harness.rules import Judgement, load_rules
-from poc_harness.seeding import SeededWorld, Seeder
-from poc_harness.stories import (
+from poc_harness.run.buyer_calendar import BuyerCalendar
+from poc_harness.run.clock import ClockMode
+from poc_harness.run.earlier_run import earlier_run
+from poc_harness.run.lead_plan import TRIAL_DAYS, plan_arrivals
+from poc_harness.run.ledger import ExpectationRow, Ledger
+from poc_harness.run.seeding import SeededWorld, Seeder
+from poc_harness.run.stories import (
     LATE_BY,
     DealContext,
     DealTruth,
@@ -64,7 +63,8 @@ from poc_harness.stories import (
     silence_story,
     ticket_story,
 )
-from poc_harness.story_context import RunClock, RunRecords, StoryContext
+from poc_harness.run.story_context import RunClock, RunRecords, StoryContext
+from poc_harness.transport import outage
 
 T = TypeVar("T")
 C = TypeVar("C", bound=StoryContext)

@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from poc_harness.buyer_calendar import BuyerCalendar
+from poc_harness.run.buyer_calendar import BuyerCalendar
 
 TRIAL_DAYS = 14
 ARRIVAL_MOMENTS = 36

@@ -28,19 +28,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from poc_harness.batches import BatchItem, BatchResult, create_alone
-from poc_harness.clock import ClockMode
 from poc_harness.config import PocConfig
-from poc_harness.errors import (
-    CapabilityMissing,
-    ConfigError,
-    NotExercised,
-    NotImplementedByAdapter,
-    VendorError,
-    VendorUnreachable,
-)
-from poc_harness.loadtargets import LoadTargets
-from poc_harness.model import (
+from poc_harness.contract.batches import BatchItem, BatchResult, create_alone
+from poc_harness.contract.loadtargets import LoadTargets
+from poc_harness.contract.model import (
     Account,
     Activity,
     AlertView,
@@ -69,6 +60,15 @@ from poc_harness.model import (
     WebhookNotice,
     WeeklyActivityFigure,
 )
+from poc_harness.errors import (
+    CapabilityMissing,
+    ConfigError,
+    NotExercised,
+    NotImplementedByAdapter,
+    VendorError,
+    VendorUnreachable,
+)
+from poc_harness.run.clock import ClockMode
 
 ENTRY_POINT_GROUP = "poc_harness.adapters"
 SERVICE_METHODS = frozenset(
@@ -669,7 +669,7 @@ class CRMAdapter(ABC, SecurityProbes):
     # --- integrations: webhooks, DWH export, VoIP -------------------------------------------
     def subscribe_webhook(self, url: str, secret: str, events: list[WebhookEvent]) -> str:
         """Have the vendor POST ``events`` to ``url``, signed with ``secret`` (the scheme of
-        ``poc_harness.webhooks``); return the subscription's id."""
+        ``poc_harness.probes.webhooks``); return the subscription's id."""
         raise self._lacks(Capability.WEBHOOKS)
 
     def unsubscribe_webhook(self, subscription_id: str) -> None:
@@ -804,7 +804,7 @@ def import_adapter(spec: str, key: str = "adapter") -> type[CRMAdapter]:
     if not _is_adapter_class(found):
         raise ConfigError(
             f"{where}: '{attribute}' is not a CRMAdapter subclass: derive it from "
-            "poc_harness.adapter.CRMAdapter"
+            "poc_harness.contract.adapter.CRMAdapter"
         )
     if inspect.isabstract(found):
         missing = ", ".join(sorted(getattr(found, "__abstractmethods__", ())))

@@ -5,7 +5,7 @@ first) and returns its ground truth: which deals were won, when each ticket was
 answered and closed, which rep logged which activity.  Several suites read the same
 truths, so every story runs once per trial, in the fixed order of ``Trial.timeline``.
 
-A story receives only what it needs: a context (``poc_harness.story_context.StoryContext``: the adapter,
+A story receives only what it needs: a context (``poc_harness.run.story_context.StoryContext``: the adapter,
 the run's clock and record writer, its tag, seed and the world seeded so far) extended by the story's own
 part of the plan (its cohort, the buyer's SLA, ...), never the trial.
 """
@@ -22,17 +22,17 @@ from fractions import Fraction
 from functools import partial
 from typing import TYPE_CHECKING
 
-from poc_harness.adapter import Capability, RecordKind
-from poc_harness.clock import ClockMode
+from poc_harness.contract.adapter import Capability, RecordKind
+from poc_harness.contract.model import Activity, ActivityKind, DealStage, Lead, Ticket, TicketPriority
 from poc_harness.errors import VendorError, VendorUnreachable
-from poc_harness.lead_plan import plan_touches
-from poc_harness.model import Activity, ActivityKind, DealStage, Lead, Ticket, TicketPriority
-from poc_harness.story_context import StoryContext
+from poc_harness.run.clock import ClockMode
+from poc_harness.run.lead_plan import plan_touches
+from poc_harness.run.story_context import StoryContext
 
 if TYPE_CHECKING:
-    from poc_harness.buyer_calendar import BuyerCalendar
     from poc_harness.config import SlaPolicy
-    from poc_harness.ledger import SeededRecord
+    from poc_harness.run.buyer_calendar import BuyerCalendar
+    from poc_harness.run.ledger import SeededRecord
 
 WON_PATH = (DealStage.PROPOSAL, DealStage.NEGOTIATION, DealStage.WON)
 LOST_PATH = (DealStage.PROPOSAL, DealStage.LOST)

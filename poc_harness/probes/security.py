@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from poc_harness.adapter import (
+from poc_harness.config import secret_from_env
+from poc_harness.contract.adapter import (
     AccessKind,
     Capability,
     CRMAdapter,
@@ -30,11 +31,8 @@ from poc_harness.adapter import (
     Support,
     UserCredential,
 )
-from poc_harness.batches import BatchItem
-from poc_harness.config import secret_from_env
-from poc_harness.errors import AccessDenied, CapabilityMissing, ConfigError, VendorError, VendorUnreachable
-from poc_harness.ledger import Ledger
-from poc_harness.model import (
+from poc_harness.contract.batches import BatchItem
+from poc_harness.contract.model import (
     Account,
     Activity,
     ActivityKind,
@@ -50,6 +48,8 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
+from poc_harness.errors import AccessDenied, CapabilityMissing, ConfigError, VendorError, VendorUnreachable
+from poc_harness.run.ledger import Ledger
 
 Create = Callable[[RecordKind, Record | dict[str, object], str, Callable[[], str]], str]
 """The seeder's ``create``: ledger first, then the vendor's create call, then the vendor id."""

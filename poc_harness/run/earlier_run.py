@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from poc_harness.adapter import CRMAdapter
+from poc_harness.contract.adapter import CRMAdapter
 from poc_harness.errors import ConfigError
-from poc_harness.ledger import Ledger
+from poc_harness.run.ledger import Ledger
 
 
 def earlier_run(

@@ -14,7 +14,7 @@ Verdicts, first match wins:
 - *reject*: a rule is not met (a critical check failed by the vendor, too few management reports, too
   few satisfied testers), or the score misses the target: the complete score, or, while something is
   not established, even the ceiling;
-- *incomplete*: anything not established (see ``poc_harness.completeness``), including a partial run,
+- *incomplete*: anything not established (see ``poc_harness.grading.completeness``), including a partial run,
   a run below the acceptance record count and missing committee evidence; listed apart from the
   vendor's findings as "what the harness could not establish";
 - *accept with conditions*: every check judged, but a major or minor check failed by the vendor: each
@@ -28,10 +28,10 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from poc_harness import completeness
-from poc_harness.completeness import FAILED, NOT_SELECTED, PASSED, Gap, Scope
-from poc_harness.criteria import DEFAULT_WEIGHTS, TITLES, Criterion, Severity
-from poc_harness.evidence import SatisfactionSurvey, Scorecard
+from poc_harness.grading import completeness
+from poc_harness.grading.completeness import FAILED, NOT_SELECTED, PASSED, Gap, Scope
+from poc_harness.grading.criteria import DEFAULT_WEIGHTS, TITLES, Criterion, Severity
+from poc_harness.grading.evidence import SatisfactionSurvey, Scorecard
 
 SEVERITY_WEIGHT = {Severity.CRITICAL.value: 3, Severity.MAJOR.value: 2, Severity.MINOR.value: 1}
 THREE_REPORTS_CHECK = "ceo_reporting::three_management_reports_ready"

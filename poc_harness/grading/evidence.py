@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node
 
-from poc_harness.criteria import Criterion
 from poc_harness.errors import ConfigError
+from poc_harness.grading.criteria import Criterion
 
 if TYPE_CHECKING:
     from poc_harness.config import PocConfig

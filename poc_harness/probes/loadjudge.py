@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from poc_harness.config import LoadSettings
-from poc_harness.loadprobe import ProbeLimits, ProbeResult
+from poc_harness.probes.loadprobe import ProbeLimits, ProbeResult
 
 HOUR_S = 3600.0
 RATE_LIMIT_SHARE = 0.9

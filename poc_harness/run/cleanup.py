@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from poc_harness.adapter import CRMAdapter, RecordKind
-from poc_harness.earlier_run import earlier_run
+from poc_harness.contract.adapter import CRMAdapter, RecordKind
 from poc_harness.errors import (
     CapabilityMissing,
     ConfigError,
@@ -25,8 +24,9 @@ from poc_harness.errors import (
     VendorError,
     VendorUnreachable,
 )
-from poc_harness.ledger import Ledger, SeededRecord
-from poc_harness.seeding import Seeder
+from poc_harness.run.earlier_run import earlier_run
+from poc_harness.run.ledger import Ledger, SeededRecord
+from poc_harness.run.seeding import Seeder
 
 ORDER = list(reversed(list(RecordKind)))
 

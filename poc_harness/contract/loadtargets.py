@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from poc_harness.model import Account
+from poc_harness.contract.model import Account
 
 
 @dataclass(frozen=True)

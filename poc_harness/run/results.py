@@ -17,7 +17,7 @@ failed expectations each with subject, rule, expected, observed and note.
 
 ``run.suite`` (every check the scenario folder defines, whatever the user selected, and the ones this
 run selected) and ``run.acceptance_records`` are additive: results written without them are graded as
-runs that cannot be proven complete (``poc_harness.completeness``), never as full acceptance runs.
+runs that cannot be proven complete (``poc_harness.grading.completeness``), never as full acceptance runs.
 """
 
 from __future__ import annotations

@@ -1,0 +1,2 @@
+"""From a run's results and the committee's evidence to the verdict: completeness, coverage, the acceptance
+criteria and the evidence files."""

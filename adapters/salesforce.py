@@ -72,6 +72,7 @@ from poc_harness.adapter import (
     RecordKind,
     picklist_map,
 )
+from poc_harness.batches import BatchItem, BatchResult
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import ConfigError, HarnessError, VendorError
@@ -447,6 +448,22 @@ class SalesforceAdapter(CRMAdapter):
                 + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
             )
         return ids
+
+    max_batch_size: ClassVar[int] = BATCH_SIZE
+
+    def create_batch(self, kind: RecordKind, items: list[BatchItem]) -> list[BatchResult]:
+        """One sObject Collections request (``allOrNone`` false: a refused record is not created, the others
+        are); a lead's arrival goes in its ``CreatedDate`` where the org lets the adapter backdate."""
+        bodies = []
+        for item in items:
+            created = self._created_date(item.at) if kind is RecordKind.LEAD else {}
+            bodies.append({**self._body(kind, item.record, item.parent_id), **created})
+        return [
+            BatchResult(str(result["id"]))
+            if isinstance(result, dict) and result.get("success") and result.get("id")
+            else BatchResult(None, f"salesforce: {SOBJECTS[kind]} {item.record.key}: {_errors(result)}")
+            for item, result in zip(items, self._create_chunk(kind, bodies), strict=True)
+        ]
 
     def _create_chunk(self, kind: RecordKind, bodies: list[dict[str, Any]]) -> list[Any]:
         sobject = SOBJECTS[kind]

@@ -69,6 +69,7 @@ from poc_harness.adapter import (
     known_time_zone,
     picklist_map,
 )
+from poc_harness.batches import BatchItem, BatchResult, partly_batched
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
 from poc_harness.errors import CapabilityMissing, ConfigError, HarnessError, VendorError
@@ -464,6 +465,29 @@ class ZohoAdapter(CRMAdapter):
                 + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
             )
         return ids
+
+    max_batch_size: ClassVar[int] = BATCH_SIZE
+
+    def create_batch(self, kind: RecordKind, items: list[BatchItem]) -> list[BatchResult]:
+        """One insert of up to 100 records, a status per record (a refused record is not created).  Zoho
+        cannot backdate: a lead given an arrival goes alone, where ``create_lead`` says so."""
+        return partly_batched(
+            items,
+            lambda item: item.at is None,
+            lambda sent: self._insert_batch(kind, sent),
+            lambda rest: super(ZohoAdapter, self).create_batch(kind, rest),
+        )
+
+    def _insert_batch(self, kind: RecordKind, items: list[BatchItem]) -> list[BatchResult]:
+        bodies = [self._body(kind, item.record, item.parent_id) for item in items]
+        payload = {"data": bodies, **self._insert_extra(kind)}
+        entries = self._entries("POST", f"/{MODULES[kind]}", payload, len(bodies))
+        return [
+            BatchResult(str(entry["details"]["id"]))
+            if entry.get("status") == "success" and (entry.get("details") or {}).get("id")
+            else BatchResult(None, f"zoho: {MODULES[kind]} {item.record.key}: {_reason(entry)}")
+            for item, entry in zip(items, entries, strict=True)
+        ]
 
     def log_activity(self, lead_id: str, activity: Activity) -> str:
         """Returns ``Module:id`` (Calls, Events, Tasks or Notes), since Zoho ids do not tell the module."""

@@ -65,7 +65,6 @@ SERVICE_METHODS = frozenset(
         "find_tagged_refs",
         "carries_tag",
         "create_batch",
-        "create_alone",
         "load_targets",
         "read_record",
         "list_records",
@@ -407,18 +406,18 @@ class CRMAdapter(ABC, SecurityProbes):
         """Create accounts, contacts or leads, one result per item in order, in as few calls as the vendor
         allows (BATCH_CREATE, at most ``max_batch_size`` items); a failed item was not created unless
         its result says ``maybe_applied``.  A call failing as a whole raises (each of its items failed).
-        The default creates them one by one (``create_alone``)."""
+        The default creates them one by one (``_create_alone``)."""
         results = []
         for item in items or ():
             try:
-                results.append(BatchResult(self.create_alone(kind, item)))
+                results.append(BatchResult(self._create_alone(kind, item)))
             except (VendorUnreachable, CapabilityMissing):
                 raise  # not an item's failure: the vendor is away, or lacks what the item asks for
             except VendorError as exc:
                 results.append(BatchResult(None, str(exc), exc.maybe_applied))
         return results
 
-    def create_alone(self, kind: RecordKind, item: BatchItem) -> str:
+    def _create_alone(self, kind: RecordKind, item: BatchItem) -> str:
         """Create one batch item through the single create (``create_account``, ``create_contact`` under
         ``item.parent_id``, ``create_lead`` arrived at ``item.at``); its vendor id."""
         record = item.record

@@ -1,16 +1,19 @@
 """What a batch create takes and answers, one entry per record (``CRMAdapter.create_batch``).
 
 Plain data with no dependency on the adapter contract (which imports it): the dispatch of one item to
-the adapter's single create is the adapter's own (``CRMAdapter.create_alone``)."""
+the adapter's single create is the adapter's own (``CRMAdapter._create_alone``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from poc_harness.errors import VendorError
+from poc_harness.errors import HarnessError, VendorError
 from poc_harness.model import Account, Contact, Lead
+
+R = TypeVar("R", Account, Contact, Lead)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,20 @@ class BatchResult:
     @property
     def ok(self) -> bool:
         return self.vendor_id is not None
+
+
+def record_of(item: BatchItem, kind: type[R]) -> R:
+    """The item's record, which must be a ``kind`` (an account in a batch of accounts, and so on)."""
+    if not isinstance(item.record, kind):
+        raise HarnessError(f"a {type(item.record).__name__} in a batch of {kind.__name__.lower()}s")
+    return item.record
+
+
+def parent_of(item: BatchItem) -> str:
+    """The vendor id of the account a contact item goes under."""
+    if not item.parent_id:
+        raise HarnessError(f"contact {item.record.key} in a batch without its account's id")
+    return item.parent_id
 
 
 def failed_all(count: int, exc: VendorError) -> list[BatchResult]:

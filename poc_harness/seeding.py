@@ -155,12 +155,12 @@ class Seeder:
             ids.update(created)
             failed += [item for item in chunk if item.record.key not in {*created, *held}]
         errors = [f"{key}: in doubt and not told apart by the run's tag, not sent again" for key in held]
-        adapter = self.adapter
+        alone = self.adapter._create_alone  # the adapter's single create of one item
         for item in failed:
             key = item.record.key
             self.resubmitted.append(key)
             try:
-                ids[key] = self.create(kind, item.record, key, lambda i=item: adapter.create_alone(kind, i))
+                ids[key] = self.create(kind, item.record, key, lambda i=item: alone(kind, i))
             except CapabilityMissing:
                 raise
             except VendorError as exc:

@@ -660,6 +660,21 @@ class DynamicsAdapter(CRMAdapter):
         entity_set = ENTITY_SETS[kind]
         return self._ids(entity_set, ENTITY_SETS_KEYS[entity_set], f"contains(description,{quoted(tag)})")
 
+    def find_tagged_refs(self, kind: RecordKind, tag: str) -> dict[str, str | None] | None:
+        """The harness key of each tagged record, read from its description (``poc-harness <tag> <key>``)."""
+        if kind not in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD, RecordKind.TICKET):
+            return None
+        entity_set = ENTITY_SETS[kind]
+        key = ENTITY_SETS_KEYS[entity_set]
+        params = {"$select": f"{key},description", "$filter": f"contains(description,{quoted(tag)})"}
+        pattern = re.compile(rf"poc-harness {re.escape(tag)} (\S+)")
+        refs: dict[str, str | None] = {}
+        for row in self._rows(entity_set, params):
+            with reading("dynamics", f"GET {entity_set}"):
+                found = pattern.search(str(row.get("description") or ""))
+                refs[str(row[key])] = found.group(1) if found else None
+        return refs
+
     def _tagged_activities(self, tag: str) -> list[str]:
         rows = self._rows(
             "activitypointers",

@@ -64,6 +64,7 @@ Documentation used (pages found with the search tool):
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, Literal
@@ -178,6 +179,23 @@ def odoo_literal(moment: datetime) -> str:
 
 def tag_html(tag: str, key: str, *lines: str) -> str:
     return "".join(f"<p>{html.escape(line)}</p>" for line in (*lines, f"poc-harness {tag} {key}"))
+
+
+def _tagged_domain(kind: RecordKind, tag: str) -> list[Any]:
+    """The search domain of the records of ``kind`` carrying ``tag`` in their notes."""
+    domains: dict[RecordKind, list[Any]] = {
+        RecordKind.ACCOUNT: [("is_company", "=", True), ("comment", "ilike", tag)],
+        RecordKind.CONTACT: [("is_company", "=", False), ("comment", "ilike", tag)],
+        RecordKind.LEAD: [("description", "ilike", tag), ("active", "in", [True, False])],
+        RecordKind.DEAL: [
+            ("description", "ilike", tag),
+            ("type", "=", "opportunity"),
+            ("active", "in", [True, False]),
+        ],
+        RecordKind.TICKET: [("description", "ilike", tag)],
+        RecordKind.ACTIVITY: [("model", "=", "crm.lead"), ("body", "ilike", tag)],
+    }
+    return domains[kind]
 
 
 def _account_vals(account: Account) -> dict[str, Any]:
@@ -423,20 +441,21 @@ class OdooAdapter(CRMAdapter):
             return []  # the adapter creates no users
         if kind is RecordKind.TICKET:
             self._need(Capability.TICKETS)
-        domains: dict[RecordKind, list[Any]] = {
-            RecordKind.ACCOUNT: [("is_company", "=", True), ("comment", "ilike", tag)],
-            RecordKind.CONTACT: [("is_company", "=", False), ("comment", "ilike", tag)],
-            RecordKind.LEAD: [("description", "ilike", tag), ("active", "in", [True, False])],
-            RecordKind.DEAL: [
-                ("description", "ilike", tag),
-                ("type", "=", "opportunity"),
-                ("active", "in", [True, False]),
-            ],
-            RecordKind.TICKET: [("description", "ilike", tag)],
-            RecordKind.ACTIVITY: [("model", "=", "crm.lead"), ("body", "ilike", tag)],
-        }
-        rows = self._search_read(MODELS[kind], domains[kind], ["id"])
+        rows = self._search_read(MODELS[kind], _tagged_domain(kind, tag), ["id"])
         return [str(row["id"]) for row in rows]
+
+    def find_tagged_refs(self, kind: RecordKind, tag: str) -> dict[str, str | None] | None:
+        """The harness key of each tagged account, contact or lead, read from its notes
+        (``poc-harness <tag> <key>``)."""
+        if kind not in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD):
+            return None
+        field = "description" if kind is RecordKind.LEAD else "comment"
+        pattern = re.compile(rf"poc-harness {re.escape(tag)} ([^\s<]+)")
+        refs: dict[str, str | None] = {}
+        for row in self._search_read(MODELS[kind], _tagged_domain(kind, tag), ["id", field]):
+            found = pattern.search(html.unescape(str(row.get(field) or "")))
+            refs[str(row["id"])] = found.group(1) if found else None
+        return refs
 
     # --- lead -> contract ------------------------------------------------------------------------
     def get_lead(self, lead_id: str) -> LeadView:

@@ -526,11 +526,19 @@ class SalesforceAdapter(CRMAdapter):
         if kind is RecordKind.REP:
             return []
         sobjects = ["Task", "Event"] if kind is RecordKind.ACTIVITY else [SOBJECTS[kind]]
-        returning = ", ".join(f"{sobject}(Id)" for sobject in sobjects)
+        return [str(row["Id"]) for row in self._sosl(tag, [f"{sobject}(Id)" for sobject in sobjects])]
+
+    def find_tagged_refs(self, kind: RecordKind, tag: str) -> dict[str, str | None] | None:
+        """The harness key of each tagged record, from its Description (``poc-harness <key> [<tag>]``)."""
+        if kind not in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD, RecordKind.TICKET):
+            return None
+        rows = self._sosl(tag, [f"{SOBJECTS[kind]}(Id, Description)"])
+        return {str(row["Id"]): _key_in(row.get("Description"), tag) for row in rows}
+
+    def _sosl(self, tag: str, returning: list[str]) -> list[dict[str, Any]]:
         term = SOSL_RESERVED.sub(r"\\\1", tag)
-        sosl = f"FIND {{{term}}} IN ALL FIELDS RETURNING {returning}"
-        answer = self._object("GET", f"{self._data}/search", params={"q": sosl})
-        return [str(row["Id"]) for row in _rows(answer.get("searchRecords"))]
+        sosl = f"FIND {{{term}}} IN ALL FIELDS RETURNING {', '.join(returning)}"
+        return _rows(self._object("GET", f"{self._data}/search", params={"q": sosl}).get("searchRecords"))
 
     # --- lead -> contract ---------------------------------------------------------------------
     def get_lead(self, lead_id: str) -> LeadView:
@@ -761,6 +769,12 @@ def _field(answer: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise VendorError(f"salesforce: the token answer has no {name}")
     return value
+
+
+def _key_in(description: Any, tag: str) -> str | None:
+    """The harness key in a Description written by ``_described``."""
+    found = re.search(rf"poc-harness (\S+) \[{re.escape(tag)}\]", str(description or ""))
+    return found.group(1) if found else None
 
 
 def _rows(value: Any) -> list[dict[str, Any]]:

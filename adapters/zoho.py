@@ -560,6 +560,13 @@ class ZohoAdapter(CRMAdapter):
             ]
         return self._search(MODULES[kind], tag)
 
+    def find_tagged_refs(self, kind: RecordKind, tag: str) -> dict[str, str | None] | None:
+        """The harness key of each tagged record, from its Description (``poc-harness <key> [<tag>]``)."""
+        if kind not in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD, RecordKind.TICKET):
+            return None
+        rows = self._pages(f"/{MODULES[kind]}/search", {"word": tag})
+        return {str(row["id"]): _key_in(row.get("Description"), tag) for row in rows if row.get("id")}
+
     def _search(self, module: str, word: str) -> list[str]:
         return [str(row["id"]) for row in self._pages(f"/{module}/search", {"word": word}) if row.get("id")]
 
@@ -693,6 +700,12 @@ def _zoho_id(value: str | None) -> str:
 def _described(record: Record, first_line: str, *more: str) -> str:
     """The Description every seeded record carries: what it is, then the harness key and run tag."""
     return "\n".join([first_line, *more, f"poc-harness {record.key} [{record.tag}]"])
+
+
+def _key_in(description: Any, tag: str) -> str | None:
+    """The harness key in a Description written by ``_described``."""
+    found = re.search(rf"poc-harness (\S+) \[{re.escape(tag)}\]", str(description or ""))
+    return found.group(1) if found else None
 
 
 def _first_line(text: Any, fallback: str) -> str:

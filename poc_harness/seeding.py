@@ -144,14 +144,15 @@ class Seeder:
             results = self._submit(kind, chunk)
             answered = list(zip(chunk, results, strict=True))
             created = {item.record.key: r.vendor_id for item, r in answered if r.vendor_id}
+            self.ledger.bind_many(self.run_id, kind.value, created, at)  # before the lookup: not strangers
             unknown = [item.record.key for item, r in answered if r.maybe_applied and not r.vendor_id]
             if unknown:
                 found, absent = self._settle(kind, unknown)
+                self.ledger.bind_many(self.run_id, kind.value, found, at)
                 created.update(found)
                 self.recovered.extend(found)
                 if not absent:  # sent again, they could be created twice: left unbound (cleanup finds them)
                     held += [key for key in unknown if key not in found]
-            self.ledger.bind_many(self.run_id, kind.value, created, at)
             ids.update(created)
             failed += [item for item in chunk if item.record.key not in {*created, *held}]
         errors = [f"{key}: in doubt and not told apart by the run's tag, not sent again" for key in held]

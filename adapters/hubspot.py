@@ -694,7 +694,9 @@ class HubSpotAdapter(CRMAdapter):
         return {"properties": properties, "associations": [association]}
 
     def _batch_leads(self, items: list[BatchItem]) -> list[BatchResult]:
-        """Persons first; a lead whose person was not created is not sent (and so not created)."""
+        """Persons first; a lead whose person was not created (or is in doubt) is not sent, so it is not
+        created and is sent again alone: its person may then exist twice (tagged, so cleanup finds it),
+        never the lead."""
         leads = [record_of(item, Lead) for item in items]
         people = [{"properties": self._person_properties(lead)} for lead in leads]
         persons = self._traced("contacts", items, people)

@@ -237,8 +237,9 @@ def _results(answer: Any, where: str) -> list[dict[str, Any]]:
 
 def _traces(error: dict[str, Any]) -> list[str]:
     """The ``objectWriteTraceId`` values a batch error names in its ``context`` (a list or one value)."""
-    context = error.get("context") if isinstance(error.get("context"), dict) else {}
-    traces = context.get("objectWriteTraceId") or error.get("objectWriteTraceId") or []
+    context = error.get("context")
+    named = context.get("objectWriteTraceId") if isinstance(context, dict) else None
+    traces = named or error.get("objectWriteTraceId") or []
     return [str(trace) for trace in (traces if isinstance(traces, list) else [traces])]
 
 

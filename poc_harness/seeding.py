@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from fixtures.factories import Dataset
 from poc_harness.adapter import Capability, CRMAdapter, RecordKind
@@ -161,7 +162,7 @@ class Seeder:
             key = item.record.key
             self.resubmitted.append(key)
             try:
-                ids[key] = self.create(kind, item.record, key, lambda i=item: alone(kind, i))
+                ids[key] = self.create(kind, item.record, key, partial(alone, kind, item))
             except CapabilityMissing:
                 raise
             except VendorError as exc:

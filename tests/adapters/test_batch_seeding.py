@@ -251,9 +251,11 @@ def dynamics(router: respx.MockRouter, store: Store, dataset: Dataset) -> CRMAda
     def batch(request: httpx.Request) -> httpx.Response:
         head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
         message = BytesParser(policy=email_policy).parsebytes(head + request.content)
-        parts = []
+        parts: list[str] = []
         for changeset in message.iter_parts():
-            text = next(changeset.iter_parts()).get_payload(decode=True).decode()
+            payload = next(changeset.iter_parts()).get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            text = payload.decode()
             entity_set = re.search(r"POST \S+/(\w+) HTTP", text)[1]  # type: ignore[index]
             if not parts:
                 store.log(f"POST $batch ({entity_set})")

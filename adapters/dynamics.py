@@ -40,7 +40,7 @@ Declared: ``AUTO_ASSIGN`` (observed as above), ``FOLLOWUP_TASKS``, ``DEALS``, ``
 instances, and a compliance figure the CRM counts: ``$count`` of resolved tagged cases, and of those whose
 KPIs are not noncompliant), ``BACKDATING`` (``overriddencreatedon``, Dataverse's documented way to create
 a record in the past: the record's ``createdon`` is backdated; automation still runs at the real time)
-and ``BATCH_CREATE`` (``create_leads``: ``$batch``, one change set per lead, at most 1000 requests per
+and ``BATCH_CREATE`` (``create_batch``: ``$batch``, one change set per record, at most 1000 requests per
 batch, ``Prefer: odata.continue-on-error``).  Not declared, so the checks report findings:
 ``SILENCE_ALERT`` (no such record in Dataverse), ``NPS_SURVEY`` (Customer Voice responses cannot be
 submitted through the Web API), ``REPORTS`` and ``FORECAST`` (dashboards and forecasts are not readable
@@ -534,23 +534,18 @@ class DynamicsAdapter(CRMAdapter):
         return self._create("leads", self._lead_body(lead, arrived_at))
 
     def create_leads(self, leads: Sequence[Lead], arrived_at: datetime | None = None) -> list[str]:
-        """Create many leads through ``$batch`` (``batch_size`` per call); a failed part raises
+        """Create many leads through ``create_batch`` (``batch_size`` per ``$batch``); a failed part raises
         ``BatchCreateFailed`` naming it, with the leads that were created (and stay) in ``created``."""
         created: dict[str, str] = {}
         failures: list[str] = []
         size = self.options.batch_size
         for start in range(0, len(leads), size):
-            chunk = leads[start : start + size]
-            requests = [
-                ("POST", f"{self.options.web_api}leads", self._lead_body(lead, arrived_at)) for lead in chunk
-            ]
-            for offset, (lead, part) in enumerate(zip(chunk, self._batch(requests), strict=True)):
-                if part.status < 300:
-                    created[lead.key] = entity_id(part, f"$batch part {start + offset + 1}")
+            items = [BatchItem(lead, at=arrived_at) for lead in leads[start : start + size]]
+            for item, result in zip(items, self.create_batch(RecordKind.LEAD, items), strict=True):
+                if result.vendor_id:
+                    created[item.record.key] = result.vendor_id
                 else:
-                    failures.append(
-                        f"part {start + offset + 1} (lead {lead.key}) HTTP {part.status}: {_part_error(part)}"
-                    )
+                    failures.append(str(result.error))
         if failures:
             raise BatchCreateFailed(
                 f"dynamics: $batch lead creation: {len(failures)} of {len(leads)} failed, "
@@ -563,7 +558,8 @@ class DynamicsAdapter(CRMAdapter):
 
     def create_batch(self, kind: RecordKind, items: list[BatchItem]) -> list[BatchResult]:
         """One ``$batch``, one change set per record (``odata.continue-on-error``: a refused record is
-        rolled back alone); a lead's arrival goes in its ``overriddencreatedon``.  A part answering a
+        rolled back alone; its error names its part in the ``$batch``); a lead's arrival goes in its
+        ``overriddencreatedon``.  A part answering a
         server error other than 503 may have been applied: its result says so."""
         bodies = [self._batch_body(kind, item) for item in items]
         url = f"{self.options.web_api}{ENTITY_SETS[kind]}"
@@ -573,8 +569,7 @@ class DynamicsAdapter(CRMAdapter):
             if part.status < 300
             else BatchResult(
                 None,
-                f"dynamics: $batch part {index} ({kind.value} {item.record.key}) HTTP {part.status}: "
-                f"{_part_error(part)}",
+                f"part {index} ({kind.value} {item.record.key}) HTTP {part.status}: {_part_error(part)}",
                 maybe_applied=part.status >= 500 and part.status != 503,
             )
             for index, (item, part) in enumerate(zip(items, parts, strict=True), start=1)

@@ -65,6 +65,7 @@ Documentation used (pages found with the search tool):
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
@@ -82,6 +83,7 @@ from poc_harness.contract.adapter import (
     RecordKind,
 )
 from poc_harness.contract.adapter_options import time_zone_option
+from poc_harness.contract.batches import BatchItem, BatchResult, parent_of, partly_batched, record_of
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -177,6 +179,44 @@ def tag_html(tag: str, key: str, *lines: str) -> str:
     return "".join(f"<p>{html.escape(line)}</p>" for line in (*lines, f"poc-harness {tag} {key}"))
 
 
+def _tagged_domain(kind: RecordKind, tag: str) -> list[Any]:
+    """The search domain of the records of ``kind`` carrying ``tag`` in their notes."""
+    domains: dict[RecordKind, list[Any]] = {
+        RecordKind.ACCOUNT: [("is_company", "=", True), ("comment", "ilike", tag)],
+        RecordKind.CONTACT: [("is_company", "=", False), ("comment", "ilike", tag)],
+        RecordKind.LEAD: [("description", "ilike", tag), ("active", "in", [True, False])],
+        RecordKind.DEAL: [
+            ("description", "ilike", tag),
+            ("type", "=", "opportunity"),
+            ("active", "in", [True, False]),
+        ],
+        RecordKind.TICKET: [("description", "ilike", tag)],
+        RecordKind.ACTIVITY: [("model", "=", "crm.lead"), ("body", "ilike", tag)],
+    }
+    return domains[kind]
+
+
+def _account_vals(account: Account) -> dict[str, Any]:
+    return {
+        "name": account.name,
+        "is_company": True,
+        "phone": account.phone,
+        "city": account.city,
+        "comment": tag_html(account.tag, account.key, account.industry),
+    }
+
+
+def _contact_vals(contact: Contact, account_id: str) -> dict[str, Any]:
+    return {
+        "name": f"{contact.first_name} {contact.last_name}",
+        "is_company": False,
+        "parent_id": int(account_id),
+        "email": contact.email,
+        "phone": contact.phone,
+        "comment": tag_html(contact.tag, contact.key),
+    }
+
+
 def _many2one_id(value: Any) -> int | None:
     """Odoo answers a many2one as ``[id, "display name"]`` or ``false``."""
     return int(value[0]) if value else None
@@ -189,8 +229,7 @@ def _str_id(value: int | None) -> str | None:
 class OdooAdapter(CRMAdapter):
     name: ClassVar[str] = "odoo"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        # BATCH_CREATE: declared once create_batch overrides the contract's (seeding calls only that)
-        {Capability.AUTO_ASSIGN, Capability.FOLLOWUP_TASKS, Capability.DEALS}
+        {Capability.AUTO_ASSIGN, Capability.FOLLOWUP_TASKS, Capability.DEALS, Capability.BATCH_CREATE}
     )
     conditional_capabilities: ClassVar[frozenset[Capability]] = HELPDESK_CAPABILITIES  # helpdesk = true
     vendor_lacks: ClassVar[Mapping[Capability, str]] = {
@@ -302,25 +341,10 @@ class OdooAdapter(CRMAdapter):
             return list(dict.fromkeys(str(_many2one_id(row["user_id"])) for row in rows if row["user_id"]))
 
     def create_account(self, account: Account) -> str:
-        vals = {
-            "name": account.name,
-            "is_company": True,
-            "phone": account.phone,
-            "city": account.city,
-            "comment": tag_html(account.tag, account.key, account.industry),
-        }
-        return self._create("res.partner", vals)
+        return self._create("res.partner", _account_vals(account))
 
     def create_contact(self, contact: Contact, account_id: str) -> str:
-        vals = {
-            "name": f"{contact.first_name} {contact.last_name}",
-            "is_company": False,
-            "parent_id": int(account_id),
-            "email": contact.email,
-            "phone": contact.phone,
-            "comment": tag_html(contact.tag, contact.key),
-        }
-        return self._create("res.partner", vals)
+        return self._create("res.partner", _contact_vals(contact, account_id))
 
     def _lead_vals(self, lead: Lead) -> dict[str, Any]:
         vals: dict[str, Any] = {
@@ -347,6 +371,25 @@ class OdooAdapter(CRMAdapter):
         if arrived_at is not None:
             raise self._lacks(Capability.BACKDATING)
         return self._create_many("crm.lead", [self._lead_vals(lead) for lead in leads])
+
+    max_batch_size: ClassVar[int] = 100  # Odoo documents no limit; one transaction of 100 stays short
+
+    def create_batch(self, kind: RecordKind, items: list[BatchItem]) -> list[BatchResult]:
+        """One ``create`` with a ``vals_list``: one transaction, so a refused record fails the whole call
+        (raised: the seeder then sends each record alone).  Odoo cannot backdate: a lead given an
+        arrival goes alone, where ``create_lead`` says so."""
+        if kind is RecordKind.ACCOUNT:
+            vals = [_account_vals(record_of(item, Account)) for item in items]
+            return [BatchResult(vid) for vid in self._create_many("res.partner", vals)]
+        if kind is RecordKind.CONTACT:
+            vals = [_contact_vals(record_of(item, Contact), parent_of(item)) for item in items]
+            return [BatchResult(vid) for vid in self._create_many("res.partner", vals)]
+        return partly_batched(
+            items,
+            lambda item: kind is RecordKind.LEAD and item.at is None,
+            lambda sent: [BatchResult(vid) for vid in self.create_leads([record_of(i, Lead) for i in sent])],
+            lambda rest: super(OdooAdapter, self).create_batch(kind, rest),
+        )
 
     def _xmlid(self, module: str, name: str) -> int:
         domain = [("module", "=", module), ("name", "=", name)]
@@ -402,20 +445,21 @@ class OdooAdapter(CRMAdapter):
             return []  # the adapter creates no users
         if kind is RecordKind.TICKET:
             self._need(Capability.TICKETS)
-        domains: dict[RecordKind, list[Any]] = {
-            RecordKind.ACCOUNT: [("is_company", "=", True), ("comment", "ilike", tag)],
-            RecordKind.CONTACT: [("is_company", "=", False), ("comment", "ilike", tag)],
-            RecordKind.LEAD: [("description", "ilike", tag), ("active", "in", [True, False])],
-            RecordKind.DEAL: [
-                ("description", "ilike", tag),
-                ("type", "=", "opportunity"),
-                ("active", "in", [True, False]),
-            ],
-            RecordKind.TICKET: [("description", "ilike", tag)],
-            RecordKind.ACTIVITY: [("model", "=", "crm.lead"), ("body", "ilike", tag)],
-        }
-        rows = self._search_read(MODELS[kind], domains[kind], ["id"])
+        rows = self._search_read(MODELS[kind], _tagged_domain(kind, tag), ["id"])
         return [str(row["id"]) for row in rows]
+
+    def find_tagged_refs(self, kind: RecordKind, tag: str) -> dict[str, str | None] | None:
+        """The harness key of each tagged account, contact or lead, read from its notes
+        (``poc-harness <tag> <key>``)."""
+        if kind not in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD):
+            return None
+        field = "description" if kind is RecordKind.LEAD else "comment"
+        pattern = re.compile(rf"poc-harness {re.escape(tag)} ([^\s<]+)")
+        refs: dict[str, str | None] = {}
+        for row in self._search_read(MODELS[kind], _tagged_domain(kind, tag), ["id", field]):
+            found = pattern.search(html.unescape(str(row.get(field) or "")))
+            refs[str(row["id"])] = found.group(1) if found else None
+        return refs
 
     # --- lead -> contract ------------------------------------------------------------------------
     def get_lead(self, lead_id: str) -> LeadView:

@@ -73,6 +73,7 @@ from poc_harness.contract.adapter import (
     RecordKind,
 )
 from poc_harness.contract.adapter_options import defaults_option, picklist_option
+from poc_harness.contract.batches import BatchItem, BatchResult
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -185,7 +186,7 @@ class SalesforceAdapter(CRMAdapter):
             Capability.DEALS,
             Capability.TICKETS,
             Capability.SLA,
-            # BATCH_CREATE: declared once create_batch overrides the contract's (seeding calls only that)
+            Capability.BATCH_CREATE,
         }
     )
     conditional_capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BACKDATING})
@@ -437,6 +438,22 @@ class SalesforceAdapter(CRMAdapter):
             )
         return ids
 
+    max_batch_size: ClassVar[int] = BATCH_SIZE
+
+    def create_batch(self, kind: RecordKind, items: list[BatchItem]) -> list[BatchResult]:
+        """One sObject Collections request (``allOrNone`` false: a refused record is not created, the others
+        are); a lead's arrival goes in its ``CreatedDate`` where the org lets the adapter backdate."""
+        bodies = []
+        for item in items:
+            created = self._created_date(item.at) if kind is RecordKind.LEAD else {}
+            bodies.append({**self._body(kind, item.record, item.parent_id), **created})
+        return [
+            BatchResult(str(result["id"]))
+            if isinstance(result, dict) and result.get("success") and result.get("id")
+            else BatchResult(None, f"salesforce: {SOBJECTS[kind]} {item.record.key}: {_errors(result)}")
+            for item, result in zip(items, self._create_chunk(kind, bodies), strict=True)
+        ]
+
     def _create_chunk(self, kind: RecordKind, bodies: list[dict[str, Any]]) -> list[Any]:
         sobject = SOBJECTS[kind]
         payload = {
@@ -498,11 +515,19 @@ class SalesforceAdapter(CRMAdapter):
         if kind is RecordKind.REP:
             return []
         sobjects = ["Task", "Event"] if kind is RecordKind.ACTIVITY else [SOBJECTS[kind]]
-        returning = ", ".join(f"{sobject}(Id)" for sobject in sobjects)
+        return [str(row["Id"]) for row in self._sosl(tag, [f"{sobject}(Id)" for sobject in sobjects])]
+
+    def find_tagged_refs(self, kind: RecordKind, tag: str) -> dict[str, str | None] | None:
+        """The harness key of each tagged record, from its Description (``poc-harness <key> [<tag>]``)."""
+        if kind not in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD, RecordKind.TICKET):
+            return None
+        rows = self._sosl(tag, [f"{SOBJECTS[kind]}(Id, Description)"])
+        return {str(row["Id"]): _key_in(row.get("Description"), tag) for row in rows}
+
+    def _sosl(self, tag: str, returning: list[str]) -> list[dict[str, Any]]:
         term = SOSL_RESERVED.sub(r"\\\1", tag)
-        sosl = f"FIND {{{term}}} IN ALL FIELDS RETURNING {returning}"
-        answer = self._object("GET", f"{self._data}/search", params={"q": sosl})
-        return [str(row["Id"]) for row in _rows(answer.get("searchRecords"))]
+        sosl = f"FIND {{{term}}} IN ALL FIELDS RETURNING {', '.join(returning)}"
+        return _rows(self._object("GET", f"{self._data}/search", params={"q": sosl}).get("searchRecords"))
 
     # --- lead -> contract ---------------------------------------------------------------------
     def get_lead(self, lead_id: str) -> LeadView:
@@ -728,6 +753,12 @@ def _field(answer: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise VendorError(f"salesforce: the token answer has no {name}")
     return value
+
+
+def _key_in(description: Any, tag: str) -> str | None:
+    """The harness key in a Description written by ``_described``."""
+    found = re.search(rf"poc-harness (\S+) \[{re.escape(tag)}\]", str(description or ""))
+    return found.group(1) if found else None
 
 
 def _rows(value: Any) -> list[dict[str, Any]]:

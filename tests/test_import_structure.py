@@ -9,10 +9,8 @@ import pytest
 
 from tests.import_graph import When, build, describe
 
-ALLOWED = {
-    "poc_harness.contract.adapter -> poc_harness.contract.batches -> poc_harness.contract.adapter",
-}
-"""Circles another branch removes (h-batch: batching moves into the adapter); the integrator empties this."""
+ALLOWED: set[str] = set()
+"""Circles tolerated while a change removes them: none."""
 
 
 def test_no_import_circle_among_the_harness_modules() -> None:

@@ -10,7 +10,12 @@ import pytest
 
 from poc_harness.grading.coverage import defined_checks
 from poc_harness.grading.criteria import Criterion
-from poc_harness.grading.evidence import CriterionEvidence, SatisfactionAnswer, SatisfactionSurvey, Scorecard
+from poc_harness.grading.evidence import (
+    CriterionEvidence,
+    SatisfactionAnswer,
+    SatisfactionSurvey,
+    Scorecard,
+)
 from poc_harness.grading.verdict import Verdict, grade
 from tests.suite_runner import ROOT
 

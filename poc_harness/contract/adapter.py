@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from poc_harness.config import PocConfig
-from poc_harness.contract.batches import BatchItem, BatchResult, create_alone
+from poc_harness.contract.batches import BatchItem, BatchResult
 from poc_harness.contract.loadtargets import LoadTargets
 from poc_harness.contract.model import (
     Account,
@@ -63,6 +63,7 @@ from poc_harness.contract.model import (
 from poc_harness.errors import (
     CapabilityMissing,
     ConfigError,
+    HarnessError,
     NotExercised,
     NotImplementedByAdapter,
     VendorError,
@@ -538,16 +539,29 @@ class CRMAdapter(ABC, SecurityProbes):
     def create_batch(self, kind: RecordKind, items: list[BatchItem]) -> list[BatchResult]:
         """Create accounts, contacts or leads, one result per item in order, in as few calls as the vendor
         allows (BATCH_CREATE, at most ``max_batch_size`` items); a failed item was not created unless
-        its result says ``maybe_applied``.  The default creates them one by one."""
+        its result says ``maybe_applied``.  A call failing as a whole raises (each of its items failed).
+        The default creates them one by one (``_create_alone``)."""
         results = []
         for item in items or ():
             try:
-                results.append(BatchResult(create_alone(self, kind, item)))
-            except VendorUnreachable:
-                raise
+                results.append(BatchResult(self._create_alone(kind, item)))
+            except (VendorUnreachable, CapabilityMissing):
+                raise  # not an item's failure: the vendor is away, or lacks what the item asks for
             except VendorError as exc:
                 results.append(BatchResult(None, str(exc), exc.maybe_applied))
         return results
+
+    def _create_alone(self, kind: RecordKind, item: BatchItem) -> str:
+        """Create one batch item through the single create (``create_account``, ``create_contact`` under
+        ``item.parent_id``, ``create_lead`` arrived at ``item.at``); its vendor id."""
+        record = item.record
+        if kind == "account" and isinstance(record, Account):
+            return self.create_account(record)
+        if kind == "contact" and isinstance(record, Contact) and item.parent_id:
+            return self.create_contact(record, item.parent_id)
+        if kind == "lead" and isinstance(record, Lead):
+            return self.create_lead(record, item.at)
+        raise HarnessError(f"cannot create a {kind} from a {type(record).__name__} alone")
 
     def load_targets(self, tag: str, known: Mapping[RecordKind, Sequence[str]]) -> LoadTargets | None:
         """The read and write requests the load probe replays and the client config to send them with

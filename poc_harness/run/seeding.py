@@ -14,14 +14,15 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from pydantic import BaseModel
 
 from fixtures.factories import Dataset
 from poc_harness.contract.adapter import Capability, CRMAdapter, RecordKind
-from poc_harness.contract.batches import BatchItem, BatchResult, create_alone
+from poc_harness.contract.batches import BatchItem, BatchResult, failed_all
 from poc_harness.contract.model import Lead
-from poc_harness.errors import VendorError, VendorUnreachable
+from poc_harness.errors import CapabilityMissing, VendorError, VendorUnreachable
 from poc_harness.run.ledger import Ledger, SeededRecord
 from poc_harness.transport.writes import write_once
 
@@ -85,8 +86,15 @@ class Seeder:
         """Which of ``keys`` (ledger rows without a vendor id) the vendor did create, by the run's tag:
         by the harness's key where the vendor keeps it; else, for a single missing key, the single
         tagged record the ledger does not know."""
+        return self._settle(kind, keys)[0]
+
+    def _settle(self, kind: RecordKind, keys: list[str]) -> tuple[dict[str, str], bool]:
+        """``_lookup``'s finding, and whether the keys it did not find are provably not at the vendor
+        (the vendor keeps the keys, or no tagged record is left unexplained): only those may be sent
+        again."""
         known = {r.vendor_id for r in self.ledger.records(self.run_id, kind.value) if r.vendor_id}
         refs = self.adapter.find_tagged_refs(kind, self.tag)
+        refs_kept = refs is not None
         if refs is None:
             refs = dict.fromkeys(self.adapter.find_tagged(kind, self.tag))
         wanted = set(keys)
@@ -95,7 +103,8 @@ class Seeder:
         strangers = [vid for vid, key in refs.items() if key is None and vid not in known]
         if len(missing) == 1 and len(strangers) == 1:
             found[missing[0]] = strangers[0]
-        return found
+            strangers = []
+        return found, refs_kept or not strangers
 
     def reconcile(self, kinds: frozenset[RecordKind] | None = None) -> list[SeededRecord]:
         """Give every ledger row (of ``kinds``, default every kind) left without a vendor id (a killed or
@@ -119,15 +128,18 @@ class Seeder:
         return left
 
     def create_many(self, kind: RecordKind, items: list[BatchItem]) -> dict[str, str]:
-        """Create accounts, contacts or leads through the vendor's batch API, ``max_batch_size`` at a time:
-        each batch goes into the ledger (one transaction) before its call and its successes right after.
-        Items the batch failed are submitted again on their own, once (``create``); a second failure
-        raises, naming them.  Returns key -> vendor id, in the order of ``items``; items this run
-        already created are not sent again."""
+        """Create accounts, contacts or leads through ``adapter.create_batch``, ``max_batch_size`` at a
+        time: each batch goes into the ledger (one transaction) before its call and its successes right
+        after.  Items whose result is in doubt (``maybe_applied``) are looked up by the run's tag and key;
+        items the batch failed, or in doubt and provably not created, are submitted again on their own,
+        once (``create``); items in doubt that the lookup cannot tell apart are never sent again.  Any
+        item left failed raises one ``VendorError`` naming it.  Returns key -> vendor id, in the order of
+        ``items``; items this run already created are not sent again."""
         ids = {r.key: r.vendor_id for r in self.ledger.records(self.run_id, kind.value) if r.vendor_id}
         todo = [item for item in items if item.record.key not in ids]
         size = max(1, self.adapter.max_batch_size)
         failed: list[BatchItem] = []
+        held: list[str] = []
         for start in range(0, len(todo), size):
             chunk = todo[start : start + size]
             at = self.now()
@@ -136,28 +148,32 @@ class Seeder:
             results = self._submit(kind, chunk)
             answered = list(zip(chunk, results, strict=True))
             created = {item.record.key: r.vendor_id for item, r in answered if r.vendor_id}
-            unknown = [item.record.key for item, r in answered if r.maybe_applied]
+            self.ledger.bind_many(self.run_id, kind.value, created, at)  # before the lookup: not strangers
+            unknown = [item.record.key for item, r in answered if r.maybe_applied and not r.vendor_id]
             if unknown:
-                found = self._lookup(kind, unknown)
+                found, absent = self._settle(kind, unknown)
+                self.ledger.bind_many(self.run_id, kind.value, found, at)
                 created.update(found)
                 self.recovered.extend(found)
-            self.ledger.bind_many(self.run_id, kind.value, created, at)
+                if not absent:  # sent again, they could be created twice: left unbound (cleanup finds them)
+                    held += [key for key in unknown if key not in found]
             ids.update(created)
-            failed += [item for item in chunk if item.record.key not in created]
-        errors: list[str] = []
-        adapter = self.adapter
+            failed += [item for item in chunk if item.record.key not in {*created, *held}]
+        errors = [f"{key}: in doubt and not told apart by the run's tag, not sent again" for key in held]
+        alone = self.adapter._create_alone  # the adapter's single create of one item
         for item in failed:
             key = item.record.key
             self.resubmitted.append(key)
             try:
-                alone = functools.partial(create_alone, adapter, kind, item)
-                ids[key] = self.create(kind, item.record, key, alone)
+                ids[key] = self.create(kind, item.record, key, partial(alone, kind, item))
+            except CapabilityMissing:
+                raise
             except VendorError as exc:
                 errors.append(f"{key}: {exc}")
         if errors:
             raise VendorError(
-                f"{len(errors)} of {len(items)} {kind.value} records failed in a batch and again on their "
-                f"own; the first: {errors[0]}"
+                f"{len(errors)} of {len(items)} {kind.value} records failed in a batch and were not created "
+                f"on their own either; the first: {errors[0]}"
             )
         return {item.record.key: ids[item.record.key] for item in items}
 
@@ -165,12 +181,12 @@ class Seeder:
         """One batch call; a call that failed as a whole fails each of its items (maybe applied or not)."""
         try:
             results = self.adapter.create_batch(kind, chunk)
-        except VendorUnreachable:
+        except (VendorUnreachable, CapabilityMissing):
             raise
         except VendorError as exc:
             if exc.on_resolved is not None:  # in doubt: every item is looked up, the missing sent alone
                 exc.on_resolved()
-            return [BatchResult(None, str(exc), exc.maybe_applied)] * len(chunk)
+            return failed_all(len(chunk), exc)
         if len(results) != len(chunk):
             raise VendorError(f"{self.adapter.name}: batch of {len(chunk)} answered {len(results)} results")
         return results

@@ -214,6 +214,7 @@ class OdooAdapter(CRMAdapter):
             headers=headers,
             timeout=options.timeout,
             error_detail=error_detail,
+            credential=f"the API key in {options.api_key_env}",
         )
         self.zone = ZoneInfo(options.timezone)
         self._cache: dict[str, Any] = {}

@@ -185,6 +185,7 @@ class PipedriveAdapter(CRMAdapter):
             headers={"x-api-token": token},
             timeout=options.timeout,
             pause_after=rate_limit_pause,
+            credential=f"the API token in {options.token_env}",
         )
         self._sleep: Callable[[float], None] = time.sleep
         self._conversions: dict[str, _Conversion] = {}

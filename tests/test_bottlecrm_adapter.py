@@ -26,11 +26,12 @@ import respx
 
 from adapters.bottlecrm import NAME_LIMIT, BottleCRMAdapter, BottleCRMOptions, label
 from fixtures.factories import build_dataset
-from poc_harness.adapter import Capability, RecordKind
+from poc_harness.adapter import RecordKind
 from poc_harness.cleanup import cleanup
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.ledger import Ledger
 from poc_harness.model import DealStage
+from poc_harness.testing import AdapterConformance
 from tests.suite_runner import ROOT, SuiteRun, run_suite
 from tests.test_defect_profiles import ALL_CHECKS
 
@@ -401,17 +402,11 @@ def test_the_load_probe_reads_the_runs_leads_with_a_fresh_token(
     assert TOKEN not in repr(targets)
 
 
-def test_capabilities_are_declared_honestly(adapter: BottleCRMAdapter) -> None:
-    assert adapter.capabilities == {Capability.DEALS, Capability.TICKETS, Capability.USER_ADMIN}
-    missing = [
+def test_tickets_without_sla_and_backdated_leads_are_findings(adapter: BottleCRMAdapter) -> None:
+    for call in (
         lambda: adapter.get_ticket("1"),
-        lambda: adapter.lead_tasks("1"),
-        lambda: adapter.lead_alerts("1"),
-        lambda: adapter.ticket_surveys("1"),
-        lambda: adapter.report_forecast(None, None, TAG),  # type: ignore[arg-type]
         lambda: adapter.create_lead(_seed().leads[0], arrived_at=adapter.now()),
-    ]
-    for call in missing:
+    ):
         with pytest.raises(CapabilityMissing):
             call()
 
@@ -432,6 +427,18 @@ def test_labels_fit_64_characters_and_stay_unique() -> None:
     first, second = label(long_name, "lead-0001", TAG), label(long_name, "lead-0002", TAG)
     assert len(first) <= NAME_LIMIT and first != second
     assert first.endswith(f"(lead-0001) [{TAG}]") and first.count(TAG) == 1
+
+
+# --- the shipped conformance suite ----------------------------------------------------------------
+
+
+class TestBottleCRMConformance(AdapterConformance):
+    secrets = (PASSWORD, TOKEN)
+    credential = "BOTTLECRM_TEST_PASSWORD"
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock
 
 
 # --- (b) and (c): against a real BottleCRM -------------------------------------------------------

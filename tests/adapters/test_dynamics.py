@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import inspect
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ import pytest
 import respx
 
 from adapters.dynamics import BatchCreateFailed, DynamicsAdapter, DynamicsOptions, parse_batch
-from poc_harness.adapter import SERVICE_METHODS, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.http import CallStats, RetryPolicy
 from poc_harness.model import (
@@ -31,6 +30,7 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
+from poc_harness.testing import AdapterConformance
 
 ORG = "https://contoso.crm.dynamics.com"
 API = f"{ORG}/api/data/v9.2/"
@@ -800,34 +800,13 @@ def test_find_tagged_searches_descriptions_and_activity_subjects(
     assert adapter.find_tagged(RecordKind.REP, TAG) == []
 
 
-# --- capabilities --------------------------------------------------------------------------------
-
-CONTRACT_METHODS = [
-    name
-    for name, member in inspect.getmembers(CRMAdapter, inspect.isfunction)
-    if not name.startswith("_")
-    and not getattr(member, "__isabstractmethod__", False)
-    and name not in SERVICE_METHODS
-]
+# --- the shipped conformance suite ----------------------------------------------------------------
 
 
-def capability_of(method: str, adapter: CRMAdapter) -> Capability:
-    """The capability a contract method needs, read from the base class's own CapabilityMissing."""
-    base = getattr(CRMAdapter, method)
-    arguments = [None] * (len(inspect.signature(base).parameters) - 1)
-    with pytest.raises(CapabilityMissing) as caught:
-        base(adapter, *arguments)
-    return Capability(str(caught.value).rsplit(" ", 1)[-1])
+class TestDynamicsConformance(AdapterConformance):
+    secrets = (SECRET, TOKEN)
+    credential = "D365_SECRET"
 
-
-def test_declared_capabilities_are_implemented_and_undeclared_ones_raise(adapter: DynamicsAdapter) -> None:
-    for method in CONTRACT_METHODS:
-        capability = capability_of(method, adapter)
-        overridden = getattr(type(adapter), method) is not getattr(CRMAdapter, method)
-        assert overridden == adapter.has(capability), f"{method} ({capability.value})"
-        if not overridden:
-            arguments = [None] * (len(inspect.signature(getattr(CRMAdapter, method)).parameters) - 1)
-            with pytest.raises(CapabilityMissing):
-                getattr(adapter, method)(*arguments)
-    assert adapter.has(Capability.BATCH_CREATE) and callable(adapter.create_leads)
-    assert not adapter.has(Capability.SILENCE_ALERT) and not adapter.has(Capability.NPS_SURVEY)
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock

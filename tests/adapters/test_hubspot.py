@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ import respx
 import tenacity.nap
 
 from adapters.hubspot import HubSpotAdapter, rate_limit_pause
-from poc_harness.adapter import Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.model import (
     Account,
@@ -28,6 +27,7 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
+from poc_harness.testing import AdapterConformance, Exchange, answering
 
 BASE = "https://api.hubspot.test"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -820,46 +820,66 @@ def test_rate_limit_pause_reads_the_documented_headers(
     assert rate_limit_pause(httpx.Response(200, headers=headers)) == expected
 
 
-# --- capabilities -------------------------------------------------------------------------
+# --- the shipped conformance suite ----------------------------------------------------------------
 
 
-def capability_methods(adapter: CRMAdapter) -> dict[str, Capability]:
-    """Each base method that raises CapabilityMissing, with the capability its default names."""
-    found: dict[str, Capability] = {}
-    for name, member in vars(CRMAdapter).items():
-        if name.startswith("_") or not inspect.isfunction(member):
-            continue
-        arguments = [None] * (len(inspect.signature(member).parameters) - 1)
-        try:
-            member(adapter, *arguments)
-        except CapabilityMissing as exc:
-            found[name] = Capability(str(exc).rsplit(" ", 1)[-1])
-    return found
+def _pipelines(router: respx.MockRouter) -> None:
+    stages = [stage(i, label, order, probability="0.5") for i, label, order in DEAL_STAGES]
+    router.get("/crm/v3/pipelines/deals/default").respond(200, json=pipeline("default", stages))
 
 
-def test_declared_capabilities_are_exactly_the_implemented_methods(adapter: HubSpotAdapter) -> None:
-    methods = capability_methods(adapter)
-    assert "lead_tasks" in methods and "create_ticket" in methods
-    for name, capability in methods.items():
-        overridden = getattr(HubSpotAdapter, name) is not getattr(CRMAdapter, name)
-        assert overridden == (capability in HubSpotAdapter.capabilities), name
-    assert hasattr(adapter, "batch_create") == (Capability.BATCH_CREATE in adapter.capabilities)
-    assert adapter.default_clock.value == "wall"
-    assert {Capability.CLOCK_CONTROL, Capability.BACKDATING, Capability.NPS_SURVEY}.isdisjoint(
-        adapter.capabilities
+def _lead_answers(router: respx.MockRouter) -> None:
+    router.get("/crm/v3/objects/leads/7001").respond(
+        200, json=record("7001", hubspot_owner_id="41629779", hs_pipeline_stage="qualified-stage-id")
+    )
+    router.get("/crm/v3/pipelines/leads").respond(
+        200, json=page([pipeline("lead-pipeline-id", [stage("qualified-stage-id", "Qualified", 3)])])
     )
 
 
-def test_methods_of_undeclared_capabilities_raise_capability_missing(
-    mock: respx.MockRouter, adapter: HubSpotAdapter
-) -> None:
-    undeclared = {n: c for n, c in capability_methods(adapter).items() if c not in adapter.capabilities}
-    assert {"lead_alerts", "ticket_surveys", "answer_survey", "report_nps", "advance_clock"} <= set(
-        undeclared
-    )
-    for name, capability in undeclared.items():
-        method = getattr(adapter, name)
-        arguments = [None] * len(inspect.signature(method).parameters)
-        with pytest.raises(CapabilityMissing, match=f"hubspot does not offer {capability.value}"):
-            method(*arguments)
-    assert not mock.calls
+def _new_lead(router: respx.MockRouter) -> None:
+    router.post("/crm/v3/objects/contacts").respond(201, json=record("302"))
+    router.post("/crm/v3/objects/leads").respond(201, json=record("7001"))
+
+
+def _deleted_lead(router: respx.MockRouter) -> None:
+    router.get("/crm/v4/objects/leads/7001/associations/contacts").respond(200, json=associations(302))
+    router.delete("/crm/v3/objects/leads/7001").respond(204)
+    router.delete("/crm/v3/objects/contacts/302").respond(204)
+
+
+def _logged_call(router: respx.MockRouter) -> None:
+    router.post("/crm/v3/objects/calls").respond(201, json=record("55"))
+    router.put("/crm/v4/objects/calls/55/associations/default/leads/7001").respond(200, json={})
+
+
+OBJECTS = "/crm/v3/objects"
+CALL = Activity(kind=ActivityKind.CALL, subject=f"Call [{TAG}]", user_id="41629779", at=datetime.now(UTC))
+
+
+class TestHubSpotConformance(AdapterConformance):
+    secrets = (TOKEN,)
+    credential = "HUBSPOT_TEST_TOKEN"
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        return {
+            "create_account": Exchange(
+                (account(),), answering("POST", f"{OBJECTS}/companies", 201, record("9"))
+            ),
+            "create_contact": Exchange(
+                (contact(), "9"), answering("POST", f"{OBJECTS}/contacts", 201, record("3"))
+            ),
+            "create_lead": Exchange((lead(),), _new_lead),
+            "get_lead": Exchange(("7001",), _lead_answers),
+            "find_tagged": Exchange(
+                (RecordKind.LEAD, TAG),
+                answering("POST", f"{OBJECTS}/leads/search", json=page([record("7001")])),
+            ),
+            "delete": Exchange((RecordKind.LEAD, "7001"), _deleted_lead),
+            "log_activity": Exchange(("7001", CALL), _logged_call),
+        }
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock

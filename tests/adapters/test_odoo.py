@@ -5,7 +5,6 @@ field tracking, Helpdesk SLA statuses, and capabilities declared vs implemented 
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ import pytest
 import respx
 
 from adapters.odoo import OdooAdapter, OdooOptions
-from poc_harness.adapter import SERVICE_METHODS, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import Capability, RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.http import CallStats, RetryPolicy
 from poc_harness.model import (
@@ -30,6 +29,7 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
+from poc_harness.testing import AdapterConformance
 
 BASE = "https://pars.odoo.example"
 API_KEY = "6578616d706c65206a736f6e20617069206b6579"
@@ -737,41 +737,6 @@ def test_sla_compliance_is_counted_by_odoo(mock: respx.MockRouter, adapter: Odoo
     assert body_of(route, 1) == {"domain": [*closed, ["sla_fail", "=", False]]}
 
 
-# --- capabilities --------------------------------------------------------------------------------
-
-CONTRACT_METHODS = [
-    name
-    for name, member in inspect.getmembers(CRMAdapter, inspect.isfunction)
-    if not name.startswith("_")
-    and not getattr(member, "__isabstractmethod__", False)
-    and name not in SERVICE_METHODS
-]
-
-
-def arguments_of(method: str) -> list[None]:
-    return [None] * (len(inspect.signature(getattr(CRMAdapter, method)).parameters) - 1)
-
-
-def capability_of(method: str, adapter: CRMAdapter) -> Capability:
-    """The capability a contract method needs, read from the base class's own CapabilityMissing."""
-    with pytest.raises(CapabilityMissing) as caught:
-        getattr(CRMAdapter, method)(adapter, *arguments_of(method))
-    return Capability(str(caught.value).rsplit(" ", 1)[-1])
-
-
-def test_declared_capabilities_are_implemented_and_undeclared_ones_raise(adapter: OdooAdapter) -> None:
-    for method in CONTRACT_METHODS:
-        capability = capability_of(method, adapter)
-        overridden = getattr(OdooAdapter, method) is not getattr(CRMAdapter, method)
-        assert overridden or not adapter.has(capability), (
-            f"{method} ({capability.value}) declared, not implemented"
-        )
-        if not adapter.has(capability):
-            with pytest.raises(CapabilityMissing):
-                getattr(adapter, method)(*arguments_of(method))
-    assert adapter.has(Capability.TICKETS) and adapter.has(Capability.SLA)
-
-
 def test_without_helpdesk_tickets_and_sla_are_not_offered() -> None:
     made, _ = build()
     try:
@@ -792,3 +757,15 @@ def test_without_helpdesk_tickets_and_sla_are_not_offered() -> None:
                 call()
     finally:
         made.close()
+
+
+# --- the shipped conformance suite ----------------------------------------------------------------
+
+
+class TestOdooConformance(AdapterConformance):
+    secrets = (API_KEY,)
+    credential = "ODOO_KEY"
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,9 +14,10 @@ import respx
 import tenacity.nap
 
 from adapters.pipedrive import PipedriveAdapter, rate_limit_pause
-from poc_harness.adapter import Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.model import Account, Activity, ActivityKind, Contact, DealStage, Lead, LeadSource
+from poc_harness.testing import AdapterConformance
 
 BASE = "https://acme.pipedrive.test"
 TOKEN = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
@@ -743,42 +743,13 @@ def test_rate_limit_pause_reads_the_documented_headers(
     assert rate_limit_pause(httpx.Response(200, headers=headers)) == expected
 
 
-# --- capabilities -------------------------------------------------------------------------
+# --- the shipped conformance suite ----------------------------------------------------------------
 
 
-def capability_methods(adapter: CRMAdapter) -> dict[str, Capability]:
-    """Each base method that raises CapabilityMissing, with the capability its default names."""
-    found: dict[str, Capability] = {}
-    for name, member in vars(CRMAdapter).items():
-        if name.startswith("_") or not inspect.isfunction(member):
-            continue
-        try:
-            member(adapter, *[None] * (len(inspect.signature(member).parameters) - 1))
-        except CapabilityMissing as exc:
-            found[name] = Capability(str(exc).rsplit(" ", 1)[-1])
-    return found
+class TestPipedriveConformance(AdapterConformance):
+    secrets = (TOKEN,)
+    credential = "PIPEDRIVE_TEST_TOKEN"
 
-
-def test_declared_capabilities_are_exactly_the_implemented_methods(adapter: PipedriveAdapter) -> None:
-    methods = capability_methods(adapter)
-    assert "convert_lead" in methods and "create_ticket" in methods
-    for name, capability in methods.items():
-        overridden = getattr(PipedriveAdapter, name) is not getattr(CRMAdapter, name)
-        assert overridden == (capability in PipedriveAdapter.capabilities), name
-    assert not hasattr(adapter, "batch_create")
-    assert Capability.BATCH_CREATE not in adapter.capabilities
-    assert adapter.default_clock.value == "wall"
-
-
-def test_methods_of_undeclared_capabilities_raise_capability_missing(
-    mock: respx.MockRouter, adapter: PipedriveAdapter
-) -> None:
-    undeclared = {n: c for n, c in capability_methods(adapter).items() if c not in adapter.capabilities}
-    assert {"create_ticket", "get_ticket", "lead_alerts", "report_forecast", "advance_clock"} <= set(
-        undeclared
-    )
-    for name, capability in undeclared.items():
-        method = getattr(adapter, name)
-        with pytest.raises(CapabilityMissing, match=f"pipedrive does not offer {capability.value}"):
-            method(*[None] * len(inspect.signature(method).parameters))
-    assert not mock.calls
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock

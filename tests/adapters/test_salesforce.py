@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 import respx
 
 from adapters.salesforce import SalesforceAdapter
-from poc_harness.adapter import Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import Capability, RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.model import (
     Activity,
@@ -27,6 +26,7 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
+from poc_harness.testing import AdapterConformance
 from tests.adapters.samples import ACCOUNT, CONTACT, TAG
 
 DOMAIN = "https://acme-poc.my.salesforce.com"
@@ -641,43 +641,6 @@ def test_backdating_needs_the_set_audit_fields_permission(mock: respx.MockRouter
     assert sent(route)["CreatedDate"] == "2025-02-20T09:00:00Z"
 
 
-def base_capability_of(adapter: CRMAdapter, name: str) -> Capability | None:
-    """The capability whose absence the contract's default body of ``name`` reports."""
-    method = getattr(CRMAdapter, name)
-    try:
-        method(adapter, *[None] * (len(inspect.signature(method).parameters) - 1))
-    except CapabilityMissing as exc:
-        return Capability(str(exc).rsplit(" ", 1)[-1])
-    return None
-
-
-def gated_methods(adapter: CRMAdapter) -> dict[str, Capability]:
-    names = [
-        name
-        for name, value in vars(CRMAdapter).items()
-        if inspect.isfunction(value)
-        and not name.startswith("_")
-        and name != "has"
-        and not getattr(value, "__isabstractmethod__", False)
-    ]
-    found = {name: base_capability_of(adapter, name) for name in names}
-    return {name: cap for name, cap in found.items() if cap is not None}
-
-
-def test_declared_capabilities_are_implemented_and_the_others_raise(adapter: SalesforceAdapter) -> None:
-    gated = gated_methods(adapter)
-    assert gated["lead_alerts"] is Capability.SILENCE_ALERT and gated["get_deal"] is Capability.DEALS
-    for name, capability in gated.items():
-        overridden = getattr(SalesforceAdapter, name) is not getattr(CRMAdapter, name)
-        assert overridden == (capability in SalesforceAdapter.capabilities), name
-        if not overridden:
-            with pytest.raises(CapabilityMissing):
-                getattr(adapter, name)(
-                    *[None] * (len(inspect.signature(getattr(CRMAdapter, name)).parameters) - 1)
-                )
-    assert callable(adapter.create_many) and Capability.BATCH_CREATE in adapter.capabilities
-
-
 def test_delete_and_find_tagged(adapter: SalesforceAdapter, mock: respx.MockRouter) -> None:
     mock.delete(f"{DATA}/sobjects/Event/00UDn00000Evt01IAA").mock(return_value=httpx.Response(204))
     gone = [{"message": "entity is deleted", "errorCode": "ENTITY_IS_DELETED", "fields": []}]
@@ -695,3 +658,15 @@ def test_an_ambiguous_stage_map_is_a_config_error(slept: list[float]) -> None:
     with pytest.raises(ConfigError) as caught:
         make(stages={"won": "Closed", "lost": "Closed"})
     assert "stages" in one_line(str(caught.value))
+
+
+# --- the shipped conformance suite ----------------------------------------------------------------
+
+
+class TestSalesforceConformance(AdapterConformance):
+    secrets = (SECRET, TOKEN)
+    credential = "POC_SF_SECRET"
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock

@@ -3,7 +3,6 @@ token at the data centre's accounts server, per-record statuses, ``info.more_rec
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 import respx
 
 from adapters.zoho import EMAIL_MARKER, ZohoAdapter
-from poc_harness.adapter import Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import Capability, RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.model import (
     Activity,
@@ -28,6 +27,7 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
+from poc_harness.testing import AdapterConformance
 from tests.adapters.samples import ACCOUNT, CONTACT, TAG
 
 ACCOUNTS = "https://accounts.zoho.eu"
@@ -553,42 +553,6 @@ def test_backdating_is_not_offered(adapter: ZohoAdapter, mock: respx.MockRouter)
     assert not adapter.has(Capability.BACKDATING) and not mock["token"].called
 
 
-def base_capability_of(adapter: CRMAdapter, name: str) -> Capability | None:
-    """The capability whose absence the contract's default body of ``name`` reports."""
-    method = getattr(CRMAdapter, name)
-    try:
-        method(adapter, *[None] * (len(inspect.signature(method).parameters) - 1))
-    except CapabilityMissing as exc:
-        return Capability(str(exc).rsplit(" ", 1)[-1])
-    return None
-
-
-def test_declared_capabilities_are_implemented_and_the_others_raise(adapter: ZohoAdapter) -> None:
-    names = [
-        name
-        for name, value in vars(CRMAdapter).items()
-        if inspect.isfunction(value)
-        and not name.startswith("_")
-        and name != "has"
-        and not getattr(value, "__isabstractmethod__", False)
-    ]
-    gated = {name: cap for name in names if (cap := base_capability_of(adapter, name)) is not None}
-    assert (
-        gated["lead_alerts"] is Capability.SILENCE_ALERT and gated["report_sla_compliance"] is Capability.SLA
-    )
-    for name, capability in gated.items():
-        overridden = getattr(ZohoAdapter, name) is not getattr(CRMAdapter, name)
-        assert overridden == (capability in ZohoAdapter.capabilities), name
-        if not overridden:
-            with pytest.raises(CapabilityMissing):
-                getattr(adapter, name)(
-                    *[None] * (len(inspect.signature(getattr(CRMAdapter, name)).parameters) - 1)
-                )
-    assert (
-        Capability.SLA not in ZohoAdapter.capabilities and Capability.BATCH_CREATE in ZohoAdapter.capabilities
-    )
-
-
 def test_delete_and_find_tagged(adapter: ZohoAdapter, mock: respx.MockRouter) -> None:
     mock.delete(f"{CRM}/Events/5725767000001002001").mock(
         return_value=statuses({**ok("5725767000001002001"), "message": "record deleted"}, status=200)
@@ -615,3 +579,15 @@ def test_an_unknown_time_zone_is_a_config_error(slept: list[float]) -> None:
     with pytest.raises(ConfigError) as caught:
         make(time_zone="Mars/Olympus")
     assert "time_zone" in one_line(str(caught.value))
+
+
+# --- the shipped conformance suite ----------------------------------------------------------------
+
+
+class TestZohoConformance(AdapterConformance):
+    secrets = (SECRET, REFRESH, TOKEN)
+    credential = "POC_ZOHO_REFRESH"
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock

@@ -199,7 +199,7 @@ class PipedriveAdapter(CRMAdapter):
     # --- helpers ----------------------------------------------------------------------
     def _envelope(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         answer = self.http.json(method, path, **kwargs)
-        if not isinstance(answer, dict) or answer.get("success") is False:
+        if not isinstance(answer, dict) or answer.get("success") is not True:  # every answer says success
             raise VendorError(f"pipedrive: {method} {path}: answer is not a successful envelope")
         return answer
 

@@ -209,7 +209,11 @@ class SalesforceAdapter(CRMAdapter):
         self.opts = options
         self._secret = secret_from_env(options.client_secret_env, "the Salesforce app's consumer secret")
         self.http = VendorHTTP(
-            "salesforce", options.domain, timeout=options.timeout, pause_after=self._pause_after
+            "salesforce",
+            options.domain,
+            timeout=options.timeout,
+            pause_after=self._pause_after,
+            credential=f"client_id and the secret in {options.client_secret_env}",
         )
         self._token = ""
         self._instance_url = ""
@@ -303,7 +307,7 @@ class SalesforceAdapter(CRMAdapter):
 
     def _follow(self, page: Any) -> Iterator[dict[str, Any]]:
         while isinstance(page, dict):
-            yield from _rows(page.get("records"))
+            yield from _rows(_listed(page, "records"))
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return
@@ -513,7 +517,7 @@ class SalesforceAdapter(CRMAdapter):
         term = SOSL_RESERVED.sub(r"\\\1", tag)
         sosl = f"FIND {{{term}}} IN ALL FIELDS RETURNING {returning}"
         answer = self._object("GET", f"{self._data}/search", params={"q": sosl})
-        return [str(row["Id"]) for row in _rows(answer.get("searchRecords"))]
+        return [str(row["Id"]) for row in _rows(_listed(answer, "searchRecords"))]
 
     # --- lead -> contract ---------------------------------------------------------------------
     def get_lead(self, lead_id: str) -> LeadView:
@@ -743,6 +747,14 @@ def _field(answer: Any, name: str) -> str:
     value = answer.get(name) if isinstance(answer, dict) else None
     if not isinstance(value, str) or not value:
         raise VendorError(f"salesforce: the token answer has no {name}")
+    return value
+
+
+def _listed(answer: Any, name: str) -> list[Any]:
+    """The list under ``name`` that every answer of its kind carries (absent: a malformed answer)."""
+    value = answer.get(name) if isinstance(answer, dict) else None
+    if not isinstance(value, list):
+        raise VendorError(f"salesforce: unexpected answer: no {name} list")
     return value
 
 

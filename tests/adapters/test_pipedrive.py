@@ -17,7 +17,9 @@ from adapters.pipedrive import PipedriveAdapter, rate_limit_pause
 from poc_harness.adapter import RecordKind
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.model import Account, Activity, ActivityKind, Contact, DealStage, Lead, LeadSource
-from poc_harness.testing import AdapterConformance
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing.exchange import Install
+from tests.adapters.samples import CONTACT, call
 
 BASE = "https://acme.pipedrive.test"
 TOKEN = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
@@ -31,6 +33,7 @@ KEYS = {
     "dealFields": "3b7cf8b1d2b7a3c4e5f60718293a4b5c6d7e8f92",
 }
 STAGES = [(1, "Qualified"), (2, "Contact Made"), (3, "Proposal Made"), (4, "Negotiations Started")]
+V1 = "/api/v1"
 ERROR_INFO = "Please check developers.pipedrive.com for more information about Pipedrive API."
 
 
@@ -183,16 +186,21 @@ def me(mock: respx.MockRouter) -> respx.Route:
     return mock.get("/api/v1/users/me").respond(200, json=ok(user))
 
 
-@pytest.fixture
-def fields(mock: respx.MockRouter) -> dict[str, respx.Route]:
+def install_fields(router: respx.MockRouter) -> dict[str, respx.Route]:
+    """The custom-field listings, each holding the PoC tag field."""
     routes = {}
     for listing, key in KEYS.items():
         items = [
             {"id": 1, "key": "name", "name": "Name", "field_type": "varchar"},
             {"id": 9050, "key": key, "name": "PoC tag", "field_type": "varchar"},
         ]
-        routes[listing] = mock.get(f"/api/v1/{listing}").respond(200, json=offset_page(items, 0, False))
+        routes[listing] = router.get(f"/api/v1/{listing}").respond(200, json=offset_page(items, 0, False))
     return routes
+
+
+@pytest.fixture
+def fields(mock: respx.MockRouter) -> dict[str, respx.Route]:
+    return install_fields(mock)
 
 
 @pytest.fixture
@@ -753,3 +761,47 @@ class TestPipedriveConformance(AdapterConformance):
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
         return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        search = {"success": True, "data": {"items": [search_hit(12)]}}
+        return {
+            "create_account": Exchange((account(),), _with_fields(_created("organizations"))),
+            "create_contact": Exchange((CONTACT, "5"), _with_fields(_created("persons"))),
+            "create_lead": Exchange((lead(),), _with_fields(_new_lead)),
+            "get_lead": Exchange((LEAD_ID,), answering("GET", f"{V1}/leads/{LEAD_ID}", json=ok(v1_lead()))),
+            "find_tagged": Exchange(
+                (RecordKind.CONTACT, TAG), answering("GET", "/api/v2/persons/search", json=search)
+            ),
+            "delete": Exchange((RecordKind.LEAD, LEAD_ID), _with_fields(_deleted_lead)),
+            "log_activity": Exchange(
+                (LEAD_ID, call("222")), answering("POST", "/api/v2/activities", json=ok({"id": 5}))
+            ),
+        }
+
+
+def _with_fields(install: Install) -> Install:
+    """``install`` after the custom-field listings (read before the first write)."""
+
+    def both(router: respx.MockRouter) -> None:
+        install_fields(router)
+        install(router)
+
+    return both
+
+
+def _created(collection: str) -> Install:
+    return answering("POST", f"/api/v2/{collection}", json=ok({"id": 12}))
+
+
+def _new_lead(router: respx.MockRouter) -> None:
+    router.post("/api/v2/persons").respond(200, json=ok({"id": 12}))
+    router.post("/api/v1/leads").respond(201, json=ok(v1_lead()))
+
+
+def _deleted_lead(router: respx.MockRouter) -> None:
+    tagged = ok({"id": 12, "custom_fields": {KEYS["personFields"]: TAG}})
+    router.get(f"/api/v1/leads/{LEAD_ID}").respond(200, json=ok(v1_lead()))
+    router.delete(f"/api/v1/leads/{LEAD_ID}").respond(200, json=ok({"id": LEAD_ID}))
+    router.get("/api/v2/persons/12").respond(200, json=tagged)
+    router.delete("/api/v2/persons/12").respond(200, json=ok({"id": 12}))

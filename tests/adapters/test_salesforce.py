@@ -26,8 +26,9 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
-from poc_harness.testing import AdapterConformance
-from tests.adapters.samples import ACCOUNT, CONTACT, TAG
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing.exchange import Install
+from tests.adapters.samples import ACCOUNT, CONTACT, TAG, call
 
 DOMAIN = "https://acme-poc.my.salesforce.com"
 INSTANCE = "https://acme-poc.my.salesforce.com:8443"
@@ -670,3 +671,32 @@ class TestSalesforceConformance(AdapterConformance):
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
         return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        lead = {
+            **row("Lead", LEAD_ID),
+            "Id": LEAD_ID,
+            "OwnerId": OWNER_ID,
+            "Status": "Open - Not Contacted",
+            "IsConverted": False,
+            "CreatedDate": "2025-03-01T09:30:00.000+0000",
+        }
+        found = {"searchRecords": [row("Lead", LEAD_ID, Id=LEAD_ID)]}
+        return {
+            "create_account": Exchange((ACCOUNT,), _created("Account", ACCOUNT_ID)),
+            "create_contact": Exchange((CONTACT, ACCOUNT_ID), _created("Contact", CONTACT_ID)),
+            "create_lead": Exchange((LEAD,), _created("Lead", LEAD_ID)),
+            "get_lead": Exchange((LEAD_ID,), answering("GET", f"{LEADS}/{LEAD_ID}", json=lead)),
+            "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", f"{DATA}/search", json=found)),
+            "delete": Exchange((RecordKind.LEAD, LEAD_ID), answering("DELETE", f"{LEADS}/{LEAD_ID}", 204)),
+            "log_activity": Exchange((LEAD_ID, call(OWNER_ID)), _created("Task", "00TDn00000Tsk01IAA")),
+        }
+
+
+LEADS = f"{DATA}/sobjects/Lead"
+
+
+def _created(sobject: str, record_id: str) -> Install:
+    answer = {"id": record_id, "success": True, "errors": []}
+    return answering("POST", f"{DATA}/sobjects/{sobject}", 201, answer)

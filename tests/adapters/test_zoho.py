@@ -27,8 +27,9 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
-from poc_harness.testing import AdapterConformance
-from tests.adapters.samples import ACCOUNT, CONTACT, TAG
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing.exchange import Install
+from tests.adapters.samples import ACCOUNT, CONTACT, TAG, call
 
 ACCOUNTS = "https://accounts.zoho.eu"
 API = "https://www.zohoapis.eu"
@@ -591,3 +592,29 @@ class TestZohoConformance(AdapterConformance):
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
         return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        lead = {
+            "id": LEAD_ID,
+            "Owner": {"name": "Maryam Rahimi", "id": OWNER_ID, "email": "maryam@acme.example"},
+            "Lead_Status": "Not Contacted",
+            "Created_Time": "2025-03-01T12:00:00+03:30",
+            "$converted": False,
+        }
+        found = {"data": [{"id": LEAD_ID, "Last_Name": "Karimi"}], "info": {"more_records": False}}
+        gone = {"data": [{**ok(LEAD_ID), "message": "record deleted"}]}
+        the_lead = f"{CRM}/Leads/{LEAD_ID}"
+        return {
+            "create_account": Exchange((ACCOUNT,), _inserted("Accounts", ACCOUNT_ID)),
+            "create_contact": Exchange((CONTACT, ACCOUNT_ID), _inserted("Contacts", CONTACT_ID)),
+            "create_lead": Exchange((LEAD,), _inserted("Leads", LEAD_ID)),
+            "get_lead": Exchange((LEAD_ID,), answering("GET", the_lead, json={"data": [lead]})),
+            "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", f"{CRM}/Leads/search", json=found)),
+            "delete": Exchange((RecordKind.LEAD, LEAD_ID), answering("DELETE", the_lead, json=gone)),
+            "log_activity": Exchange((LEAD_ID, call(OWNER_ID)), _inserted("Calls", "5725767000001001001")),
+        }
+
+
+def _inserted(module: str, record_id: str) -> Install:
+    return answering("POST", f"{CRM}/{module}", 201, {"data": [ok(record_id)]})

@@ -282,7 +282,6 @@ class BottleCRMAdapter(CRMAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.DEALS, Capability.TICKETS, Capability.USER_ADMIN}
     )
-    unexercised: ClassVar[frozenset[Capability]] = frozenset({Capability.RBAC})  # our gap: not measured
     """BottleCRM's users see the records assigned to them (its roles: ADMIN, USER); the adapter does not act
     as one yet.  It keeps no audit log: that stays a finding."""
     default_clock: ClassVar[ClockMode] = ClockMode.WALL

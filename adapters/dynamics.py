@@ -82,7 +82,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from poc_harness.adapter import SECURITY_PROBES_UNPORTED, AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
 from poc_harness.answers import dedupe_history, reading
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
@@ -369,10 +369,9 @@ class DynamicsAdapter(CRMAdapter):
             Capability.TICKETS,
             Capability.SLA,
             Capability.BACKDATING,
-            Capability.BATCH_CREATE,
+            # BATCH_CREATE: declared once create_batch overrides the contract's (seeding calls only that)
         }
     )
-    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = DynamicsOptions

@@ -66,7 +66,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from pydantic import AwareDatetime, BaseModel, Field
 
-from poc_harness.adapter import SECURITY_PROBES_UNPORTED, AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
 from poc_harness.answers import parse_answer
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
@@ -247,10 +247,9 @@ class HubSpotAdapter(CRMAdapter):
             Capability.FOLLOWUP_TASKS,
             Capability.DEALS,
             Capability.TICKETS,
-            Capability.BATCH_CREATE,
+            # BATCH_CREATE: declared once create_batch overrides the contract's (seeding calls only that)
         }
     )
-    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = HubSpotOptions

@@ -48,7 +48,7 @@ from pydantic import (
 )
 
 from poc_harness.adapter import (
-    SECURITY_PROBES_UNPORTED,
+    CAPABILITY_METHODS,
     AdapterOptions,
     Capability,
     CRMAdapter,
@@ -479,19 +479,36 @@ REQUIRED = (
     "find_tagged",
     "get_lead",
 )
+MAPPABLE = frozenset(
+    {
+        Capability.CLOCK_CONTROL,
+        Capability.BACKDATING,
+        Capability.USER_ADMIN,
+        Capability.AUTO_ASSIGN,
+        Capability.FOLLOWUP_TASKS,
+        Capability.SILENCE_ALERT,
+        Capability.DEALS,
+        Capability.TICKETS,
+        Capability.SLA,
+        Capability.NPS_SURVEY,
+        Capability.REPORTS,
+        Capability.FORECAST,
+    }
+)
+"""The capabilities a mapping file may declare: those whose contract methods the adapter maps."""
+ALTERNATIVES: dict[str, tuple[str, ...]] = {"list_sales_reps": ("list_sales_reps", "create_sales_rep")}
+"""Operations another may stand in for: seeding lists the sales reps only where it cannot create them."""
+EXTRA_NEEDS: dict[Capability, tuple[str, ...]] = {
+    Capability.CLOCK_CONTROL: ("now",),  # the virtual clock is read as well as advanced
+    Capability.SLA: ("get_ticket",),  # a ticket's SLA fields are read from it
+}
 # per capability, groups of operations: each group needs one of its operations mapped
 NEEDS: dict[Capability, tuple[tuple[str, ...], ...]] = {
-    Capability.CLOCK_CONTROL: (("now",), ("advance_clock",)),
-    Capability.USER_ADMIN: (("create_sales_rep",),),
-    Capability.AUTO_ASSIGN: (("list_sales_reps", "create_sales_rep"),),
-    Capability.FOLLOWUP_TASKS: (("lead_tasks",), ("complete_task",)),
-    Capability.SILENCE_ALERT: (("lead_alerts",),),
-    Capability.DEALS: (("convert_lead",), ("move_deal",), ("get_deal",)),
-    Capability.TICKETS: (("create_ticket",), ("get_ticket",), ("reply_ticket",), ("close_ticket",)),
-    Capability.SLA: (("get_ticket",), ("report_sla_compliance",)),
-    Capability.NPS_SURVEY: (("ticket_surveys",), ("answer_survey",), ("report_nps",)),
-    Capability.REPORTS: (("report_conversion",), ("report_first_response",), ("report_weekly_activity",)),
-    Capability.FORECAST: (("report_forecast",),),
+    capability: tuple(
+        ALTERNATIVES.get(name, (name,))
+        for name in EXTRA_NEEDS.get(capability, ()) + CAPABILITY_METHODS[capability]
+    )
+    for capability in sorted(MAPPABLE)
 }
 ALWAYS_ALLOWED = frozenset({"method", "path", "query", "body", "encoding", "vars"})
 SHAPE_KEYS: dict[str, frozenset[str]] = {
@@ -574,7 +591,13 @@ def _check_contract(mapping: Mapping) -> None:
 
 def _check_capabilities(mapping: Mapping) -> None:
     declared = set(mapping.capabilities)
-    for capability in mapping.capabilities:
+    for index, capability in enumerate(mapping.capabilities):
+        if capability not in MAPPABLE:
+            raise _Problem(
+                f"capabilities.{index}",
+                f"the mapping adapter cannot map {capability.value} (it maps "
+                f"{', '.join(sorted(c.value for c in MAPPABLE))})",
+            )
         for group in NEEDS.get(capability, ()):
             if not any(name in mapping.operations for name in group):
                 raise _Problem(
@@ -822,7 +845,7 @@ class MappingAdapter(CRMAdapter):
 
     name: ClassVar[str] = "mapping"
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
-    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # no mapping for them yet
+    conditional_capabilities: ClassVar[frozenset[Capability]] = MAPPABLE  # the file declares which
     Options: ClassVar[type[AdapterOptions]] = MappingOptions
 
     def __init__(self, options: AdapterOptions) -> None:

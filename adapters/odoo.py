@@ -73,7 +73,6 @@ import httpx
 from pydantic import Field, field_validator
 
 from poc_harness.adapter import (
-    SECURITY_PROBES_UNPORTED,
     AdapterOptions,
     Capability,
     CRMAdapter,
@@ -191,9 +190,10 @@ def _str_id(value: int | None) -> str | None:
 class OdooAdapter(CRMAdapter):
     name: ClassVar[str] = "odoo"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.AUTO_ASSIGN, Capability.FOLLOWUP_TASKS, Capability.DEALS, Capability.BATCH_CREATE}
+        # BATCH_CREATE: declared once create_batch overrides the contract's (seeding calls only that)
+        {Capability.AUTO_ASSIGN, Capability.FOLLOWUP_TASKS, Capability.DEALS}
     )
-    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
+    conditional_capabilities: ClassVar[frozenset[Capability]] = HELPDESK_CAPABILITIES  # helpdesk = true
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = OdooOptions

@@ -69,7 +69,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, Field
 
-from poc_harness.adapter import SECURITY_PROBES_UNPORTED, AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
 from poc_harness.answers import parse_answer
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
@@ -165,7 +165,6 @@ class PipedriveAdapter(CRMAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.AUTO_ASSIGN, Capability.FOLLOWUP_TASKS, Capability.DEALS}
     )
-    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = PipedriveOptions

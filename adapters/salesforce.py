@@ -65,7 +65,6 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from poc_harness.adapter import (
-    SECURITY_PROBES_UNPORTED,
     AdapterOptions,
     Capability,
     CRMAdapter,
@@ -195,10 +194,10 @@ class SalesforceAdapter(CRMAdapter):
             Capability.DEALS,
             Capability.TICKETS,
             Capability.SLA,
-            Capability.BATCH_CREATE,
+            # BATCH_CREATE: declared once create_batch overrides the contract's (seeding calls only that)
         }
     )
-    unexercised: ClassVar[frozenset[Capability]] = SECURITY_PROBES_UNPORTED  # our gap: not measured
+    conditional_capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BACKDATING})
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = SalesforceOptions

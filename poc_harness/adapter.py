@@ -1,9 +1,13 @@
 """The ``CRMAdapter`` contract every vendor adapter implements, its capabilities, and adapter discovery.
 
-Checks ask for capabilities, never for a vendor's name.  A method whose capability
-the vendor lacks raises ``CapabilityMissing``: the check turns that into a graded
-finding.  Adapters are found through the entry-point group ``poc_harness.adapters``,
-so a vendor can ship its adapter as a package of its own.
+Checks ask for capabilities, never for a vendor's name.  ``CAPABILITY_METHODS`` says which contract
+methods each capability needs; for each capability an adapter is in one of three states (``Support``):
+it implements it (declared in ``capabilities``: judged), the vendor lacks it (``vendor_lacks``, with the
+vendor's documentation: a method of it raises ``CapabilityMissing``, a graded finding), or the adapter
+does not implement it (anything else: ``NotImplementedByAdapter``, not measured, never the vendor's
+finding).  A concrete adapter declaring a capability without overriding its methods is refused when
+the class is created.  Adapters are found through the entry-point group ``poc_harness.adapters``, so a
+vendor can ship its adapter as a package of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib.metadata import entry_points
+from types import MappingProxyType
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,7 +27,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from poc_harness.batches import BatchItem, BatchResult, create_alone
 from poc_harness.clock import ClockMode
 from poc_harness.config import PocConfig
-from poc_harness.errors import CapabilityMissing, ConfigError, HarnessError, VendorError, VendorUnreachable
+from poc_harness.errors import (
+    CapabilityMissing,
+    ConfigError,
+    NotExercised,
+    NotImplementedByAdapter,
+    VendorError,
+    VendorUnreachable,
+)
 from poc_harness.loadtargets import LoadTargets
 from poc_harness.model import (
     Account,
@@ -58,6 +70,8 @@ ENTRY_POINT_GROUP = "poc_harness.adapters"
 SERVICE_METHODS = frozenset(
     {
         "has",
+        "support",
+        "require",
         "close",
         "call_stats",
         "from_table",
@@ -104,6 +118,48 @@ class Capability(StrEnum):
     TICKET_NOTES = "ticket_notes"
 
 
+CAPABILITY_METHODS: Mapping[Capability, tuple[str, ...]] = MappingProxyType(
+    {
+        Capability.AUTO_ASSIGN: ("list_sales_reps",),
+        Capability.FOLLOWUP_TASKS: ("lead_tasks", "complete_task"),
+        Capability.SILENCE_ALERT: ("lead_alerts",),
+        Capability.DEALS: ("convert_lead", "move_deal", "get_deal"),
+        Capability.TICKETS: ("create_ticket", "get_ticket", "reply_ticket", "close_ticket"),
+        Capability.SLA: ("report_sla_compliance",),
+        Capability.NPS_SURVEY: ("ticket_surveys", "answer_survey", "report_nps"),
+        Capability.REPORTS: ("report_conversion", "report_first_response", "report_weekly_activity"),
+        Capability.FORECAST: ("report_forecast",),
+        Capability.WEBHOOKS: ("subscribe_webhook", "unsubscribe_webhook", "webhook_notice"),
+        Capability.DATA_EXPORT: ("export_records",),
+        Capability.VOIP: ("log_call", "lead_calls"),
+        Capability.BACKDATING: (),  # the ``arrived_at`` / ``opened_at`` of create_lead and create_ticket
+        Capability.CLOCK_CONTROL: ("advance_clock",),
+        Capability.BATCH_CREATE: ("create_batch",),
+        Capability.AUDIT_LOG: ("update_lead", "acting_user_id", "audit_entries", "audit_settings"),
+        Capability.RBAC: ("update_lead", "as_user", "create_team_user", "issue_credential"),
+        Capability.SSO: ("saml_sp_metadata", "identity_standards"),
+        Capability.USER_ADMIN: ("create_sales_rep",),
+        Capability.TICKET_REOPEN: ("reopen_ticket",),
+        Capability.TICKET_NOTES: ("note_ticket",),
+    }
+)
+"""The contract methods each capability needs an adapter to override (its defaults raise).  RBAC's
+``create_team_user`` and ``issue_credential`` make the users the access-control probe acts as (used where
+the adapter also has USER_ADMIN and ``rbac_users`` is not configured); ``update_lead`` is the write both
+the access-control and the audit probes make."""
+
+
+class Support(StrEnum):
+    """How an adapter stands towards one capability; the three outcomes never mix."""
+
+    IMPLEMENTED = "implemented"
+    """declared in ``capabilities``: the checks needing it are judged"""
+    VENDOR_LACKS = "vendor_lacks"
+    """in ``vendor_lacks``, with the vendor's documentation: a finding against the vendor"""
+    NOT_IMPLEMENTED = "not_implemented"
+    """neither: the adapter does not implement it (our gap), not measured and the verdict incomplete"""
+
+
 class Observed(StrEnum):
     """Optional view fields: an adapter says which of them it reads from the vendor's API.  A field it does
     not read is *not observed* (our gap, never a pass or a vendor failure)."""
@@ -137,10 +193,6 @@ class AccessKind(StrEnum):
     ACTIVITY = "activity"
 
 
-SECURITY_PROBES_UNPORTED = frozenset({Capability.RBAC, Capability.AUDIT_LOG})
-"""What a real vendor's adapter declares ``unexercised`` until it acts as the vendor's users and reads
-its audit log: every candidate CRM has roles and teams; whether its audit log passes is not measured."""
-
 PRIVILEGED_ROLES = frozenset({"admin", "manager"})
 """Roles ``user_role`` names that no anonymous sign-up may obtain."""
 
@@ -155,11 +207,6 @@ class Endpoint:
     path: str
     public: bool = False
     """open without credentials by the vendor's design (a health check, SAML metadata, a sign-up)"""
-
-
-class NotExercised(HarnessError):
-    """The adapter cannot exercise this for its vendor: not measured (our gap), never the vendor's
-    finding.  Its message starts ``not measured:``."""
 
 
 class WebhookEvent(StrEnum):
@@ -282,16 +329,31 @@ class SecurityProbes:
         raise self._unexercised("read a user's role")
 
 
+def _abstract(cls: type) -> bool:
+    """Whether ``cls`` still has an abstract method (``__abstractmethods__`` is set only after
+    ``__init_subclass__`` ran)."""
+    names = {name for base in cls.__mro__[1:] for name in getattr(base, "__abstractmethods__", ())}
+    names |= {name for name, value in vars(cls).items() if getattr(value, "__isabstractmethod__", False)}
+    return any(getattr(getattr(cls, name, None), "__isabstractmethod__", False) for name in names)
+
+
 class CRMAdapter(ABC, SecurityProbes):
     """One candidate CRM behind one typed contract.
 
-    Every method goes through the vendor's real API.  Methods that need a
-    capability the vendor lacks keep the default body, which raises
-    ``CapabilityMissing``.
+    Every method goes through the vendor's real API.  Methods of a capability the adapter does not
+    implement keep the default body, which raises ``CapabilityMissing`` where the vendor lacks the
+    capability (``vendor_lacks``) and ``NotImplementedByAdapter`` otherwise.
     """
 
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
+    """What the adapter implements and the checks judge (``Support.IMPLEMENTED``)."""
+    vendor_lacks: ClassVar[Mapping[Capability, str]] = MappingProxyType({})
+    """What the vendor does not offer, each with the documentation saying so (a URL, or the page and what
+    it says): the checks needing it are findings against the vendor (``Support.VENDOR_LACKS``)."""
+    conditional_capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    """Capabilities an instance may add to ``capabilities`` at run time (an option, an installed app, a
+    mapping file): their methods are implemented all the same, checked when the class is created."""
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
     webhook_retry_within: ClassVar[timedelta] = timedelta(minutes=2)
@@ -299,12 +361,35 @@ class CRMAdapter(ABC, SecurityProbes):
     this long for the retry (``[webhooks] wait_seconds`` overrides it)."""
     persistent: bool = True
     """False for a CRM that lives only as long as this process: earlier runs' expectations are moot."""
-    unexercised: ClassVar[frozenset[Capability]] = frozenset()
-    """Capabilities the vendor offers that this adapter cannot exercise yet: checks needing them are not
-    measured (our gap, the verdict incomplete), never the vendor's finding."""
     observes_task_owner: ClassVar[bool] = False
     """True where ``lead_tasks`` fills ``TaskView.owner_id`` from the vendor's API (else the follow-up
     owner is *not observed by the adapter*: our gap, never the vendor's failure)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse a concrete adapter declaring a capability whose methods it does not override, or one
+        that says the vendor lacks a capability it declares, or without saying where that is documented."""
+        super().__init_subclass__(**kwargs)
+        if _abstract(cls):
+            return
+        declared = set(cls.capabilities) | set(cls.conditional_capabilities)
+        for capability in sorted(declared):
+            for method in CAPABILITY_METHODS[capability]:
+                if getattr(cls, method) is getattr(CRMAdapter, method):
+                    raise TypeError(
+                        f"{cls.__qualname__} declares the {capability.value} capability but does not "
+                        f"implement {method}: override it, or leave {capability.value} undeclared"
+                    )
+        for capability, documentation in cls.vendor_lacks.items():
+            if capability in declared:
+                raise TypeError(
+                    f"{cls.__qualname__} declares the {capability.value} capability and lists it in "
+                    "vendor_lacks: it is one or the other"
+                )
+            if not isinstance(documentation, str) or not documentation.strip():
+                raise TypeError(
+                    f"{cls.__qualname__}.vendor_lacks[{capability.value}] needs the vendor's documentation "
+                    "saying it lacks it (a URL or the page)"
+                )
 
     def __init__(self, options: AdapterOptions) -> None:
         self.options = options
@@ -325,14 +410,46 @@ class CRMAdapter(ABC, SecurityProbes):
         return cls(options)
 
     def has(self, capability: Capability) -> bool:
+        """Whether the adapter implements ``capability`` (``support(capability)`` is IMPLEMENTED)."""
         return capability in self.capabilities
+
+    def support(self, capability: Capability) -> Support:
+        """Implemented (judged), lacked by the vendor (a finding), or not implemented by the adapter (our
+        gap, not measured)."""
+        if self.has(capability):
+            return Support.IMPLEMENTED
+        if capability in self.vendor_lacks:
+            return Support.VENDOR_LACKS
+        return Support.NOT_IMPLEMENTED
+
+    def require(self, *capabilities: Capability) -> None:
+        """Return where the adapter implements every one of ``capabilities``; else raise
+        ``CapabilityMissing`` naming those the vendor lacks (with their documentation), or, where the
+        vendor lacks none of them, ``NotImplementedByAdapter`` naming those the adapter does not
+        implement."""
+        missing = [c for c in capabilities if self.support(c) is not Support.IMPLEMENTED]
+        lacked = [c for c in missing if self.support(c) is Support.VENDOR_LACKS]
+        if lacked:
+            cited = ", ".join(f"{c.value} ({self.vendor_lacks[c]})" for c in lacked)
+            raise CapabilityMissing(f"{self.name} does not offer {cited}")
+        if missing:
+            names = ", ".join(c.value for c in missing)
+            raise NotImplementedByAdapter(f"not measured: the {self.name} adapter does not implement {names}")
 
     def observes(self, field: Observed) -> bool:
         """Whether this adapter reads the optional view field ``field`` from the vendor's API."""
         return False
 
-    def _lacks(self, capability: Capability) -> CapabilityMissing:
-        return CapabilityMissing(f"{self.name} does not offer {capability.value}")
+    def _lacks(self, capability: Capability) -> CapabilityMissing | NotImplementedByAdapter:
+        """The error for a method of ``capability`` that cannot run: ``CapabilityMissing`` with the
+        vendor's documentation where the vendor lacks it, else ``NotImplementedByAdapter`` (our gap)."""
+        if self.support(capability) is Support.VENDOR_LACKS:
+            return CapabilityMissing(
+                f"{self.name} does not offer {capability.value} ({self.vendor_lacks[capability]})"
+            )
+        return NotImplementedByAdapter(
+            f"not measured: the {self.name} adapter does not implement {capability.value}"
+        )
 
     # --- lifecycle ------------------------------------------------------------------
     @abstractmethod

@@ -2,7 +2,9 @@
 
 - ``VendorError``: the CRM misbehaved (bad status, garbage answer, timeout). Counts
   against the vendor.
-- ``HarnessError``: our side failed. Never counts against a vendor.
+- ``HarnessError``: our side failed. Never counts against a vendor.  ``NotExercised`` (and
+  ``NotImplementedByAdapter``, a capability the adapter does not implement) is our gap: not measured.
+- ``CapabilityMissing``: a ``VendorError``: the vendor lacks a capability, per its documentation.
 - ``VendorDown``: the vendor is not there at all (an outage: unreachable, or no answer / gateway
   errors on several calls in a row). Never counts as a defect: the run stops, unjudged checks stay pending.
 - ``ConfigError``: the user's configuration is wrong. Never counts against a vendor;
@@ -33,6 +35,16 @@ class ConfigError(HarnessError):
 
 class NotObserved(HarnessError):
     """The adapter cannot see a field a rule must judge: our gap (not measured), never the vendor's."""
+
+
+class NotExercised(HarnessError):
+    """The adapter cannot exercise this for its vendor: not measured (our gap), never the vendor's
+    finding.  Its message starts ``not measured:``."""
+
+
+class NotImplementedByAdapter(NotExercised):
+    """A method of a capability the adapter does not implement although the vendor may offer it
+    (``Support.NOT_IMPLEMENTED``): not measured, the verdict incomplete, never the vendor's finding."""
 
 
 class VendorError(PocError):
@@ -76,7 +88,8 @@ class AccessDenied(VendorError):
 
 
 class CapabilityMissing(VendorError):
-    """The vendor does not offer a capability a check needs: a graded finding, not a skip."""
+    """The vendor does not offer a capability a check needs (``Support.VENDOR_LACKS``, the adapter citing
+    the vendor's documentation): a graded finding, not a skip."""
 
 
 class VendorDown(PocError):

@@ -25,7 +25,7 @@ from poc_harness.clock import ClockMode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, load_config
 from poc_harness.coverage import DefinedCheck, defined_checks, suite_record
 from poc_harness.criteria import Criterion, Severity
-from poc_harness.errors import CapabilityMissing, PocError, VendorDown, VendorError
+from poc_harness.errors import CapabilityMissing, NotExercised, PocError, VendorDown, VendorError
 from poc_harness.redaction import REDACTOR
 from poc_harness.report.publish import evidence_for, publish, sibling_links
 from poc_harness.results import TestResult, write_results
@@ -84,7 +84,9 @@ def pytest_configure(config: pytest.Config) -> None:
         + ", ".join(c.value for c in Criterion),
     )
     config.addinivalue_line(
-        "markers", "requires(*capabilities): a vendor without them fails the check as a finding"
+        "markers",
+        "requires(*capabilities): a vendor lacking them fails the check as a finding; an adapter not "
+        "implementing them leaves it not measured",
     )
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlReportHooks(), "poc-harness-html")
@@ -239,14 +241,13 @@ def verify(outcome: Any) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
     """A check whose capability the vendor lacks fails at once as a finding (before its time-based part
-    could leave it pending)."""
+    could leave it pending); one whose capability the adapter does not implement ends at once as not
+    measured (``NotImplementedByAdapter``: our gap, never the vendor's finding)."""
     if TRIAL_KEY not in item.config.stash:
         return
     adapter = item.config.stash[TRIAL_KEY].adapter
     for marker in item.iter_markers("requires"):
-        missing = [Capability(c).value for c in marker.args if not adapter.has(Capability(c))]
-        if missing:
-            raise CapabilityMissing(f"{adapter.name} does not offer {', '.join(missing)}")
+        adapter.require(*(Capability(c) for c in marker.args))
 
 
 def _fault(call: pytest.CallInfo[None]) -> str:
@@ -264,7 +265,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     if call.excinfo is not None and isinstance(call.excinfo.value, PocError):
         error = call.excinfo.value
-        label = "finding" if isinstance(error, CapabilityMissing) else type(error).__name__
+        label = type(error).__name__
+        if isinstance(error, CapabilityMissing):
+            label = "finding"  # the vendor lacks it, per its documentation
+        elif isinstance(error, NotExercised):
+            label = NotExercised.__name__  # our gap (NotImplementedByAdapter too): not measured
         report.longrepr = f"{label}: {error}"
     severity, criterion = _marker_arg(item, "severity"), _marker_arg(item, "criterion")
     report.user_properties.extend([("severity", severity), ("criterion", criterion)])

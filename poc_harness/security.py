@@ -62,16 +62,9 @@ OWN, MATE, OTHER = "the rep's own", "a team mate's", "another team's"
 
 
 def needs(adapter: CRMAdapter, capability: Capability) -> None:
-    """Go on where the adapter exercises ``capability``; our gap (not measured) where the vendor offers it
-    but the adapter cannot exercise it; else the vendor's finding."""
-    if adapter.has(capability):
-        return
-    if capability in adapter.unexercised:
-        raise NotExercised(
-            f"not measured: the {adapter.name} adapter does not exercise {capability.value} "
-            f"(the vendor offers it)"
-        )
-    raise CapabilityMissing(f"{adapter.name} does not offer {capability.value}")
+    """Go on where the adapter implements ``capability``; the vendor's finding (``CapabilityMissing``)
+    where the vendor lacks it; else our gap (``NotImplementedByAdapter``: not measured)."""
+    adapter.require(capability)
 
 
 def security_tag(run_tag: str) -> str:

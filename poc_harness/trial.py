@@ -33,6 +33,7 @@ from poc_harness.errors import (
     CapabilityMissing,
     ConfigError,
     HarnessError,
+    NotExercised,
     NotObserved,
     RunRefused,
     VendorDown,
@@ -480,7 +481,7 @@ class Check:
         for row in due:
             try:
                 verdict = self._judge(row)
-            except NotObserved as exc:
+            except (NotObserved, NotExercised) as exc:  # our gap: not measured, never the vendor's
                 outcome.not_observed.append((row, str(exc)))
                 continue
             trial.ledger.judge(row.id, verdict.passed, verdict.evidence(), trial.run_id, datetime.now(UTC))

@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 
 from fixtures.factories import build_dataset
-from poc_harness.adapter import Capability, RecordKind, WebhookEvent
+from poc_harness.adapter import Capability, RecordKind, Support, WebhookEvent
 from poc_harness.config import secret_from_env
-from poc_harness.errors import CapabilityMissing, HarnessError, VendorError
+from poc_harness.errors import HarnessError, NotImplementedByAdapter, VendorError
 from poc_harness.ledger import ExpectationRow
 from poc_harness.model import CallDirection, CallLog, Lead
 from poc_harness.plugin import check_id_of, verify
@@ -240,11 +240,15 @@ def test_voip_or_dwh_connected(trial: Trial, check: Check, request: pytest.Fixtu
     this one).  The VoIP check reads back a call the harness logged through the API, which proves no
     connector: where the export does not reconcile and the vendor offers VoIP, the vendor's own connector
     is not observable through the adapter, so the rule is *not measured* (our gap, the verdict stays
-    incomplete), never met.  A CRM that loses even the logged call, or offers neither, fails it."""
+    incomplete), never met.  A CRM that loses even the logged call, or lacks both (per its documentation),
+    fails it; an adapter implementing neither leaves it not measured."""
     has_export, has_voip = (trial.adapter.has(c) for c in (Capability.DATA_EXPORT, Capability.VOIP))
     if not (has_export or has_voip):
-        raise CapabilityMissing(
-            f"{trial.adapter.name} offers neither {Capability.DATA_EXPORT} nor {Capability.VOIP}"
+        either = (Capability.DATA_EXPORT, Capability.VOIP)
+        if all(trial.adapter.support(c) is Support.VENDOR_LACKS for c in either):
+            trial.adapter.require(*either)  # the vendor's finding, citing its documentation
+        raise NotImplementedByAdapter(
+            f"not measured: the {trial.adapter.name} adapter implements neither {' nor '.join(either)}"
         )
     module = check_id_of(request.node).split("::")[0]
     dwh, voip = (

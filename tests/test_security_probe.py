@@ -6,7 +6,7 @@ not measured."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -584,16 +584,16 @@ def test_cells_an_adapter_cannot_exercise_are_not_measured_never_passed() -> Non
 
 class _Unported(SandboxAdapter):
     capabilities = SandboxAdapter.capabilities - {Capability.RBAC, Capability.AUDIT_LOG}
-    unexercised = frozenset({Capability.RBAC})
+    vendor_lacks: ClassVar[Mapping[Capability, str]] = {Capability.AUDIT_LOG: "https://crm.example/doc"}
 
 
 def test_a_capability_the_adapter_cannot_exercise_is_our_gap_one_it_lacks_a_finding() -> None:
     crm = _Unported(SandboxOptions())
-    with pytest.raises(NotExercised, match=r"^not measured: the sandbox adapter does not exercise rbac"):
+    with pytest.raises(NotExercised, match=r"^not measured: the sandbox adapter does not implement rbac$"):
         needs(crm, Capability.RBAC)
     with pytest.raises(NotExercised, match=r"^not measured"):
         rep_pair(crm, "crm", create, TAG)
-    with pytest.raises(CapabilityMissing, match=r"sandbox does not offer audit_log"):
+    with pytest.raises(CapabilityMissing, match=r"sandbox does not offer audit_log \(https://crm.example/doc\)"):
         needs(crm, Capability.AUDIT_LOG)
     with pytest.raises(NotExercised, match=r"^not measured: the sandbox adapter does not list"):
         CRMAdapter.api_endpoints(crm, {})
@@ -604,11 +604,11 @@ def test_a_capability_the_adapter_cannot_exercise_is_our_gap_one_it_lacks_a_find
     "module", ["hubspot", "salesforce", "zoho", "pipedrive", "dynamics", "odoo", "bottlecrm", "mapping"]
 )
 def test_real_vendor_adapters_leave_the_security_probes_not_measured(module: str) -> None:
-    """Their vendors have roles and teams (and, but for BottleCRM, an audit trail); the adapters do not act
-    as users or read the log yet: the checks are our gap (not measured), never the vendor's finding."""
+    """Their vendors have roles and teams; the adapters do not act as users or read an audit log yet: the
+    checks are our gap (not measured), never the vendor's finding."""
     import importlib
 
-    from poc_harness.adapter import SECURITY_PROBES_UNPORTED, SecurityProbes
+    from poc_harness.adapter import SecurityProbes
 
     name = f"adapters.{module}"
     found = vars(importlib.import_module(name)).values()
@@ -617,9 +617,8 @@ def test_real_vendor_adapters_leave_the_security_probes_not_measured(module: str
         for value in found
         if isinstance(value, type) and issubclass(value, CRMAdapter) and value.__module__ == name
     )
-    unported = SECURITY_PROBES_UNPORTED - ({Capability.AUDIT_LOG} if module == "bottlecrm" else set())
-    assert adapter_class.unexercised == unported
-    assert not adapter_class.capabilities & SECURITY_PROBES_UNPORTED
+    declared = adapter_class.capabilities | set(adapter_class.vendor_lacks)
+    assert not declared & {Capability.RBAC, Capability.AUDIT_LOG}  # not implemented: our gap
     for name in ("api_endpoints", "self_register", "read_record"):
         assert getattr(adapter_class, name) is getattr(SecurityProbes, name)
 

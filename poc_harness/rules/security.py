@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from poc_harness.adapter import PRIVILEGED_ROLES, CRMAdapter, RecordKind
-from poc_harness.errors import CapabilityMissing
+from poc_harness.errors import NotObserved
 from poc_harness.model import AuditAction, utc_iso
 from poc_harness.rules import Verdict, rule
 from poc_harness.saml import inspect_sp_metadata
@@ -21,7 +21,7 @@ def lead_title(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Ver
     """The lead's title is ``title`` (a change that was refused left it as it was)."""
     lead = adapter.get_lead(lead_id)
     if lead.title is None:
-        raise CapabilityMissing(f"the {adapter.name} adapter does not read a lead's title")
+        raise NotObserved(f"the lead's title is not observed by the {adapter.name} adapter")
     return Verdict(lead.title == params["title"], expected=params["title"], observed=lead.title)
 
 

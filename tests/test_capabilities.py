@@ -1,0 +1,124 @@
+"""The capability table, ``Support`` and the class-creation check of ``CRMAdapter``'s declarations."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import pytest
+
+from poc_harness.adapter import (
+    CAPABILITY_METHODS,
+    SERVICE_METHODS,
+    AdapterOptions,
+    Capability,
+    CRMAdapter,
+    SecurityProbes,
+    Support,
+)
+from poc_harness.errors import CapabilityMissing, NotExercised, NotImplementedByAdapter
+
+ADAPTERS = ("sandbox", "bottlecrm", "hubspot", "salesforce", "zoho", "dynamics", "pipedrive", "odoo")
+ADAPTERS += ("mapping",)
+DOC = "https://crm.example/docs/editions: no forecasting"
+
+
+def _stub(*args: Any, **kwargs: Any) -> Any:
+    return None
+
+
+def concrete(name: str = "Acme", **namespace: Any) -> type[CRMAdapter]:
+    """A concrete adapter class: every abstract method stubbed, then ``namespace``."""
+    body: dict[str, Any] = {name: _stub for name in CRMAdapter.__abstractmethods__}
+    body.update({"name": "acme", "capabilities": frozenset()}, **namespace)
+    return type(name, (CRMAdapter,), body)
+
+
+def test_a_class_declaring_deals_without_convert_lead_is_refused_at_creation() -> None:
+    with pytest.raises(TypeError) as refused:
+        concrete(capabilities=frozenset({Capability.DEALS}), move_deal=_stub, get_deal=_stub)
+    assert str(refused.value) == (
+        "Acme declares the deals capability but does not implement convert_lead: override it, "
+        "or leave deals undeclared"
+    )
+
+
+def test_a_class_implementing_every_method_of_its_capabilities_is_accepted() -> None:
+    adapter_class = concrete(
+        capabilities=frozenset({Capability.DEALS}), convert_lead=_stub, move_deal=_stub, get_deal=_stub
+    )
+    assert adapter_class(AdapterOptions()).support(Capability.DEALS) is Support.IMPLEMENTED
+
+
+def test_a_conditional_capability_needs_its_methods_too() -> None:
+    with pytest.raises(TypeError, match=r"Acme declares the tickets capability .* implement create_ticket"):
+        concrete(conditional_capabilities=frozenset({Capability.TICKETS}))
+
+
+def test_an_abstract_class_may_leave_methods_to_its_subclasses() -> None:
+    base = type("Partial", (CRMAdapter,), {"capabilities": frozenset({Capability.VOIP})})
+    with pytest.raises(TypeError, match="Concrete declares the voip capability but does not implement log_"):
+        type("Concrete", (base,), {name: _stub for name in CRMAdapter.__abstractmethods__})
+
+
+def test_vendor_lacks_may_not_overlap_the_capabilities_and_needs_documentation() -> None:
+    with pytest.raises(TypeError, match="Acme declares the forecast capability and lists it in vendor_lacks"):
+        concrete(
+            capabilities=frozenset({Capability.FORECAST}),
+            report_forecast=_stub,
+            vendor_lacks={Capability.FORECAST: DOC},
+        )
+    with pytest.raises(TypeError, match=r"Acme.vendor_lacks\[forecast\] needs the vendor's documentation"):
+        concrete(vendor_lacks={Capability.FORECAST: "  "})
+
+
+def test_the_three_outcomes_raise_apart() -> None:
+    adapter = concrete(vendor_lacks={Capability.FORECAST: DOC})(AdapterOptions())
+    assert adapter.support(Capability.FORECAST) is Support.VENDOR_LACKS
+    assert adapter.support(Capability.VOIP) is Support.NOT_IMPLEMENTED and not adapter.has(Capability.VOIP)
+    with pytest.raises(CapabilityMissing) as lacked:
+        adapter.report_forecast(None, None, "tag")  # type: ignore[arg-type]
+    assert str(lacked.value) == f"acme does not offer forecast ({DOC})"
+    with pytest.raises(NotImplementedByAdapter) as gap:
+        adapter.log_call("L1", None)  # type: ignore[arg-type]
+    assert isinstance(gap.value, NotExercised) and not isinstance(gap.value, CapabilityMissing)
+    assert str(gap.value) == "not measured: the acme adapter does not implement voip"
+
+
+def test_require_names_what_the_vendor_lacks_before_our_gaps() -> None:
+    adapter = concrete(vendor_lacks={Capability.FORECAST: DOC})(AdapterOptions())
+    adapter.require()
+    with pytest.raises(CapabilityMissing, match=r"^acme does not offer forecast \(https://crm"):
+        adapter.require(Capability.VOIP, Capability.FORECAST)
+    with pytest.raises(NotImplementedByAdapter) as gap:
+        adapter.require(Capability.VOIP, Capability.SSO)
+    assert str(gap.value) == "not measured: the acme adapter does not implement voip, sso"
+
+
+def test_the_table_covers_every_capability_and_every_gated_contract_method() -> None:
+    assert set(CAPABILITY_METHODS) == set(Capability)
+    listed = {name for names in CAPABILITY_METHODS.values() for name in names}
+    probes = {name for name, _ in inspect.getmembers(SecurityProbes, inspect.isfunction)}
+    gated = {
+        name
+        for name, member in inspect.getmembers(CRMAdapter, inspect.isfunction)
+        if not name.startswith("_")
+        and not getattr(member, "__isabstractmethod__", False)
+        and name not in SERVICE_METHODS
+        and name not in probes
+    }
+    assert listed - {"create_batch"} == gated  # create_batch has a default; BATCH_CREATE overrides it
+
+
+@pytest.mark.parametrize("module", ADAPTERS)
+def test_every_shipped_adapter_states_each_capability_once(module: str) -> None:
+    name = f"adapters.{module}"
+    adapter_class = next(
+        value
+        for value in vars(importlib.import_module(name)).values()
+        if isinstance(value, type) and issubclass(value, CRMAdapter) and value.__module__ == name
+    )
+    declared = adapter_class.capabilities | adapter_class.conditional_capabilities
+    assert not set(adapter_class.vendor_lacks) & declared
+    assert all(doc.strip() for doc in adapter_class.vendor_lacks.values())

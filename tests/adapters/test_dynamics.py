@@ -17,7 +17,7 @@ import respx
 
 from adapters.dynamics import BatchCreateFailed, DynamicsAdapter, DynamicsOptions, parse_batch
 from poc_harness.adapter import RecordKind
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
+from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
 from poc_harness.http import CallStats, RetryPolicy
 from poc_harness.model import (
     Account,
@@ -302,7 +302,7 @@ def test_delete_parses_activity_ids_and_reports_404_as_gone(
     assert adapter.delete(RecordKind.ACTIVITY, "phonecalls:aaaaaaaa-0000-0000-0000-000000000001") is True
     assert gone.called
     assert adapter.delete(RecordKind.LEAD, LEAD_ID) is False
-    with pytest.raises(CapabilityMissing):
+    with pytest.raises(NotImplementedByAdapter, match="user_admin"):  # Dynamics has users: our gap
         adapter.delete(RecordKind.REP, USER_ID)
 
 

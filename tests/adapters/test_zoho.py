@@ -604,13 +604,13 @@ class TestZohoConformance(AdapterConformance):
         }
         found = {"data": [{"id": LEAD_ID, "Last_Name": "Karimi"}], "info": {"more_records": False}}
         gone = {"data": [{**ok(LEAD_ID), "message": "record deleted"}]}
-        the_lead = f"{CRM}/Leads/{LEAD_ID}"
+        the_lead, search = f"{CRM}/Leads/{LEAD_ID}", f"{CRM}/Leads/search"
         return {
             "create_account": Exchange((ACCOUNT,), _inserted("Accounts", ACCOUNT_ID)),
             "create_contact": Exchange((CONTACT, ACCOUNT_ID), _inserted("Contacts", CONTACT_ID)),
             "create_lead": Exchange((LEAD,), _inserted("Leads", LEAD_ID)),
             "get_lead": Exchange((LEAD_ID,), answering("GET", the_lead, json={"data": [lead]})),
-            "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", f"{CRM}/Leads/search", json=found)),
+            "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", search, json=found)),
             "delete": Exchange((RecordKind.LEAD, LEAD_ID), answering("DELETE", the_lead, json=gone)),
             "log_activity": Exchange((LEAD_ID, call(OWNER_ID)), _inserted("Calls", "5725767000001001001")),
         }

@@ -49,7 +49,8 @@ status ``Closed``.  Amounts: an opportunity holds at most 10 digits before the d
 Capabilities, and why
 ---------------------
 Declared: ``DEALS`` (opportunities), ``TICKETS`` (cases), ``USER_ADMIN`` (``POST /api/users/``).
-Not declared, so the checks report findings: ``AUTO_ASSIGN`` (leads stay unassigned),
+Not declared (``vendor_lacks`` cites the documentation of what the vendor lacks, a finding; the rest
+is not measured): ``AUTO_ASSIGN`` (leads stay unassigned),
 ``FOLLOWUP_TASKS`` (tasks exist but nothing creates them), ``SILENCE_ALERT``, ``SLA`` (cases keep no
 first-response time, timers or breach flags, so ``get_ticket`` cannot answer), ``NPS_SURVEY``,
 ``REPORTS`` and ``FORECAST`` (the dashboard gives only counts of open records, unfiltered: no report
@@ -77,7 +78,7 @@ import httpx
 from poc_harness.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
+from poc_harness.errors import ConfigError, VendorError
 from poc_harness.http import VendorHTTP
 from poc_harness.loadtargets import LoadClient, LoadRequest, LoadTargets
 from poc_harness.model import (
@@ -277,13 +278,30 @@ def _has_next(answer: Any, section: tuple[str, ...]) -> bool:
 # --- the adapter -------------------------------------------------------------------------------
 
 
+SWAGGER = "django-crm 0.9.0's OpenAPI document (GET /swagger.json, https://github.com/MicroPyramid/Django-CRM)"
+"""What BottleCRM 0.9.0 offers: every endpoint of its API (checked on the running server)."""
+
+
 class BottleCRMAdapter(CRMAdapter):
     name: ClassVar[str] = "bottlecrm"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.DEALS, Capability.TICKETS, Capability.USER_ADMIN}
     )
-    """BottleCRM's users see the records assigned to them (its roles: ADMIN, USER); the adapter does not act
-    as one yet.  It keeps no audit log: that stays a finding."""
+    """BottleCRM's users see the records assigned to them (its roles: ADMIN, USER; teams; a token per user):
+    RBAC is not implemented by the adapter yet (not measured), nor are VoIP, export, SSO, batch create,
+    reopening and internal notes."""
+    vendor_lacks: ClassVar[Mapping[Capability, str]] = {
+        Capability.AUTO_ASSIGN: f"{SWAGGER}: a lead's assigned_to is set by requests only, no rule",
+        Capability.FOLLOWUP_TASKS: f"{SWAGGER}: tasks are made only by requests, no workflow or automation",
+        Capability.SILENCE_ALERT: f"{SWAGGER}: no alert, reminder or notification resource",
+        Capability.SLA: f"{SWAGGER}: a case has no first-response time, SLA timer or breach flag",
+        Capability.NPS_SURVEY: f"{SWAGGER}: no survey resource",
+        Capability.REPORTS: f"{SWAGGER}: /api/dashboard/ counts open records only, unfiltered; no report",
+        Capability.FORECAST: f"{SWAGGER}: /api/dashboard/ counts open records only; no forecast",
+        Capability.BACKDATING: f"{SWAGGER}: created_on is read-only, set by the server",
+        Capability.WEBHOOKS: f"{SWAGGER}: no webhook or subscription resource",
+        Capability.AUDIT_LOG: f"{SWAGGER}: no audit log or change-history resource",
+    }
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     Options: ClassVar[type[AdapterOptions]] = BottleCRMOptions
     persistent = True
@@ -698,10 +716,7 @@ class BottleCRMAdapter(CRMAdapter):
         return self.now().date().isoformat()
 
     def get_ticket(self, ticket_id: str) -> TicketView:
-        raise CapabilityMissing(
-            f"{self.name} does not offer {Capability.SLA.value}: its cases keep no first-response time, "
-            "no SLA timers and no breach flags"
-        )
+        raise self._lacks(Capability.SLA)  # a ticket's view is its SLA flags, which cases lack
 
     def reply_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
         answer = self._call("POST", f"/api/cases/{int(ticket_id)}/", json={"comment": message})

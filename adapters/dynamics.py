@@ -41,7 +41,8 @@ instances, and a compliance figure the CRM counts: ``$count`` of resolved tagged
 KPIs are not noncompliant), ``BACKDATING`` (``overriddencreatedon``, Dataverse's documented way to create
 a record in the past: the record's ``createdon`` is backdated; automation still runs at the real time)
 and ``BATCH_CREATE`` (``create_leads``: ``$batch``, one change set per lead, at most 1000 requests per
-batch, ``Prefer: odata.continue-on-error``).  Not declared, so the checks report findings:
+batch, ``Prefer: odata.continue-on-error``).  Not declared (``vendor_lacks`` cites the
+documentation of what the vendor lacks, a finding; the rest is not measured):
 ``SILENCE_ALERT`` (no such record in Dataverse), ``NPS_SURVEY`` (Customer Voice responses cannot be
 submitted through the Web API), ``REPORTS`` and ``FORECAST`` (dashboards and forecasts are not readable
 as figures; a median first-response time cannot be aggregated), ``USER_ADMIN`` (users come from Entra ID

@@ -27,7 +27,8 @@ Declared: ``AUTO_ASSIGN`` (the adapter never sets an owner, so an owner on a lea
 workflow or lead routing; reps are the portal's owners, optionally one team), ``FOLLOWUP_TASKS``
 (tasks associated with the lead whose ``hs_object_source`` is in ``automation_sources``, i.e. made by
 a workflow; due time ``hs_timestamp``), ``DEALS``, ``TICKETS``, ``BATCH_CREATE`` (``batch_create``,
-100 inputs a call).  Not declared, so the checks report findings:
+100 inputs a call).  Not declared (``vendor_lacks`` cites the
+documentation of what the vendor lacks, a finding; the rest is not measured):
 - ``SILENCE_ALERT``: a workflow can notify a user after 7 quiet days, but no API shows that alert.
 - ``NPS_SURVEY``: feedback submissions are readable but cannot be created by API and the survey
   invitation is not an object, so the harness can neither see "one survey sent" nor answer it.

@@ -6,7 +6,7 @@ template, query and body templates (harness field -> vendor field, with constant
 transforms and value maps), where the created id is in the answer (a JMESPath) or how to
 look it up, and for reads the vendor field -> view field mapping, the list envelope and
 the pagination.  An operation the file does not map keeps the contract's default
-(``CapabilityMissing``).  Every call goes through ``VendorHTTP``.
+(``NotImplementedByAdapter``: not measured).  Every call goes through ``VendorHTTP``.
 
 The file is validated with pydantic (unknown keys refused) and then checked against
 the contract (placeholders, view fields, capabilities); every problem is one

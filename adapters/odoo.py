@@ -41,7 +41,8 @@ Capabilities, and why
 ---------------------
 Declared: ``AUTO_ASSIGN``, ``FOLLOWUP_TASKS``, ``DEALS``, ``BATCH_CREATE``; with ``helpdesk = true`` also
 ``TICKETS`` and ``SLA`` (the compliance figure is counted by Odoo: ``search_count`` of closed tagged
-tickets, and of those without a failed SLA).  Not declared, so the checks report findings:
+tickets, and of those without a failed SLA).  Not declared (``vendor_lacks`` cites the
+documentation of what the vendor lacks, a finding; the rest is not measured):
 ``SILENCE_ALERT`` (no such record in Odoo), ``NPS_SURVEY`` (Helpdesk ratings are 1-5 smileys answered
 from a customer link, not a 0-10 survey the API can answer), ``REPORTS`` and ``FORECAST`` (Odoo's
 reporting views are not exposed as figures; a median cannot be aggregated), ``BACKDATING``
@@ -64,6 +65,7 @@ Documentation used (pages found with the search tool):
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, Literal
@@ -194,6 +196,12 @@ class OdooAdapter(CRMAdapter):
         {Capability.AUTO_ASSIGN, Capability.FOLLOWUP_TASKS, Capability.DEALS}
     )
     conditional_capabilities: ClassVar[frozenset[Capability]] = HELPDESK_CAPABILITIES  # helpdesk = true
+    vendor_lacks: ClassVar[Mapping[Capability, str]] = {
+        Capability.BACKDATING: "create_date is an automatic field the ORM sets itself "
+        "(https://www.odoo.com/documentation/19.0/developer/reference/backend/orm.html, automatic fields)",
+    }
+    """Without ``helpdesk = true`` tickets and SLA are not implemented (the instance may have another
+    helpdesk app): not measured, like everything else the adapter does not implement."""
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = OdooOptions

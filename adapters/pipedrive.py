@@ -31,8 +31,9 @@ Pipedrive makes the API token's user the owner of what the token creates, so the
 that user: an owner among the reps proves an automation (re)assigned the lead.  Likewise a follow-up
 task is *automatic* when another user than the token's created it: run the harness with a dedicated
 integration user who owns no automations.  ``DEALS`` (conversion, stages, changelog history).
-Not declared, so the checks report findings: ``TICKETS``, ``SLA``, ``NPS_SURVEY`` (Pipedrive has no
-tickets), ``SILENCE_ALERT`` (deal "rotting" exists, but nothing for leads), ``REPORTS`` and
+Not declared (``vendor_lacks`` cites the documentation of what the vendor lacks, a finding; the rest
+is not measured): ``TICKETS``, ``SLA``, ``NPS_SURVEY`` (Pipedrive has no tickets), ``SILENCE_ALERT``
+(deal "rotting" exists, but nothing for leads), ``REPORTS`` and
 ``FORECAST`` (Insights reports have no API; the v1 deal timeline and summary endpoints exist but cannot
 be filtered to the run's records without a saved filter: not implemented), ``BATCH_CREATE`` (no batch
 create endpoint), ``BACKDATING`` (leads have no writable creation time), ``CLOCK_CONTROL``,
@@ -59,7 +60,7 @@ Documentation used (pages found with the search tool):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -160,11 +161,27 @@ def _primary(value: str) -> list[dict[str, Any]]:
     return [{"value": value, "primary": True, "label": "work"}]
 
 
+NO_TICKETS = (
+    "Pipedrive is a sales CRM (https://pipedrive.readme.io/docs/core-api-concepts-about-pipedrive-api): "
+    "its API (https://developers.pipedrive.com/docs/api/v1/openapi.yaml) has deals, leads, persons, "
+    "organizations, activities, notes and call logs, no ticket or case"
+)
+
+
 class PipedriveAdapter(CRMAdapter):
     name: ClassVar[str] = "pipedrive"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.AUTO_ASSIGN, Capability.FOLLOWUP_TASKS, Capability.DEALS}
     )
+    vendor_lacks: ClassVar[Mapping[Capability, str]] = {
+        Capability.TICKETS: NO_TICKETS,
+        Capability.SLA: f"no tickets to keep an SLA on: {NO_TICKETS}",
+        Capability.NPS_SURVEY: f"no ticket to survey on closing: {NO_TICKETS}",
+        Capability.TICKET_REOPEN: f"no ticket to reopen: {NO_TICKETS}",
+        Capability.TICKET_NOTES: f"no ticket to note: {NO_TICKETS}",
+    }
+    """Not implemented by the adapter (not measured): webhooks and call logs (the API has both), silence
+    alerts, reports, forecast, backdating, batch create, users, RBAC, the audit log, SSO, export."""
     default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = PipedriveOptions

@@ -46,8 +46,9 @@ How the PoC behaviours map, and what is honestly missing:
   org's entitlement rules); the flags are the milestones' own ``IsViolated``, the first response time is the
   first-response milestone's ``CompletionDate``, which the org's automation must complete on the first public
   reply (the harness posts a public CaseComment).  SLA compliance is two ``COUNT()`` queries over those flags.
-- No silence alert, NPS survey, management report, forecast or clock control: those methods keep raising
-  ``CapabilityMissing``.  ``BACKDATING`` is opt-in (``set_audit_fields = true``): writing ``CreatedDate``
+- No silence alert, NPS survey, management report, forecast or clock control: not implemented by the adapter,
+  so those methods raise ``NotImplementedByAdapter`` (not measured, never the vendor's finding).
+  ``BACKDATING`` is opt-in (``set_audit_fields = true``): writing ``CreatedDate``
   needs the "Set Audit Fields upon Record Creation" permission on the integration user.
 """
 

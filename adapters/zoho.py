@@ -40,12 +40,13 @@ How the PoC behaviours map, and what is honestly missing:
   related-lists metadata API).  A Zoho Deal keeps no link back to its lead: ``lead_id`` is None.
 - Tickets are Cases; a reply is a Note on the case (a Zoho CRM case has no reply record; e-mail would go to
   the seeded contact).  Zoho CRM Cases keep no first-response time and no SLA breach flags (SLAs belong to
-  Zoho Desk), so ``get_ticket`` raises ``CapabilityMissing`` for ``sla`` and ``SLA`` is not declared.
+  Zoho Desk), so ``get_ticket`` cannot answer and ``SLA`` is not declared (not implemented: not measured).
 - Rate limits: a 429 is retried by the client (``Retry-After`` honoured).  The API-limits page documents
   credits, not headers; if an answer carries ``X-RATELIMIT-REMAINING`` (reported by third parties), the client
   pauses when it falls to ``pause_when_remaining``.
 - No silence alert, NPS survey, management report, forecast, backdating (``Created_Time`` is read-only) or
-  clock control: those methods keep raising ``CapabilityMissing``.
+  clock control: not implemented by the adapter, so those methods raise ``NotImplementedByAdapter`` (not
+  measured, never the vendor's finding: no documentation says Zoho lacks them).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ from poc_harness.adapter import (
 )
 from poc_harness.clock import ClockMode
 from poc_harness.config import secret_from_env
-from poc_harness.errors import CapabilityMissing, ConfigError, HarnessError, VendorError
+from poc_harness.errors import ConfigError, HarnessError, VendorError
 from poc_harness.http import VendorHTTP
 from poc_harness.model import (
     Account,
@@ -644,10 +645,7 @@ class ZohoAdapter(CRMAdapter):
         return self._insert_one("Cases", self._case_body(ticket, contact_id))
 
     def get_ticket(self, ticket_id: str) -> TicketView:
-        raise CapabilityMissing(
-            "zoho does not offer sla: Zoho CRM Cases keep no first-response time and no SLA breach flags "
-            "(SLAs are a Zoho Desk feature)"
-        )
+        raise self._lacks(Capability.SLA)  # a ticket's view is its SLA flags: not read from Zoho CRM Cases
 
     def reply_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
         body = {"Note_Title": "Reply", "Note_Content": message}

@@ -640,11 +640,11 @@ class CRMAdapter(ABC, SecurityProbes):
 
     def create_team_user(self, user: TeamMember) -> str:
         """Create a user with a role in a team, left out of automatic lead assignment; its vendor id."""
-        raise self._lacks(Capability.USER_ADMIN)
+        raise self._lacks(Capability.RBAC)
 
     def issue_credential(self, user_id: str) -> UserCredential:
         """A credential acting as the user (e.g. an API token issued by the administrator)."""
-        raise self._lacks(Capability.USER_ADMIN)
+        raise self._lacks(Capability.RBAC)
 
     def as_user(self, credential: UserCredential) -> CRMAdapter:
         """This adapter acting as another user; a request the vendor refuses that user raises

@@ -18,7 +18,13 @@ from datetime import UTC, datetime
 
 from poc_harness.adapter import CRMAdapter, RecordKind
 from poc_harness.earlier_run import earlier_run
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError, VendorUnreachable
+from poc_harness.errors import (
+    CapabilityMissing,
+    ConfigError,
+    NotImplementedByAdapter,
+    VendorError,
+    VendorUnreachable,
+)
 from poc_harness.ledger import Ledger, SeededRecord
 from poc_harness.seeding import Seeder
 
@@ -116,7 +122,7 @@ def _tagged(adapter: CRMAdapter, tags: list[str]) -> list[tuple[str, str, str]]:
         for tag in tags:
             try:
                 found += [(kind.value, vendor_id, tag) for vendor_id in adapter.find_tagged(kind, tag)]
-            except CapabilityMissing:  # the vendor has no such records: nothing of this kind to delete
+            except (CapabilityMissing, NotImplementedByAdapter):  # none: lacked, or not implemented
                 break
     return found
 

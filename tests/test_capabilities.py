@@ -14,6 +14,7 @@ from poc_harness.adapter import (
     AdapterOptions,
     Capability,
     CRMAdapter,
+    RecordKind,
     SecurityProbes,
     Support,
 )
@@ -122,3 +123,16 @@ def test_every_shipped_adapter_states_each_capability_once(module: str) -> None:
     declared = adapter_class.capabilities | adapter_class.conditional_capabilities
     assert not set(adapter_class.vendor_lacks) & declared
     assert all(doc.strip() for doc in adapter_class.vendor_lacks.values())
+
+
+@pytest.mark.parametrize("method", sorted({name for names in CAPABILITY_METHODS.values() for name in names}))
+def test_each_default_body_names_a_capability_that_lists_it(method: str) -> None:
+    adapter = concrete()(AdapterOptions())
+    if method == "create_batch":
+        assert CRMAdapter.create_batch(adapter, RecordKind.LEAD, []) == []  # one by one: nothing to create
+        return
+    base = getattr(CRMAdapter, method)
+    with pytest.raises(NotImplementedByAdapter) as gap:
+        base(adapter, *[None] * (len(inspect.signature(base).parameters) - 1))
+    named = Capability(str(gap.value).rsplit(" ", 1)[-1])
+    assert method in CAPABILITY_METHODS[named]

@@ -15,7 +15,7 @@ import tenacity.nap
 
 from adapters.hubspot import HubSpotAdapter, rate_limit_pause
 from poc_harness.adapter import RecordKind
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
+from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
 from poc_harness.model import (
     Account,
     Activity,
@@ -28,6 +28,7 @@ from poc_harness.model import (
     TicketPriority,
 )
 from poc_harness.testing import AdapterConformance, Exchange, answering
+from tests.adapters.samples import call
 
 BASE = "https://api.hubspot.test"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -291,16 +292,16 @@ def test_create_lead_creates_its_contact_then_the_lead(
     ]
 
 
-def test_backdated_lead_and_ticket_are_findings_without_any_call(
+def test_backdated_lead_and_ticket_are_not_measured_without_any_call(
     mock: respx.MockRouter, adapter: HubSpotAdapter
 ) -> None:
     past = datetime(2025, 2, 1, tzinfo=UTC)
-    with pytest.raises(CapabilityMissing, match="hubspot does not offer backdating"):
+    with pytest.raises(NotImplementedByAdapter, match="the hubspot adapter does not implement backdating"):
         adapter.create_lead(lead(), arrived_at=past)
     ticket = Ticket(
         key="t-1", tag=TAG, subject="Login", description="Cannot log in", priority="high", contact_key="c"
     )
-    with pytest.raises(CapabilityMissing, match="backdating"):
+    with pytest.raises(NotImplementedByAdapter, match="backdating"):
         adapter.create_ticket(ticket, "302", opened_at=past)
     assert not mock.calls
 
@@ -823,11 +824,6 @@ def test_rate_limit_pause_reads_the_documented_headers(
 # --- the shipped conformance suite ----------------------------------------------------------------
 
 
-def _pipelines(router: respx.MockRouter) -> None:
-    stages = [stage(i, label, order, probability="0.5") for i, label, order in DEAL_STAGES]
-    router.get("/crm/v3/pipelines/deals/default").respond(200, json=pipeline("default", stages))
-
-
 def _lead_answers(router: respx.MockRouter) -> None:
     router.get("/crm/v3/objects/leads/7001").respond(
         200, json=record("7001", hubspot_owner_id="41629779", hs_pipeline_stage="qualified-stage-id")
@@ -854,7 +850,6 @@ def _logged_call(router: respx.MockRouter) -> None:
 
 
 OBJECTS = "/crm/v3/objects"
-CALL = Activity(kind=ActivityKind.CALL, subject=f"Call [{TAG}]", user_id="41629779", at=datetime.now(UTC))
 
 
 class TestHubSpotConformance(AdapterConformance):
@@ -877,7 +872,7 @@ class TestHubSpotConformance(AdapterConformance):
                 answering("POST", f"{OBJECTS}/leads/search", json=page([record("7001")])),
             ),
             "delete": Exchange((RecordKind.LEAD, "7001"), _deleted_lead),
-            "log_activity": Exchange(("7001", CALL), _logged_call),
+            "log_activity": Exchange(("7001", call("41629779")), _logged_call),
         }
 
     @pytest.fixture

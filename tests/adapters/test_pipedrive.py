@@ -15,7 +15,7 @@ import tenacity.nap
 
 from adapters.pipedrive import PipedriveAdapter, rate_limit_pause
 from poc_harness.adapter import RecordKind
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
+from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
 from poc_harness.model import Account, Activity, ActivityKind, Contact, DealStage, Lead, LeadSource
 from poc_harness.testing import AdapterConformance, Exchange, answering
 from poc_harness.testing.exchange import Install
@@ -401,10 +401,10 @@ def test_create_lead_creates_its_person_then_a_v1_lead(
     }
 
 
-def test_backdated_lead_is_a_finding_without_any_call(
+def test_backdated_lead_is_not_measured_without_any_call(
     mock: respx.MockRouter, adapter: PipedriveAdapter
 ) -> None:
-    with pytest.raises(CapabilityMissing, match="pipedrive does not offer backdating"):
+    with pytest.raises(NotImplementedByAdapter, match="the pipedrive adapter does not implement backdating"):
         adapter.create_lead(lead(), arrived_at=datetime(2025, 2, 1, tzinfo=UTC))
     assert not mock.calls
 

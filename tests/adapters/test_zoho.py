@@ -17,7 +17,7 @@ import respx
 
 from adapters.zoho import EMAIL_MARKER, ZohoAdapter
 from poc_harness.adapter import Capability, RecordKind
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
+from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
 from poc_harness.model import (
     Activity,
     ActivityKind,
@@ -539,17 +539,17 @@ def test_a_case_is_opened_answered_with_a_note_and_closed(
     assert sent(notes) == {"data": [{"Note_Title": "Reply", "Note_Content": "We are on it"}]}
     adapter.close_ticket(CASE_ID)
     assert sent(close) == {"data": [{"Status": "Closed"}]}
-    with pytest.raises(CapabilityMissing, match="sla"):
+    with pytest.raises(NotImplementedByAdapter, match="sla"):
         adapter.get_ticket(CASE_ID)
 
 
 # --- capabilities, cleanup, options ------------------------------------------------------------------
 
 
-def test_backdating_is_not_offered(adapter: ZohoAdapter, mock: respx.MockRouter) -> None:
-    with pytest.raises(CapabilityMissing):
+def test_backdating_is_not_implemented(adapter: ZohoAdapter, mock: respx.MockRouter) -> None:
+    with pytest.raises(NotImplementedByAdapter):
         adapter.create_lead(LEAD, datetime(2025, 2, 20, tzinfo=UTC))
-    with pytest.raises(CapabilityMissing):
+    with pytest.raises(NotImplementedByAdapter):
         adapter.create_ticket(TICKET, CONTACT_ID, datetime(2025, 2, 20, tzinfo=UTC))
     assert not adapter.has(Capability.BACKDATING) and not mock["token"].called
 

@@ -30,7 +30,9 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
-from poc_harness.testing import AdapterConformance
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing.exchange import Install
+from tests.adapters.samples import ACCOUNT, CONTACT, call
 
 ORG = "https://contoso.crm.dynamics.com"
 API = f"{ORG}/api/data/v9.2/"
@@ -810,3 +812,31 @@ class TestDynamicsConformance(AdapterConformance):
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
         return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        row = {"_ownerid_value": USER_ID, "statecode": 0, "createdon": "2025-03-01T12:00:05Z"}
+        found, the_lead = {"value": [{"leadid": LEAD_ID}]}, f"{API}leads({LEAD_ID})"
+        return {
+            "create_account": Exchange((ACCOUNT,), _created("accounts", ACCOUNT_ID)),
+            "create_contact": Exchange((CONTACT, ACCOUNT_ID), _created("contacts", CONTACT_ID)),
+            "create_lead": Exchange((lead(),), _created("leads", LEAD_ID)),
+            "get_lead": Exchange((LEAD_ID,), answering("GET", the_lead, json={**row, "leadid": LEAD_ID})),
+            "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", f"{API}leads", json=found)),
+            "delete": Exchange((RecordKind.LEAD, LEAD_ID), answering("DELETE", the_lead, 204)),
+            "log_activity": Exchange((LEAD_ID, call(USER_ID)), _created("phonecalls", CALL_ID)),
+        }
+
+
+ACCOUNT_ID = "00aa00aa-bb11-cc22-dd33-44ee44ee44ee"
+CONTACT_ID = "11aa00aa-bb11-cc22-dd33-44ee44ee44ee"
+CALL_ID = "aaaaaaaa-0000-0000-0000-000000000001"
+
+
+def _created(entity_set: str, record_id: str) -> Install:
+    """A create answered the Web API's way: 204 and the new record's URL in ``OData-EntityId``."""
+
+    def install(router: respx.MockRouter) -> None:
+        router.post(f"{API}{entity_set}").mock(return_value=entity(entity_set, record_id))
+
+    return install

@@ -276,7 +276,8 @@ class OdooAdapter(CRMAdapter):
         rows = self._call(model, "read", ids=[int(record_id)], fields=fields)
         if not rows:
             raise VendorError(f"odoo: {model} {record_id} not found")
-        return dict(rows[0])
+        with reading("odoo", f"{model}.read"):
+            return dict(rows[0])
 
     def _cached(self, name: str, load: Any) -> Any:
         if name not in self._cache:

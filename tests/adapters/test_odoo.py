@@ -29,7 +29,8 @@ from poc_harness.model import (
     Ticket,
     TicketPriority,
 )
-from poc_harness.testing import AdapterConformance
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from tests.adapters.samples import ACCOUNT, CONTACT, call
 
 BASE = "https://pars.odoo.example"
 API_KEY = "6578616d706c65206a736f6e20617069206b6579"
@@ -770,3 +771,32 @@ class TestOdooConformance(AdapterConformance):
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
         return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        row = {"id": 41, "user_id": [9, "Ali"], "type": "lead", "active": True, "create_date": f"{T0:%F %T}"}
+        partners = url("res.partner", "create")
+        return {
+            "create_account": Exchange((ACCOUNT,), answering("POST", partners, json=[14])),
+            "create_contact": Exchange((CONTACT, "14"), answering("POST", partners, json=[15])),
+            "create_lead": Exchange((lead(),), answering("POST", url("crm.lead", "create"), json=[41])),
+            "get_lead": Exchange(("41",), answering("POST", url("crm.lead", "read"), json=[row])),
+            "find_tagged": Exchange(
+                (RecordKind.ACCOUNT, TAG),
+                answering("POST", url("res.partner", "search_read"), json=[{"id": 14}]),
+            ),
+            "delete": Exchange((RecordKind.LEAD, "41"), _deleted_lead),
+            "log_activity": Exchange(("41", call("9")), _logged_call),
+        }
+
+
+def _deleted_lead(router: respx.MockRouter) -> None:
+    router.post(url("crm.lead", "search")).respond(200, json=[41])
+    router.post(url("crm.lead", "unlink")).respond(200, json=True)
+
+
+def _logged_call(router: respx.MockRouter) -> None:
+    router.post(url("ir.model", "search_read")).respond(200, json=[{"id": 301}])
+    router.post(url("ir.model.data", "search_read")).respond(200, json=[{"id": 1, "res_id": 2}])
+    router.post(url("mail.activity", "create")).respond(200, json=[77])
+    router.post(url("mail.activity", "action_feedback")).respond(200, json=9001)

@@ -31,7 +31,9 @@ from poc_harness.cleanup import cleanup
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.ledger import Ledger
 from poc_harness.model import DealStage
-from poc_harness.testing import AdapterConformance
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing.exchange import Install
+from tests.adapters.samples import call
 from tests.suite_runner import ROOT, SuiteRun, run_suite
 from tests.test_defect_profiles import ALL_CHECKS
 
@@ -439,6 +441,29 @@ class TestBottleCRMConformance(AdapterConformance):
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
         return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        seed = _seed().leads[0]
+        title = label(seed.title, seed.key, seed.tag)
+        listed, done = lead_list(lead(17, f"L [{TAG}]")), {"error": False}
+        activity = call("4")
+        answered = {"error": False, "comments": [{"id": 88, "comment": f"[call] {activity.subject} (rep 4)"}]}
+        return {
+            "create_lead": Exchange((seed,), _new_lead(lead(17, title))),
+            "get_lead": Exchange(("9",), answering("GET", "/api/leads/9/", json={"lead_obj": lead(9, "L")})),
+            "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", "/api/leads/", json=listed)),
+            "delete": Exchange((RecordKind.TICKET, "5"), answering("DELETE", "/api/cases/5/", json=done)),
+            "log_activity": Exchange(("17", activity), answering("POST", "/api/leads/17/", json=answered)),
+        }
+
+
+def _new_lead(listed: dict[str, Any]) -> Install:
+    def install(router: respx.MockRouter) -> None:
+        router.post("/api/leads/").respond(200, json=created("Lead"))
+        router.get("/api/leads/").respond(200, json=lead_list(listed))
+
+    return install
 
 
 # --- (b) and (c): against a real BottleCRM -------------------------------------------------------

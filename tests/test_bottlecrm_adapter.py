@@ -405,12 +405,12 @@ def test_the_load_probe_reads_the_runs_leads_with_a_fresh_token(
 
 
 def test_tickets_without_sla_and_backdated_leads_are_findings(adapter: BottleCRMAdapter) -> None:
-    for call in (
+    for refused in (
         lambda: adapter.get_ticket("1"),
         lambda: adapter.create_lead(_seed().leads[0], arrived_at=adapter.now()),
     ):  # each documented in vendor_lacks: a finding citing it
         with pytest.raises(CapabilityMissing, match=r"\(django-crm 0\.9\.0's OpenAPI document"):
-            call()
+            refused()
 
 
 def test_options_refuse_unknown_keys_and_a_missing_password(monkeypatch: pytest.MonkeyPatch) -> None:

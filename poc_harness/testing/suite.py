@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -44,6 +45,7 @@ CAPABILITY_PAIRS = [
     for method in methods
 ]
 METHODS = [(CORE, method) for method in CORE_METHODS] + CAPABILITY_PAIRS
+LONG_AGO = datetime(2020, 1, 1, 9, 0, tzinfo=UTC)
 NOT_JSON = "<html><body>502 Bad Gateway</body></html>"
 WRONG_SHAPE: Any = {"unexpected": ["shape"]}
 
@@ -180,6 +182,23 @@ class AdapterConformance:
             assert cited, f"{method}: a finding must name the capability and its documentation: {message}"
         else:
             assert message.startswith("not measured:"), message
+
+    def test_undeclared_backdating_refuses_without_a_request(
+        self, adapter: CRMAdapter, router: respx.MockRouter, exchanges: Mapping[str, Exchange]
+    ) -> None:
+        support = adapter.support(Capability.BACKDATING)
+        if support is Support.IMPLEMENTED:
+            pytest.skip(f"backdating: declared by {adapter.name}")
+        exchange = exchanges.get("create_lead")
+        if exchange is None:
+            pytest.skip(f"not exercised: no exchange describes create_lead for {adapter.name}")
+        calls = len(router.calls)
+        with pytest.raises((CapabilityMissing, NotImplementedByAdapter)) as caught:
+            adapter.create_lead(*exchange.args, arrived_at=LONG_AGO)
+        assert len(router.calls) == calls, "a backdated create_lead sent a request without backdating"
+        expected = CapabilityMissing if support is Support.VENDOR_LACKS else NotImplementedByAdapter
+        assert isinstance(caught.value, expected), f"backdating ({support}) raised {caught.value!r}"
+        self._assert_one_clean_line(str(caught.value))
 
     # --- per method of each declared capability ------------------------------------------------------
 

@@ -28,7 +28,8 @@ from poc_harness.clock import ClockMode
 from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
 from poc_harness.model import Account, DealStage, Lead, LeadSource
 from poc_harness.sandbox.server import BackgroundServer
-from poc_harness.testing import AdapterConformance
+from poc_harness.testing import AdapterConformance, Exchange
+from tests.adapters.reference_crm import core_exchanges
 from tests.suite_runner import ROOT, run_suite
 from tests.test_defect_profiles import (
     ALL_CHECKS,
@@ -648,6 +649,10 @@ class TestMappingConformance(AdapterConformance):
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
         return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        return core_exchanges(listing_first=False)
 
 
 # --- (c) the proof: the suites through the sandbox mapping, on the served reference CRM --------------

@@ -9,7 +9,8 @@ import pytest
 import respx
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
-from poc_harness.testing import AdapterConformance
+from poc_harness.testing import AdapterConformance, Exchange
+from tests.adapters.reference_crm import core_exchanges
 
 BASE = "https://reference-crm.test"
 TOKEN = "sandbox-test-token-5d1f"
@@ -30,3 +31,7 @@ class TestSandboxConformance(AdapterConformance):
     def router(self) -> Iterator[respx.MockRouter]:
         with respx.mock(base_url=BASE, assert_all_called=False) as router:
             yield router
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        return core_exchanges(listing_first=True)

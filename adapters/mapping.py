@@ -400,8 +400,19 @@ class Mapping(_Strict):
     auth: Auth = Auth()
     headers: dict[str, str] = {}
     capabilities: list[Capability] = []
+    vendor_lacks: dict[Capability, str] = Field(
+        default={}, description="what the vendor lacks -> the documentation saying so (a finding)"
+    )
     default_clock: ClockMode = ClockMode.WALL
     operations: dict[str, Endpoint]
+
+    @field_validator("vendor_lacks")
+    @classmethod
+    def _documented(cls, lacks: dict[Capability, str]) -> dict[Capability, str]:
+        bare = [capability.value for capability, doc in lacks.items() if not doc.strip()]
+        if bare:
+            raise ValueError(f"{bare[0]}: name the vendor's documentation saying it lacks it (a URL or page)")
+        return lacks
 
     @field_validator("headers")
     @classmethod
@@ -591,6 +602,9 @@ def _check_contract(mapping: Mapping) -> None:
 
 def _check_capabilities(mapping: Mapping) -> None:
     declared = set(mapping.capabilities)
+    both = sorted(c.value for c in declared & set(mapping.vendor_lacks))
+    if both:
+        raise _Problem("vendor_lacks", f"{both[0]} is also declared in capabilities: it is one or the other")
     for index, capability in enumerate(mapping.capabilities):
         if capability not in MAPPABLE:
             raise _Problem(
@@ -854,6 +868,7 @@ class MappingAdapter(CRMAdapter):
         self.source = options.mapping
         self.mapping = load_mapping(options.mapping)
         self.capabilities = frozenset(self.mapping.capabilities)  # type: ignore[misc]
+        self.vendor_lacks = dict(self.mapping.vendor_lacks)  # type: ignore[misc]
         self.default_clock = self.mapping.default_clock  # type: ignore[misc]
         tasks = self.mapping.operations.get("lead_tasks")
         self.observes_task_owner = tasks is not None and "owner_id" in tasks.fields  # type: ignore[misc]

@@ -454,13 +454,15 @@ class CRMAdapter(ABC, SecurityProbes):
     # --- lifecycle ------------------------------------------------------------------
     @abstractmethod
     def check_connection(self) -> str:
-        """Reach the vendor with the configured credentials; return what answered."""
+        """Reach the vendor with the configured credentials; one line naming what answered (product,
+        version, instance), no secret.  Raises ``ConfigError`` for a setup the vendor refuses."""
 
     def close(self) -> None:  # optional hook: most adapters hold a client to close
         """Release connections; the default has nothing to release."""
 
     def call_stats(self) -> dict[str, Any]:
-        """Counts of API calls, retries and failures, for the reliability criterion."""
+        """Counts of this adapter's API calls so far (``calls``, ``retries``, ``failures``; the
+        ``VendorHTTP`` statistics), for the reliability criterion; empty where it keeps none."""
         return {}
 
     def endpoint(self) -> str:
@@ -471,35 +473,45 @@ class CRMAdapter(ABC, SecurityProbes):
     # --- time -----------------------------------------------------------------------
     @abstractmethod
     def now(self) -> datetime:
-        """The CRM's current time (its virtual clock where it has one)."""
+        """The CRM's current time, timezone-aware (its virtual clock where it has one, else the wall
+        clock as the vendor's server tells it)."""
 
     def advance_clock(self, delta: timedelta) -> datetime:
+        """Move the CRM's virtual clock ``delta`` forward, running what fell due (CLOCK_CONTROL); the
+        CRM's time afterwards."""
         raise self._lacks(Capability.CLOCK_CONTROL)
 
     # --- seeding --------------------------------------------------------------------
     def create_sales_rep(self, rep: SalesRep) -> str:
+        """Create a sales user leads may be assigned to (USER_ADMIN); its vendor id."""
         raise self._lacks(Capability.USER_ADMIN)
 
     def list_sales_reps(self) -> list[str]:
-        """Vendor ids of the users leads may be assigned to."""
+        """Vendor ids of the vendor's existing users leads may be assigned to (AUTO_ASSIGN, where the
+        harness cannot create reps): the buyer's sales team, never the API user."""
         raise self._lacks(Capability.AUTO_ASSIGN)
 
     @abstractmethod
-    def create_account(self, account: Account) -> str: ...
+    def create_account(self, account: Account) -> str:
+        """Create a company carrying the run's tag; its vendor id."""
 
     @abstractmethod
-    def create_contact(self, contact: Contact, account_id: str) -> str: ...
+    def create_contact(self, contact: Contact, account_id: str) -> str:
+        """Create a person of the account ``account_id``, carrying the run's tag; its vendor id."""
 
     @abstractmethod
     def create_lead(self, lead: Lead, arrived_at: datetime | None = None) -> str:
-        """Create a lead; ``arrived_at`` backdates it (needs BACKDATING)."""
+        """Create a lead carrying the run's tag, left for the CRM to assign; its vendor id.  ``arrived_at``
+        backdates its creation (BACKDATING; without it the adapter raises without calling the vendor)."""
 
     @abstractmethod
-    def log_activity(self, lead_id: str, activity: Activity) -> str: ...
+    def log_activity(self, lead_id: str, activity: Activity) -> str:
+        """Log a call, meeting, e-mail or note on the lead, by ``activity.rep`` where the vendor lets the
+        API say who; its vendor id (what ``delete(RecordKind.ACTIVITY, ...)`` takes)."""
 
     @abstractmethod
     def delete(self, kind: RecordKind, vendor_id: str) -> bool:
-        """Delete one record; False when it was already gone."""
+        """Delete one record; True when deleted, False when it was already gone (never an error for that)."""
 
     @abstractmethod
     def find_tagged(self, kind: RecordKind, tag: str) -> list[str]:
@@ -541,38 +553,56 @@ class CRMAdapter(ABC, SecurityProbes):
 
     # --- lead -> contract -------------------------------------------------------------
     @abstractmethod
-    def get_lead(self, lead_id: str) -> LeadView: ...
+    def get_lead(self, lead_id: str) -> LeadView:
+        """The lead as the CRM shows it now: its owner (None while unassigned), status, creation time."""
 
     def lead_tasks(self, lead_id: str) -> list[TaskView]:
+        """Every open or done task on the lead, in no set order (FOLLOWUP_TASKS), each saying whether the
+        CRM's automation made it (``automatic``) and when it is due."""
         raise self._lacks(Capability.FOLLOWUP_TASKS)
 
     def lead_alerts(self, lead_id: str) -> list[AlertView]:
+        """The alerts the CRM raised on the lead (SILENCE_ALERT: a lead left without activity), each
+        with its kind and when it was raised."""
         raise self._lacks(Capability.SILENCE_ALERT)
 
     def convert_lead(self, lead_id: str, amount: int, expected_close: datetime | None = None) -> str:
+        """Convert the lead into a deal at the qualification stage worth ``amount`` (whole units of the
+        buyer's currency, e.g. rials), expected to close at ``expected_close`` (DEALS); the deal's id."""
         raise self._lacks(Capability.DEALS)
 
     def move_deal(self, deal_id: str, stage: DealStage) -> None:
+        """Move the deal to ``stage`` (DEALS); the CRM records the change in the deal's stage history."""
         raise self._lacks(Capability.DEALS)
 
     def get_deal(self, deal_id: str) -> DealView:
+        """The deal as the CRM shows it (DEALS): stage, amount (whole units of the buyer's currency) and
+        its stage history oldest first, each change with the CRM's time."""
         raise self._lacks(Capability.DEALS)
 
     def complete_task(self, task_id: str, user_id: str | None) -> None:
+        """Mark the task done, as the user ``user_id`` where the vendor lets the API say who (None: the API
+        user) (FOLLOWUP_TASKS)."""
         raise self._lacks(Capability.FOLLOWUP_TASKS)
 
     # --- ticket -> resolution -----------------------------------------------------------
     def create_ticket(self, ticket: Ticket, contact_id: str, opened_at: datetime | None = None) -> str:
-        """Open a ticket; ``opened_at`` backdates it (needs BACKDATING)."""
+        """Open a ticket for the contact, carrying the run's tag (TICKETS); its vendor id.  ``opened_at``
+        backdates it (BACKDATING)."""
         raise self._lacks(Capability.TICKETS)
 
     def get_ticket(self, ticket_id: str) -> TicketView:
+        """The ticket as the CRM shows it (TICKETS): status, creation, first response and closing times,
+        and the CRM's own SLA breach flags for the first response and the resolution."""
         raise self._lacks(Capability.TICKETS)
 
     def reply_ticket(self, ticket_id: str, message: str, user_id: str | None = None) -> None:
+        """Answer the customer on the ticket (a public reply, the first one being the first response), as
+        ``user_id`` where the vendor lets the API say who (TICKETS)."""
         raise self._lacks(Capability.TICKETS)
 
     def close_ticket(self, ticket_id: str) -> None:
+        """Close (resolve) the ticket (TICKETS); closing is what sends the satisfaction survey."""
         raise self._lacks(Capability.TICKETS)
 
     def reopen_ticket(self, ticket_id: str) -> None:
@@ -584,28 +614,52 @@ class CRMAdapter(ABC, SecurityProbes):
         raise self._lacks(Capability.TICKET_NOTES)
 
     def ticket_surveys(self, ticket_id: str) -> list[SurveyInviteView]:
+        """The satisfaction (NPS) survey invitations the CRM sent for the ticket, in no set order, each with
+        when it was sent (NPS_SURVEY)."""
         raise self._lacks(Capability.NPS_SURVEY)
 
     def answer_survey(self, survey_id: str, score: int) -> None:
+        """Answer the invitation as the customer would, with ``score`` from 0 to 10 (NPS_SURVEY)."""
         raise self._lacks(Capability.NPS_SURVEY)
 
-    # --- management reports (filtered to the run's tag where the vendor can) --------------
+    # --- management reports ------------------------------------------------------------------
+    # Each figure is what the CRM itself computes, over the records carrying ``tag`` (the run's tag) only.
+    # A period is half-open, [start, end): start included, end excluded, both timezone-aware, compared
+    # with the CRM's own timestamps (the reference CRM, ``poc_harness.sandbox.service``, does exactly this).
     def report_conversion(self, start: datetime, end: datetime, tag: str) -> ConversionFigure:
+        """The CRM's lead conversion report (REPORTS): ``leads`` created in [start, end) under ``tag``,
+        ``won`` how many of them became a won deal, ``rate_pct`` = won / leads in percent (0-100,
+        2 decimals; 0 without leads)."""
         raise self._lacks(Capability.REPORTS)
 
     def report_first_response(self, start: datetime, end: datetime, tag: str) -> FirstResponseFigure:
+        """The CRM's first-response report (REPORTS): over tickets under ``tag`` created in [start, end)
+        that have a first response, ``tickets`` their count and the ``mean_minutes`` / ``median_minutes``
+        from creation to first response (elapsed minutes, not business hours; 2 decimals; 0 without any)."""
         raise self._lacks(Capability.REPORTS)
 
     def report_weekly_activity(self, week_start: datetime, tag: str) -> WeeklyActivityFigure:
+        """The CRM's weekly sales-activity report (REPORTS) for [week_start, week_start + 7 days): per rep
+        (vendor user id) the calls, meetings and e-mails logged on leads under ``tag`` (notes are not
+        sales activity) and the tasks on those leads the rep completed in the week."""
         raise self._lacks(Capability.REPORTS)
 
     def report_sla_compliance(self, start: datetime, end: datetime, tag: str) -> SlaComplianceFigure:
+        """The CRM's SLA compliance report (SLA): ``tickets`` under ``tag`` closed in [start, end), ``met``
+        how many breached neither their first-response nor their resolution target, ``rate_pct`` = met /
+        tickets in percent (0-100, 2 decimals; 0 without tickets)."""
         raise self._lacks(Capability.SLA)
 
     def report_forecast(self, start: datetime, end: datetime, tag: str) -> ForecastFigure:
+        """The CRM's sales forecast for [start, end) (FORECAST): ``won_amount`` the deals under ``tag`` won
+        in the period, ``forecast_amount`` that plus the committed (negotiation) deals expected to close
+        in it; amounts in whole units of the buyer's currency (e.g. rials), as the deals carry them."""
         raise self._lacks(Capability.FORECAST)
 
     def report_nps(self, tag: str) -> NpsFigure:
+        """The CRM's net promoter score over the answered surveys of tickets under ``tag`` (NPS_SURVEY; no
+        period: every answer so far): ``responses`` their count, ``nps`` = % promoters (9-10) minus
+        % detractors (0-6), from -100 to 100 (2 decimals; 0 without responses)."""
         raise self._lacks(Capability.NPS_SURVEY)
 
     # --- integrations: webhooks, DWH export, VoIP -------------------------------------------
@@ -615,6 +669,7 @@ class CRMAdapter(ABC, SecurityProbes):
         raise self._lacks(Capability.WEBHOOKS)
 
     def unsubscribe_webhook(self, subscription_id: str) -> None:
+        """Remove the subscription ``subscribe_webhook`` made (WEBHOOKS); the vendor posts no more."""
         raise self._lacks(Capability.WEBHOOKS)
 
     def webhook_notice(self, payload: Any) -> WebhookNotice:
@@ -636,39 +691,46 @@ class CRMAdapter(ABC, SecurityProbes):
 
     # --- security: access control, audit log, single sign-on ---------------------------------
     def update_lead(self, lead_id: str, changes: LeadChanges) -> None:
-        raise self._lacks(Capability.RBAC)  # a lead update is what the RBAC and audit probes need
+        """Change the lead's fields named in ``changes`` (RBAC and AUDIT_LOG: the write both probes make); a
+        refusal for the acting user raises ``AccessDenied``."""
+        raise self._lacks(Capability.RBAC)
 
     def create_team_user(self, user: TeamMember) -> str:
-        """Create a user with a role in a team, left out of automatic lead assignment; its vendor id."""
+        """Create a user with a role in a team, left out of automatic lead assignment, for the access-control
+        probe to act as (RBAC); its vendor id."""
         raise self._lacks(Capability.RBAC)
 
     def issue_credential(self, user_id: str) -> UserCredential:
-        """A credential acting as the user (e.g. an API token issued by the administrator)."""
+        """A credential acting as the user (RBAC; e.g. an API token the administrator issues); the token
+        never prints."""
         raise self._lacks(Capability.RBAC)
 
     def as_user(self, credential: UserCredential) -> CRMAdapter:
-        """This adapter acting as another user; a request the vendor refuses that user raises
-        ``AccessDenied``.  Close it after use."""
+        """A new adapter of this vendor acting as another user (RBAC); a request the vendor refuses that
+        user raises ``AccessDenied``.  Close it after use."""
         raise self._lacks(Capability.RBAC)
 
     def acting_user_id(self) -> str:
-        """The vendor id of the user this adapter acts as: the actor the audit log must name."""
+        """The vendor id of the user this adapter acts as (AUDIT_LOG): the actor the audit log must name."""
         raise self._lacks(Capability.AUDIT_LOG)
 
     def audit_entries(self, kind: RecordKind, record_id: str, since: datetime) -> list[AuditEntryView]:
-        """The audit log's entries about one record since ``since``, oldest first."""
+        """The audit log's entries about one record at or after ``since``, oldest first (AUDIT_LOG), each
+        with its action, actor and the CRM's time."""
         raise self._lacks(Capability.AUDIT_LOG)
 
     def audit_settings(self) -> AuditSettingsView:
-        """The audit log's retention from the vendor's settings (CapabilityMissing where the API hides it)."""
+        """The audit log's retention in days and export formats from the vendor's settings (AUDIT_LOG;
+        ``CapabilityMissing`` where the API does not tell)."""
         raise self._lacks(Capability.AUDIT_LOG)
 
     def saml_sp_metadata(self) -> bytes:
-        """The vendor's SAML 2.0 service-provider metadata document, as served."""
+        """The vendor's SAML 2.0 service-provider metadata document, the bytes as served (SSO)."""
         raise self._lacks(Capability.SSO)
 
     def identity_standards(self) -> list[str]:
-        """The identity standards the vendor says it offers: saml2, oidc, oauth2, ldap, mfa, scim..."""
+        """The identity standards the vendor says it offers, lower case (SSO): saml2, oidc, oauth2, ldap,
+        mfa, scim..."""
         raise self._lacks(Capability.SSO)
 
 

@@ -22,8 +22,9 @@ from poc_harness.sandbox.profiles import PROFILES
 
 def _vendors(_: argparse.Namespace) -> int:
     for name, cls in sorted(discover().items()):
-        caps = ", ".join(sorted(c.value for c in cls.capabilities))
-        print(f"{name}: default clock {cls.default_clock.value}; capabilities: {caps}")
+        caps = ", ".join(sorted(c.value for c in cls.capabilities)) or "none"
+        lacks = ", ".join(sorted(c.value for c in cls.vendor_lacks)) or "none documented"
+        print(f"{name}: default clock {cls.default_clock.value}; capabilities: {caps}; vendor lacks: {lacks}")
     print("sandbox profiles: " + ", ".join(f"{p.name} ({p.description})" for p in PROFILES.values()))
     return 0
 

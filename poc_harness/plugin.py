@@ -258,6 +258,17 @@ def _fault(call: pytest.CallInfo[None]) -> str:
     return "harness"
 
 
+def _label(error: PocError) -> str:
+    """How a result names an error: ``finding`` where the vendor lacks a capability (per its documentation),
+    ``NotExercised`` for every gap of ours (``NotImplementedByAdapter`` too: the message says not measured),
+    else the error's class."""
+    if isinstance(error, CapabilityMissing):
+        return "finding"
+    if isinstance(error, NotExercised):
+        return NotExercised.__name__
+    return type(error).__name__
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
@@ -265,12 +276,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     if call.excinfo is not None and isinstance(call.excinfo.value, PocError):
         error = call.excinfo.value
-        label = type(error).__name__
-        if isinstance(error, CapabilityMissing):
-            label = "finding"  # the vendor lacks it, per its documentation
-        elif isinstance(error, NotExercised):
-            label = NotExercised.__name__  # our gap (NotImplementedByAdapter too): not measured
-        report.longrepr = f"{label}: {error}"
+        report.longrepr = f"{_label(error)}: {error}"
     severity, criterion = _marker_arg(item, "severity"), _marker_arg(item, "criterion")
     report.user_properties.extend([("severity", severity), ("criterion", criterion)])
     finished = report.when == "call" or (report.when == "setup" and not report.passed)

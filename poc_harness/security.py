@@ -26,6 +26,7 @@ from poc_harness.adapter import (
     Endpoint,
     NotExercised,
     RecordKind,
+    Support,
     UserCredential,
 )
 from poc_harness.batches import BatchItem
@@ -572,6 +573,15 @@ def _then(record_id: str, call: Callable[[], object]) -> Callable[[], str]:
     return run
 
 
+def _skipped(user: CRMAdapter, capability: Capability, plan: AuditPlan, what: str) -> None:
+    """Note a write path the probe skips as not measured where the adapter does not implement
+    ``capability`` (a vendor lacking it has no such write for its audit log to show)."""
+    if user.support(capability) is Support.NOT_IMPLEMENTED:
+        plan.unmeasured.append(
+            f"{NOT_MEASURED}: {what} (the {user.name} adapter does not implement {capability.value})"
+        )
+
+
 def _lead_story(w: _Writer, create: Create, tag: str, mark_deleted: Callable[[str], None]) -> None:
     """Create a lead, update it, log an activity on it, convert it, and delete it (``mark_deleted(key)``
     tells the ledger it is gone)."""
@@ -597,6 +607,8 @@ def _lead_story(w: _Writer, create: Create, tag: str, mark_deleted: Callable[[st
         convert = _then(lead_id, lambda: create(RecordKind.DEAL, probe_payload(deal_key, tag), deal_key,
                                                 lambda: user.convert_lead(lead_id, 1000)))
         w.did("convert the lead", AuditAction.UPDATE, RecordKind.LEAD, convert, "child")
+    else:
+        _skipped(user, Capability.DEALS, w.plan, f"converting a lead ({w.who})")
     w.did("delete the lead", AuditAction.DELETE, RecordKind.LEAD,
           _then(lead_id, lambda: user.delete(RecordKind.LEAD, lead_id)), "single")
     mark_deleted(lead.key)
@@ -627,11 +639,15 @@ def audited_writes(
         for lead in leads:
             lead_id = created[lead.key]
             plan.add(Write(AuditAction.CREATE, RecordKind.LEAD, lead_id, api.actor, at, "batch", what))
+    else:
+        _skipped(adapter, Capability.BATCH_CREATE, plan, "a batch create (API user)")
     if adapter.has(Capability.TICKETS):
         ticket_id = holdings(adapter, create, tag, f"audit-{secrets.token_hex(3)}").ids.get(AccessKind.TICKET)
         if ticket_id is not None:
             reply = _then(ticket_id, lambda: adapter.reply_ticket(ticket_id, "Audit probe reply"))
             api.did("reply to a ticket", AuditAction.UPDATE, RecordKind.TICKET, reply, "child")
+    else:
+        _skipped(adapter, Capability.TICKETS, plan, "a reply to a ticket (API user)")
     if rep is None:
         plan.unmeasured.append(f"{NOT_MEASURED}: writes by a sales rep (no rep to act as)")
     else:

@@ -18,7 +18,7 @@ from poc_harness.adapter import (
     SecurityProbes,
     Support,
 )
-from poc_harness.errors import CapabilityMissing, NotExercised, NotImplementedByAdapter
+from poc_harness.errors import CapabilityMissing, NotExercised, NotImplementedByAdapter, PocError
 
 ADAPTERS = ("sandbox", "bottlecrm", "hubspot", "salesforce", "zoho", "dynamics", "pipedrive", "odoo")
 ADAPTERS += ("mapping",)
@@ -136,3 +136,58 @@ def test_each_default_body_names_a_capability_that_lists_it(method: str) -> None
         base(adapter, *[None] * (len(inspect.signature(base).parameters) - 1))
     named = Capability(str(gap.value).rsplit(" ", 1)[-1])
     assert method in CAPABILITY_METHODS[named]
+
+
+def _raised(error: Exception) -> pytest.CallInfo[None]:
+    def fail() -> None:
+        raise error
+
+    return pytest.CallInfo.from_call(fail, when="call")
+
+
+def test_the_grading_keeps_the_vendors_lack_a_finding_and_our_gap_not_measured() -> None:
+    from poc_harness.completeness import FAILED, NOT_MEASURED, state_of
+    from poc_harness.plugin import _fault, _label
+
+    adapter = concrete(vendor_lacks={Capability.FORECAST: DOC})(AdapterOptions())
+    for capability, fault, label, state in (
+        (Capability.FORECAST, "vendor", "finding", FAILED),
+        (Capability.VOIP, "harness", "NotExercised", NOT_MEASURED),
+    ):
+        with pytest.raises(PocError) as caught:
+            adapter.require(capability)
+        assert _fault(_raised(caught.value)) == fault and _label(caught.value) == label
+        entry = {"outcome": "failed", "fault": fault, "message": f"{label}: {caught.value}"}
+        assert state_of(entry) == state, entry
+
+
+def test_every_public_contract_method_says_what_it_returns() -> None:
+    undocumented = [
+        name
+        for name, member in inspect.getmembers(CRMAdapter, inspect.isfunction)
+        if not name.startswith("_") and not (member.__doc__ or "").strip()
+    ]
+    assert undocumented == []
+
+
+def test_a_mapping_file_says_what_the_vendor_lacks_with_its_documentation(tmp_path: Any) -> None:
+    from adapters.mapping import MappingAdapter, MappingOptions, load_mapping
+    from poc_harness.errors import ConfigError
+    from tests.test_mapping_adapter import BASE, MINIMAL, write
+
+    lacks = {"vendor_lacks": {"forecast": DOC}}
+    adapter = MappingAdapter(MappingOptions(mapping=write(tmp_path, {**MINIMAL, **lacks}), base_url=BASE))
+    try:
+        assert adapter.support(Capability.FORECAST) is Support.VENDOR_LACKS
+        assert adapter.support(Capability.REPORTS) is Support.NOT_IMPLEMENTED
+        with pytest.raises(CapabilityMissing, match=r"^mapping does not offer forecast \(https://crm"):
+            adapter.report_forecast(None, None, "tag")  # type: ignore[arg-type]
+    finally:
+        adapter.close()
+    for data, says in (
+        ({"vendor_lacks": {"forecast": " "}}, "'vendor_lacks': forecast: name the vendor's documentation"),
+        ({"vendor_lacks": {"sla": DOC}, "capabilities": ["sla"]}, "sla is also declared in capabilities"),
+        ({"capabilities": ["webhooks"]}, "the mapping adapter cannot map webhooks"),
+    ):
+        with pytest.raises(ConfigError, match=says):
+            load_mapping(write(tmp_path, {**MINIMAL, **data}))

@@ -605,7 +605,8 @@ def test_a_capability_the_adapter_cannot_exercise_is_our_gap_one_it_lacks_a_find
 )
 def test_real_vendor_adapters_leave_the_security_probes_not_measured(module: str) -> None:
     """Their vendors have roles and teams; the adapters do not act as users or read an audit log yet: the
-    checks are our gap (not measured), never the vendor's finding."""
+    checks are our gap (not measured), never the vendor's finding (but BottleCRM's documented lack of an
+    audit log)."""
     import importlib
 
     from poc_harness.adapter import SecurityProbes
@@ -617,8 +618,10 @@ def test_real_vendor_adapters_leave_the_security_probes_not_measured(module: str
         for value in found
         if isinstance(value, type) and issubclass(value, CRMAdapter) and value.__module__ == name
     )
-    declared = adapter_class.capabilities | set(adapter_class.vendor_lacks)
-    assert not declared & {Capability.RBAC, Capability.AUDIT_LOG}  # not implemented: our gap
+    assert not adapter_class.capabilities & {Capability.RBAC, Capability.AUDIT_LOG}
+    assert Capability.RBAC not in adapter_class.vendor_lacks  # not implemented: our gap
+    lacked = {Capability.AUDIT_LOG} if module == "bottlecrm" else set()  # its API documents no audit log
+    assert set(adapter_class.vendor_lacks) & {Capability.AUDIT_LOG} == lacked
     for name in ("api_endpoints", "self_register", "read_record"):
         assert getattr(adapter_class, name) is getattr(SecurityProbes, name)
 
@@ -644,3 +647,24 @@ def test_records_the_probes_deleted_are_marked_deleted_in_the_ledger(
     assert "security-rep-other-lead" in live and "security-rep-own-parent" in live
     assert forget_deleted(crm, ledger, "run-1", TAG) == []
     ledger.close()
+
+
+class _NoBatchNoTickets(SandboxAdapter):
+    """Batch create not implemented by the adapter (our gap); tickets lacked by this vendor variant."""
+
+    capabilities = SandboxAdapter.capabilities - {
+        Capability.BATCH_CREATE, Capability.TICKETS, Capability.SLA, Capability.NPS_SURVEY,
+        Capability.TICKET_REOPEN, Capability.TICKET_NOTES,
+    }
+    vendor_lacks: ClassVar[Mapping[Capability, str]] = {Capability.TICKETS: "https://crm.example/doc"}
+
+
+def test_an_audit_path_the_adapter_does_not_implement_is_not_measured_one_lacked_is_absent() -> None:
+    crm = _NoBatchNoTickets(SandboxOptions())
+    try:
+        plan, shown = audit_plan(crm, with_rep=False)
+    finally:
+        crm.close()
+    assert any("a batch create (API user)" in note and "batch_create" in note for note in plan.unmeasured)
+    assert not any("ticket" in note for note in plan.unmeasured)  # no tickets to reply to: nothing to audit
+    assert not any("batch" in what or "ticket" in what for what in shown) and all(shown.values())

@@ -29,7 +29,7 @@ from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
 from poc_harness.model import Account, DealStage, Lead, LeadSource
 from poc_harness.sandbox.server import BackgroundServer
 from poc_harness.testing import AdapterConformance, Exchange
-from tests.adapters.reference_crm import core_exchanges
+from tests.adapters.reference_crm import capability_exchanges, core_exchanges
 from tests.suite_runner import ROOT, run_suite
 from tests.test_defect_profiles import (
     ALL_CHECKS,
@@ -652,7 +652,7 @@ class TestMappingConformance(AdapterConformance):
 
     @pytest.fixture
     def exchanges(self) -> dict[str, Exchange]:
-        return core_exchanges(listing_first=False)
+        return core_exchanges(listing_first=False) | capability_exchanges()
 
 
 # --- (c) the proof: the suites through the sandbox mapping, on the served reference CRM --------------

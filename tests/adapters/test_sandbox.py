@@ -10,7 +10,7 @@ import respx
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
 from poc_harness.testing import AdapterConformance, Exchange
-from tests.adapters.reference_crm import core_exchanges
+from tests.adapters.reference_crm import capability_exchanges, core_exchanges
 
 BASE = "https://reference-crm.test"
 TOKEN = "sandbox-test-token-5d1f"
@@ -34,4 +34,4 @@ class TestSandboxConformance(AdapterConformance):
 
     @pytest.fixture
     def exchanges(self) -> dict[str, Exchange]:
-        return core_exchanges(listing_first=True)
+        return core_exchanges(listing_first=True) | capability_exchanges()

@@ -90,7 +90,7 @@ def capability_exchanges() -> dict[str, Exchange]:
     return {
         "list_sales_reps": Exchange((), answering("GET", "/users", json=[REP])),
         "lead_tasks": Exchange(("lead-9",), answering("GET", "/leads/lead-9/tasks", json=[TASK])),
-        "complete_task": Exchange(("task-1", "user-2"), answering("POST", "/tasks/task-1/complete", json=TASK)),
+        "complete_task": Exchange(("task-1", None), answering("POST", "/tasks/task-1/complete", json=TASK)),
         "lead_alerts": Exchange(("lead-9",), answering("GET", "/leads/lead-9/alerts", json=[ALERT])),
         "get_deal": Exchange(("deal-4",), answering("GET", "/deals/deal-4", json=DEAL)),
         "move_deal": Exchange(("deal-4", DealStage.WON), answering("POST", "/deals/deal-4/stage", json=DEAL)),

@@ -850,6 +850,59 @@ def _logged_call(router: respx.MockRouter) -> None:
 
 
 OBJECTS = "/crm/v3/objects"
+TICKET = Ticket(key="t-1", tag=TAG, subject="Login", description="Today", priority="high", contact_key="c")
+
+
+def _deal_pipeline(router: respx.MockRouter) -> None:
+    stages = [stage(i, label, order, probability="0.5") for i, label, order in DEAL_STAGES]
+    router.get("/crm/v3/pipelines/deals/default").respond(200, json=pipeline("default", stages))
+
+
+def _ticket_pipeline(router: respx.MockRouter) -> None:
+    stages = [stage(i, label, order, ticketState=state) for i, label, order, state in TICKET_STAGES]
+    router.get("/crm/v3/pipelines/tickets/0").respond(200, json=pipeline("0", stages))
+
+
+def _lead_tasks(router: respx.MockRouter) -> None:
+    router.get("/crm/v4/objects/leads/7001/associations/tasks").respond(200, json=associations(81))
+    task = record("81", hs_task_subject="Call", hs_timestamp=WHEN, hs_object_source="AUTOMATION_PLATFORM")
+    task["properties"]["hubspot_owner_id"] = "41629779"
+    router.post(f"{OBJECTS}/tasks/batch/read").respond(200, json={"status": "COMPLETE", "results": [task]})
+
+
+def _deal_answers(router: respx.MockRouter) -> None:
+    _deal_pipeline(router)
+    deal = record("9001", dealstage="closedwon", amount="25000.0")
+    deal["propertiesWithHistory"] = {"dealstage": [{"value": "closedwon", "timestamp": WHEN}]}
+    router.get(f"{OBJECTS}/deals/9001").respond(200, json=deal)
+    router.get("/crm/v4/objects/deals/9001/associations/leads").respond(200, json=associations(7001))
+
+
+def _moved_deal(router: respx.MockRouter) -> None:
+    _deal_pipeline(router)
+    router.patch(f"{OBJECTS}/deals/9001").respond(200, json=record("9001"))
+
+
+def _new_ticket(router: respx.MockRouter) -> None:
+    _ticket_pipeline(router)
+    router.post(f"{OBJECTS}/tickets").respond(201, json=record("4401"))
+
+
+def _ticket_answers(router: respx.MockRouter) -> None:
+    _ticket_pipeline(router)
+    answer = record(
+        "4401",
+        hs_ticket_priority="HIGH",
+        hs_pipeline_stage="1",
+        hs_time_to_first_response_sla_status="3",
+        hs_time_to_close_sla_status="3",
+    )
+    router.get(f"{OBJECTS}/tickets/4401").respond(200, json=answer)
+
+
+def _closed_ticket(router: respx.MockRouter) -> None:
+    _ticket_pipeline(router)
+    router.patch(f"{OBJECTS}/tickets/4401").respond(200, json=record("4401"))
 
 
 class TestHubSpotConformance(AdapterConformance):
@@ -858,6 +911,7 @@ class TestHubSpotConformance(AdapterConformance):
 
     @pytest.fixture
     def exchanges(self) -> dict[str, Exchange]:
+        owners = page([owner("7")])
         return {
             "create_account": Exchange(
                 (account(),), answering("POST", f"{OBJECTS}/companies", 201, record("9"))
@@ -873,6 +927,14 @@ class TestHubSpotConformance(AdapterConformance):
             ),
             "delete": Exchange((RecordKind.LEAD, "7001"), _deleted_lead),
             "log_activity": Exchange(("7001", call("41629779")), _logged_call),
+            "list_sales_reps": Exchange((), answering("GET", "/crm/v3/owners", json=owners)),
+            "lead_tasks": Exchange(("7001",), _lead_tasks),
+            "complete_task": Exchange(("81", None), answering("PATCH", f"{OBJECTS}/tasks/81", json=record("81"))),
+            "get_deal": Exchange(("9001",), _deal_answers),
+            "move_deal": Exchange(("9001", DealStage.WON), _moved_deal),
+            "create_ticket": Exchange((TICKET, "301"), _new_ticket),
+            "get_ticket": Exchange(("4401",), _ticket_answers),
+            "close_ticket": Exchange(("4401",), _closed_ticket),
         }
 
     @pytest.fixture

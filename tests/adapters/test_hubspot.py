@@ -929,7 +929,7 @@ class TestHubSpotConformance(AdapterConformance):
             "log_activity": Exchange(("7001", call("41629779")), _logged_call),
             "list_sales_reps": Exchange((), answering("GET", "/crm/v3/owners", json=owners)),
             "lead_tasks": Exchange(("7001",), _lead_tasks),
-            "complete_task": Exchange(("81", None), answering("PATCH", f"{OBJECTS}/tasks/81", json=record("81"))),
+            "complete_task": Exchange(("81", None), answering("PATCH", f"{OBJECTS}/tasks/81", json=owners)),
             "get_deal": Exchange(("9001",), _deal_answers),
             "move_deal": Exchange(("9001", DealStage.WON), _moved_deal),
             "create_ticket": Exchange((TICKET, "301"), _new_ticket),

@@ -911,7 +911,7 @@ class TestHubSpotConformance(AdapterConformance):
 
     @pytest.fixture
     def exchanges(self) -> dict[str, Exchange]:
-        owners = page([owner("7")])
+        owners, task = page([owner("7")]), record("81", hs_task_status="COMPLETED")
         return {
             "create_account": Exchange(
                 (account(),), answering("POST", f"{OBJECTS}/companies", 201, record("9"))
@@ -929,7 +929,7 @@ class TestHubSpotConformance(AdapterConformance):
             "log_activity": Exchange(("7001", call("41629779")), _logged_call),
             "list_sales_reps": Exchange((), answering("GET", "/crm/v3/owners", json=owners)),
             "lead_tasks": Exchange(("7001",), _lead_tasks),
-            "complete_task": Exchange(("81", None), answering("PATCH", f"{OBJECTS}/tasks/81", json=owners)),
+            "complete_task": Exchange(("81", None), answering("PATCH", f"{OBJECTS}/tasks/81", json=task)),
             "get_deal": Exchange(("9001",), _deal_answers),
             "move_deal": Exchange(("9001", DealStage.WON), _moved_deal),
             "create_ticket": Exchange((TICKET, "301"), _new_ticket),

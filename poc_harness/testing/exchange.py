@@ -14,6 +14,7 @@ import respx
 from pydantic import BaseModel
 
 from poc_harness.adapter import CRMAdapter, Observed
+from poc_harness.model import DealView, SurveyInviteView, TaskView
 
 Install = Callable[[respx.MockRouter], object]
 """Installs, on the router, the routes answering one call the way the vendor documents."""
@@ -87,7 +88,7 @@ def conforms(value: Any, expected: Any) -> bool:
     return isinstance(value, origin or expected)
 
 
-OBSERVED_VIEWS = {"survey": "SurveyInviteView", "deal": "DealView"}
+OBSERVED_VIEWS: dict[str, type[BaseModel]] = {"survey": SurveyInviteView, "deal": DealView}
 """The view each ``Observed`` field's prefix names."""
 
 
@@ -101,9 +102,9 @@ def unobserved_fields(adapter: CRMAdapter, value: Any) -> list[str]:
             continue
         for observed in Observed:
             prefix, _, name = observed.value.partition(".")
-            named = type(view).__name__ == OBSERVED_VIEWS.get(prefix)
+            named = type(view) is OBSERVED_VIEWS.get(prefix)
             if named and adapter.observes(observed) and getattr(view, name, None) is None:
                 missing.append(observed.value)
-        if type(view).__name__ == "TaskView" and adapter.observes_task_owner and view.owner_id is None:
+        if isinstance(view, TaskView) and adapter.observes_task_owner and view.owner_id is None:
             missing.append("task.owner_id")
     return missing

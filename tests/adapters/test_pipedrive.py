@@ -173,6 +173,11 @@ def polls(adapter: PipedriveAdapter) -> list[float]:
 
 @pytest.fixture
 def me(mock: respx.MockRouter) -> respx.Route:
+    return install_me(mock)
+
+
+def install_me(router: respx.MockRouter) -> respx.Route:
+    """The token's own user (what tells the harness's writes from the CRM's automation)."""
     user = {
         "id": ME,
         "name": "PoC integration",
@@ -183,7 +188,7 @@ def me(mock: respx.MockRouter) -> respx.Route:
         "active_flag": True,
         "is_admin": 0,
     }
-    return mock.get("/api/v1/users/me").respond(200, json=ok(user))
+    return router.get("/api/v1/users/me").respond(200, json=ok(user))
 
 
 def install_fields(router: respx.MockRouter) -> dict[str, respx.Route]:
@@ -205,13 +210,18 @@ def fields(mock: respx.MockRouter) -> dict[str, respx.Route]:
 
 @pytest.fixture
 def stages(mock: respx.MockRouter) -> respx.Route:
+    return install_stages(mock)
+
+
+def install_stages(router: respx.MockRouter) -> respx.Route:
+    """The pipelines and the stages of the first one (by order)."""
     pipelines = [{"id": 7, "name": "Renewals", "order_nr": 2}, {"id": 1, "name": "Sales", "order_nr": 1}]
-    mock.get("/api/v2/pipelines").respond(200, json=cursor_page(pipelines))
+    router.get("/api/v2/pipelines").respond(200, json=cursor_page(pipelines))
     items = [
         {"id": i, "name": name, "pipeline_id": 1, "order_nr": i, "deal_probability": 100}
         for i, name in STAGES
     ]
-    return mock.get("/api/v2/stages").respond(200, json=cursor_page(items))
+    return router.get("/api/v2/stages").respond(200, json=cursor_page(items))
 
 
 def account() -> Account:
@@ -765,6 +775,7 @@ class TestPipedriveConformance(AdapterConformance):
     @pytest.fixture
     def exchanges(self) -> dict[str, Exchange]:
         search = {"success": True, "data": {"items": [search_hit(12)]}}
+        done = ok({"id": 1, "done": True})
         return {
             "create_account": Exchange((account(),), _with_fields(_created("organizations"))),
             "create_contact": Exchange((CONTACT, "5"), _with_fields(_created("persons"))),
@@ -777,17 +788,39 @@ class TestPipedriveConformance(AdapterConformance):
             "log_activity": Exchange(
                 (LEAD_ID, call("222")), answering("POST", "/api/v2/activities", json=ok({"id": 5}))
             ),
+            "list_sales_reps": Exchange((), _after(install_me, _users)),
+            "lead_tasks": Exchange((LEAD_ID,), _after(install_me, _tasks)),
+            "complete_task": Exchange(("1", None), answering("PATCH", "/api/v2/activities/1", json=done)),
+            "move_deal": Exchange(("9001", DealStage.NEGOTIATION), _after(install_stages, _moved)),
         }
+
+
+def _after(first: Install, then: Install) -> Install:
+    """``then`` after ``first`` (what the adapter reads once before, e.g. its own user or the stages)."""
+
+    def both(router: respx.MockRouter) -> None:
+        first(router)
+        then(router)
+
+    return both
 
 
 def _with_fields(install: Install) -> Install:
     """``install`` after the custom-field listings (read before the first write)."""
+    return _after(install_fields, install)
 
-    def both(router: respx.MockRouter) -> None:
-        install_fields(router)
-        install(router)
 
-    return both
+def _users(router: respx.MockRouter) -> None:
+    users = [{"id": ME, "active_flag": True}, {"id": 222, "active_flag": True}]
+    router.get("/api/v1/users").respond(200, json=ok(users))
+
+
+def _tasks(router: respx.MockRouter) -> None:
+    router.get("/api/v2/activities").respond(200, json=cursor_page([activity(1, 999, "2025-03-03", "12:00")]))
+
+
+def _moved(router: respx.MockRouter) -> None:
+    router.patch("/api/v2/deals/9001").respond(200, json=ok({"id": 9001}))
 
 
 def _created(collection: str) -> Install:

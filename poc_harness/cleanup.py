@@ -101,7 +101,7 @@ def cleanup(adapter: CRMAdapter, ledger: Ledger, run_id: str, vendor: str, dry_r
             existed = adapter.delete(RecordKind(record.kind), record.vendor_id)
         except VendorUnreachable:
             raise
-        except VendorError as exc:  # one failed delete does not stop the others; a rerun retries it
+        except (VendorError, NotImplementedByAdapter) as exc:  # one failed delete does not stop the others
             report.failed.append((record, str(exc)))
             continue
         ledger.mark_deleted(run_id, record.kind, record.key, datetime.now(UTC))
@@ -138,7 +138,7 @@ def _delete_unlisted(
                 adapter.delete(RecordKind(kind), vendor_id)
             except VendorUnreachable:
                 raise
-            except VendorError as exc:
+            except (VendorError, NotImplementedByAdapter) as exc:
                 stand_in = SeededRecord("", kind, f"(not in the ledger, tag {tag})", vendor_id, {})
                 report.failed.append((stand_in, str(exc)))
                 continue

@@ -185,8 +185,8 @@ def forget_deleted(adapter: CRMAdapter, ledger: Ledger, run_id: str, tag: str) -
                 and record.vendor_id not in present
                 and not adapter.carries_tag(RecordKind(kind), str(record.vendor_id), tag)
             ]
-        except VendorError:
-            continue  # cleanup looks again
+        except (VendorError, NotExercised):
+            continue  # cleanup looks again (or the adapter keeps no such records)
         for record in gone:
             ledger.mark_deleted(run_id, kind, record.key, datetime.now(UTC))
             forgotten.append(record.key)

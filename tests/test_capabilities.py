@@ -191,3 +191,19 @@ def test_a_mapping_file_says_what_the_vendor_lacks_with_its_documentation(tmp_pa
     ):
         with pytest.raises(ConfigError, match=says):
             load_mapping(write(tmp_path, {**MINIMAL, **data}))
+
+
+def test_a_story_hitting_our_gap_is_kept_for_its_checks_and_the_timeline_goes_on() -> None:
+    from types import SimpleNamespace
+
+    from poc_harness.trial import Trial
+
+    gap = NotImplementedByAdapter("not measured: the acme adapter does not implement sla")
+    trial = SimpleNamespace(_truths={}, _story_errors={}, _seeding_error=None)
+
+    def story(_: object) -> None:
+        raise gap
+
+    Trial._story(trial, "tickets", story)  # type: ignore[arg-type]
+    Trial._story(trial, "week", lambda _: "truth")  # type: ignore[arg-type]
+    assert trial._story_errors == {"tickets": gap} and trial._truths == {"week": "truth"}

@@ -1,4 +1,5 @@
-"""The conformance suite: contract tests every adapter must pass, grouped per capability.
+"""The conformance suite: contract tests every adapter must pass, per capability and method (test ids
+``<capability>-<method>``, ``core-...`` for what every adapter implements: ``-k deals`` runs one group).
 
 An adapter's test module subclasses ``AdapterConformance`` (as a ``Test...`` class) and provides the
 fixtures ``adapter`` (configured against a fake base URL), ``router`` (the ``respx.MockRouter`` the
@@ -72,7 +73,7 @@ def _placeholders(method: Any) -> list[None]:
 
 class AdapterConformance:
     """Contract tests for one adapter; subclass it as ``Test<Vendor>Conformance`` and provide the
-    fixtures ``adapter`` and ``router`` and the class attributes below."""
+    fixtures ``adapter``, ``router`` and ``exchanges`` and the class attributes below."""
 
     secrets: ClassVar[tuple[str, ...]] = ()
     """credential values (tokens, passwords, client secrets) that no error message may show"""

@@ -315,7 +315,12 @@ class BottleCRMAdapter(CRMAdapter):
         self._password_env = options.password_env
         self._token: str | None = None
         self._skew = timedelta(0)
-        self.http = VendorHTTP("bottlecrm", options.base_url, timeout=options.timeout)
+        self.http = VendorHTTP(
+            "bottlecrm",
+            options.base_url,
+            timeout=options.timeout,
+            credential=f"the email option and the password in {options.password_env}",
+        )
         self._base_url = options.base_url
         self._timeout = options.timeout
 

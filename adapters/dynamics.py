@@ -401,6 +401,7 @@ class DynamicsAdapter(CRMAdapter):
             timeout=options.timeout,
             error_detail=error_detail,
             pause_after=lambda r: burst_pause(r, options.burst_floor, options.burst_pause_seconds),
+            credential=f"the app user's roles, client_id and the secret in {options.client_secret_env}",
         )
 
     def close(self) -> None:

@@ -275,6 +275,7 @@ class HubSpotAdapter(CRMAdapter):
             headers={"Authorization": f"Bearer {token}"},
             timeout=options.timeout,
             pause_after=rate_limit_pause,
+            credential=f"the private-app token in {options.token_env}",
         )
 
     def close(self) -> None:

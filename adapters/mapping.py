@@ -846,6 +846,15 @@ def auth_headers(auth: Auth, token_env: str | None, source: Path) -> dict[str, s
     return {auth.header or "Authorization": value}
 
 
+def credential_hint(auth: Auth, token_env: str | None) -> str | None:
+    """What the user fixes when the vendor answers 401: the variables holding the credentials."""
+    if auth.kind == "none":
+        return None
+    if auth.kind == "basic":
+        return f"the user name and password in {auth.username_env} and {auth.password_env}"
+    return f"the token in {token_env or auth.token_env}"
+
+
 class MappingAdapter(CRMAdapter):
     """Any REST CRM, described by a mapping file: capabilities and clock come from the file."""
 
@@ -871,7 +880,13 @@ class MappingAdapter(CRMAdapter):
             )
         self._origin = httpx.URL(base_url)
         headers = {**self.mapping.headers, **auth_headers(self.mapping.auth, options.token_env, self.source)}
-        self.http = VendorHTTP(self.mapping.vendor, base_url, headers=headers, timeout=options.timeout)
+        self.http = VendorHTTP(
+            self.mapping.vendor,
+            base_url,
+            headers=headers,
+            timeout=options.timeout,
+            credential=credential_hint(self.mapping.auth, options.token_env),
+        )
         self._load_client = LoadClient(base_url, headers, options.timeout)
 
     def close(self) -> None:

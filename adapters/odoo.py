@@ -258,6 +258,7 @@ class OdooAdapter(CRMAdapter):
             headers=headers,
             timeout=options.timeout,
             error_detail=error_detail,
+            credential=f"the API key in {options.api_key_env}",
         )
         self.zone = ZoneInfo(options.timezone)
         self._cache: dict[str, Any] = {}
@@ -311,7 +312,8 @@ class OdooAdapter(CRMAdapter):
         rows = self._call(model, "read", ids=[int(record_id)], fields=fields)
         if not rows:
             raise VendorError(f"odoo: {model} {record_id} not found")
-        return dict(rows[0])
+        with reading("odoo", f"{model}.read"):
+            return dict(rows[0])
 
     def _cached(self, name: str, load: Any) -> Any:
         if name not in self._cache:

@@ -201,6 +201,7 @@ class PipedriveAdapter(CRMAdapter):
             headers={"x-api-token": token},
             timeout=options.timeout,
             pause_after=rate_limit_pause,
+            credential=f"the API token in {options.token_env}",
         )
         self._sleep: Callable[[float], None] = time.sleep
         self._conversions: dict[str, _Conversion] = {}
@@ -214,7 +215,7 @@ class PipedriveAdapter(CRMAdapter):
     # --- helpers ----------------------------------------------------------------------
     def _envelope(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         answer = self.http.json(method, path, **kwargs)
-        if not isinstance(answer, dict) or answer.get("success") is False:
+        if not isinstance(answer, dict) or answer.get("success") is not True:  # every answer says success
             raise VendorError(f"pipedrive: {method} {path}: answer is not a successful envelope")
         return answer
 

@@ -200,7 +200,11 @@ class SalesforceAdapter(CRMAdapter):
         self.opts = options
         self._secret = secret_from_env(options.client_secret_env, "the Salesforce app's consumer secret")
         self.http = VendorHTTP(
-            "salesforce", options.domain, timeout=options.timeout, pause_after=self._pause_after
+            "salesforce",
+            options.domain,
+            timeout=options.timeout,
+            pause_after=self._pause_after,
+            credential=f"client_id and the secret in {options.client_secret_env}",
         )
         self._token = ""
         self._instance_url = ""
@@ -288,7 +292,7 @@ class SalesforceAdapter(CRMAdapter):
 
     def _follow(self, page: Any) -> Iterator[dict[str, Any]]:
         while isinstance(page, dict):
-            yield from _rows(page.get("records"))
+            yield from _rows(_listed(page, "records"))
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return
@@ -527,7 +531,8 @@ class SalesforceAdapter(CRMAdapter):
     def _sosl(self, tag: str, returning: list[str]) -> list[dict[str, Any]]:
         term = SOSL_RESERVED.sub(r"\\\1", tag)
         sosl = f"FIND {{{term}}} IN ALL FIELDS RETURNING {', '.join(returning)}"
-        return _rows(self._object("GET", f"{self._data}/search", params={"q": sosl}).get("searchRecords"))
+        answer = self._object("GET", f"{self._data}/search", params={"q": sosl})
+        return _rows(_listed(answer, "searchRecords"))
 
     # --- lead -> contract ---------------------------------------------------------------------
     def get_lead(self, lead_id: str) -> LeadView:
@@ -759,6 +764,14 @@ def _key_in(description: Any, tag: str) -> str | None:
     """The harness key in a Description written by ``_described``."""
     found = re.search(rf"poc-harness (\S+) \[{re.escape(tag)}\]", str(description or ""))
     return found.group(1) if found else None
+
+
+def _listed(answer: Any, name: str) -> list[Any]:
+    """The list under ``name`` that every answer of its kind carries (absent: a malformed answer)."""
+    value = answer.get(name) if isinstance(answer, dict) else None
+    if not isinstance(value, list):
+        raise VendorError(f"salesforce: unexpected answer: no {name} list")
+    return value
 
 
 def _rows(value: Any) -> list[dict[str, Any]]:

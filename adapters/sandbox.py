@@ -262,6 +262,7 @@ class SandboxAdapter(CRMAdapter):
             headers=self._headers,
             timeout=self._timeout,
             transport=self._transport,
+            credential=f"the API token in {options.token_env}" if options.token_env else None,
         )
         self._api_user: SandboxAdapter = self
         """Who looks up a write in doubt: the API user, who sees every record (``as_user`` keeps it), so a

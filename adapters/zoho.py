@@ -197,7 +197,12 @@ class ZohoAdapter(CRMAdapter):
         self._refresh = secret_from_env(options.refresh_token_env, "the Zoho refresh token")
         self._accounts_url, self._api_domain = SERVERS[options.data_centre]
         self.http = VendorHTTP(
-            "zoho", self._api_domain, timeout=options.timeout, pause_after=self._pause_after
+            "zoho",
+            self._api_domain,
+            timeout=options.timeout,
+            pause_after=self._pause_after,
+            credential=f"the refresh token in {options.refresh_token_env} and the secret in "
+            f"{options.client_secret_env}",
         )
         self._token = ""
         self._crm = f"/crm/{options.api_version}"
@@ -300,8 +305,10 @@ class ZohoAdapter(CRMAdapter):
             answer = self._json("GET", path, params={**params, **cursor, "per_page": PAGE_SIZE})
             if answer is None:
                 return
-            rows = answer.get(key)
-            yield from (row for row in rows if isinstance(row, dict)) if isinstance(rows, list) else ()
+            rows = answer.get(key) if isinstance(answer, dict) else None
+            if not isinstance(rows, list):  # a listing with rows always holds them under ``key``
+                raise VendorError(f"zoho: GET {path}: unexpected answer: no {key} list")
+            yield from (row for row in rows if isinstance(row, dict))
             info = answer.get("info") or {}
             if not info.get("more_records"):
                 return

@@ -26,11 +26,14 @@ import respx
 
 from adapters.bottlecrm import NAME_LIMIT, BottleCRMAdapter, BottleCRMOptions, label
 from fixtures.factories import build_dataset
-from poc_harness.contract.adapter import Capability, RecordKind
+from poc_harness.contract.adapter import RecordKind
 from poc_harness.contract.model import DealStage
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.run.cleanup import cleanup
 from poc_harness.run.ledger import Ledger
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing.exchange import Install
+from tests.adapters.samples import call
 from tests.suite_runner import ROOT, SuiteRun, run_suite
 from tests.test_defect_profiles import ALL_CHECKS
 
@@ -401,19 +404,13 @@ def test_the_load_probe_reads_the_runs_leads_with_a_fresh_token(
     assert TOKEN not in repr(targets)
 
 
-def test_capabilities_are_declared_honestly(adapter: BottleCRMAdapter) -> None:
-    assert adapter.capabilities == {Capability.DEALS, Capability.TICKETS, Capability.USER_ADMIN}
-    missing = [
+def test_tickets_without_sla_and_backdated_leads_are_findings(adapter: BottleCRMAdapter) -> None:
+    for refused in (
         lambda: adapter.get_ticket("1"),
-        lambda: adapter.lead_tasks("1"),
-        lambda: adapter.lead_alerts("1"),
-        lambda: adapter.ticket_surveys("1"),
-        lambda: adapter.report_forecast(None, None, TAG),  # type: ignore[arg-type]
         lambda: adapter.create_lead(_seed().leads[0], arrived_at=adapter.now()),
-    ]
-    for call in missing:  # each documented in vendor_lacks: a finding citing it
+    ):  # each documented in vendor_lacks: a finding citing it
         with pytest.raises(CapabilityMissing, match=r"\(django-crm 0\.9\.0's OpenAPI document"):
-            call()
+            refused()
 
 
 def test_options_refuse_unknown_keys_and_a_missing_password(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -432,6 +429,41 @@ def test_labels_fit_64_characters_and_stay_unique() -> None:
     first, second = label(long_name, "lead-0001", TAG), label(long_name, "lead-0002", TAG)
     assert len(first) <= NAME_LIMIT and first != second
     assert first.endswith(f"(lead-0001) [{TAG}]") and first.count(TAG) == 1
+
+
+# --- the shipped conformance suite ----------------------------------------------------------------
+
+
+class TestBottleCRMConformance(AdapterConformance):
+    secrets = (PASSWORD, TOKEN)
+    credential = "BOTTLECRM_TEST_PASSWORD"
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        seed = _seed().leads[0]
+        title = label(seed.title, seed.key, seed.tag)
+        listed, done = lead_list(lead(17, f"L [{TAG}]")), {"error": False}
+        activity = call("4")
+        answered = {"error": False, "comments": [{"id": 88, "comment": f"[call] {activity.subject} (rep 4)"}]}
+        return {
+            "create_lead": Exchange((seed,), _new_lead(lead(17, title))),
+            "get_lead": Exchange(("9",), answering("GET", "/api/leads/9/", json={"lead_obj": lead(9, "L")})),
+            "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", "/api/leads/", json=listed)),
+            "delete": Exchange((RecordKind.TICKET, "5"), answering("DELETE", "/api/cases/5/", json=done)),
+            "log_activity": Exchange(("17", activity), answering("POST", "/api/leads/17/", json=answered)),
+        }
+
+
+def _new_lead(listed: dict[str, Any]) -> Install:
+    def install(router: respx.MockRouter) -> None:
+        router.post("/api/leads/").respond(200, json=created("Lead"))
+        router.get("/api/leads/").respond(200, json=lead_list(listed))
+
+    return install
 
 
 # --- (b) and (c): against a real BottleCRM -------------------------------------------------------

@@ -28,6 +28,8 @@ from poc_harness.contract.model import Account, DealStage, Lead, LeadSource
 from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
 from poc_harness.run.clock import ClockMode
 from poc_harness.sandbox.server import BackgroundServer
+from poc_harness.testing import AdapterConformance, Exchange
+from tests.adapters.reference_crm import capability_exchanges, core_exchanges
 from tests.suite_runner import ROOT, run_suite
 from tests.test_defect_profiles import (
     ALL_CHECKS,
@@ -626,6 +628,31 @@ def test_the_load_probe_replays_the_mapped_reads_and_creates(
     no_json = {**data, "operations": {**data["operations"]}}
     no_json["operations"]["create_account"] = {**data["operations"]["create_account"], "encoding": "form"}
     assert acme(no_json, token_env="MAPPED_TOKEN").load_targets("t", {}).writes == []
+
+
+# --- the shipped conformance suite: the reference CRM's mapping, against respx mocks -----------------
+
+
+class TestMappingConformance(AdapterConformance):
+    secrets = (TOKEN,)
+    credential = "MAPPING_TEST_TOKEN"
+
+    @pytest.fixture
+    def adapter(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[MappingAdapter]:
+        monkeypatch.setenv("MAPPING_TEST_TOKEN", TOKEN)
+        built = MappingAdapter(
+            MappingOptions(mapping=SANDBOX_MAPPING, base_url=BASE, token_env="MAPPING_TEST_TOKEN")
+        )
+        yield built
+        built.close()
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        return core_exchanges(listing_first=False) | capability_exchanges()
 
 
 # --- (c) the proof: the suites through the sandbox mapping, on the served reference CRM --------------

@@ -131,11 +131,15 @@ class VendorHTTP:
         policy: RetryPolicy | None = None,
         pause_after: Callable[[httpx.Response], float | None] | None = None,
         error_detail: Callable[[httpx.Response], str] | None = None,
+        credential: str | None = None,
     ) -> None:
         """``pause_after`` reads a vendor's rate-limit headers (e.g. ``X-RateLimit-Remaining`` at 0) and
         returns the seconds to wait before the next call; the wait is capped by the retry policy.
-        ``error_detail`` picks the readable part of the vendor's error body (default: the body itself)."""
+        ``error_detail`` picks the readable part of the vendor's error body (default: the body itself).
+        ``credential`` names what the user fixes when the vendor answers 401 (e.g. ``the token in
+        HUBSPOT_TOKEN``): the message then says so (never the credential's value)."""
         self.vendor = vendor
+        self.credential = credential
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
         self._pause_after = pause_after
@@ -267,6 +271,8 @@ class VendorHTTP:
     def _status_error(self, where: str, response: httpx.Response, note: str) -> VendorError:
         body = REDACTOR(" ".join(self._error_detail(response).split()))[:200]
         suffix = f" ({note})" if note else ""
+        if response.status_code == 401 and self.credential:
+            suffix += f" (check {self.credential})"
         write_unknown = response.status_code >= 500 and response.request.method not in IDEMPOTENT
         if write_unknown:
             suffix += " (not repeated: the write may have been applied; look it up first)"

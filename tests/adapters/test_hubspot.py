@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ import respx
 import tenacity.nap
 
 from adapters.hubspot import HubSpotAdapter, rate_limit_pause
-from poc_harness.contract.adapter import CAPABILITY_METHODS, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.adapter import RecordKind
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -28,6 +27,8 @@ from poc_harness.contract.model import (
     TicketPriority,
 )
 from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from tests.adapters.samples import call
 
 BASE = "https://api.hubspot.test"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -820,37 +821,122 @@ def test_rate_limit_pause_reads_the_documented_headers(
     assert rate_limit_pause(httpx.Response(200, headers=headers)) == expected
 
 
-# --- capabilities -------------------------------------------------------------------------
+# --- the shipped conformance suite ----------------------------------------------------------------
 
 
-def capability_methods(adapter: CRMAdapter) -> dict[str, Capability]:
-    """Each contract method a capability needs (its default raises), with that capability."""
-    return {n: c for c, names in CAPABILITY_METHODS.items() for n in names if n != "create_batch"}
-
-
-def test_declared_capabilities_are_exactly_the_implemented_methods(adapter: HubSpotAdapter) -> None:
-    methods = capability_methods(adapter)
-    assert "lead_tasks" in methods and "create_ticket" in methods
-    for name, capability in methods.items():
-        overridden = getattr(HubSpotAdapter, name) is not getattr(CRMAdapter, name)
-        assert overridden == (capability in HubSpotAdapter.capabilities), name
-    assert hasattr(adapter, "batch_create")  # BATCH_CREATE is declared once create_batch uses it
-    assert adapter.default_clock.value == "wall"
-    assert {Capability.CLOCK_CONTROL, Capability.BACKDATING, Capability.NPS_SURVEY}.isdisjoint(
-        adapter.capabilities
+def _lead_answers(router: respx.MockRouter) -> None:
+    router.get("/crm/v3/objects/leads/7001").respond(
+        200, json=record("7001", hubspot_owner_id="41629779", hs_pipeline_stage="qualified-stage-id")
+    )
+    router.get("/crm/v3/pipelines/leads").respond(
+        200, json=page([pipeline("lead-pipeline-id", [stage("qualified-stage-id", "Qualified", 3)])])
     )
 
 
-def test_methods_of_undeclared_capabilities_raise_capability_missing(
-    mock: respx.MockRouter, adapter: HubSpotAdapter
-) -> None:
-    undeclared = {n: c for n, c in capability_methods(adapter).items() if c not in adapter.capabilities}
-    assert {"lead_alerts", "ticket_surveys", "answer_survey", "report_nps", "advance_clock"} <= set(
-        undeclared
+def _new_lead(router: respx.MockRouter) -> None:
+    router.post("/crm/v3/objects/contacts").respond(201, json=record("302"))
+    router.post("/crm/v3/objects/leads").respond(201, json=record("7001"))
+
+
+def _deleted_lead(router: respx.MockRouter) -> None:
+    router.get("/crm/v4/objects/leads/7001/associations/contacts").respond(200, json=associations(302))
+    router.delete("/crm/v3/objects/leads/7001").respond(204)
+    router.delete("/crm/v3/objects/contacts/302").respond(204)
+
+
+def _logged_call(router: respx.MockRouter) -> None:
+    router.post("/crm/v3/objects/calls").respond(201, json=record("55"))
+    router.put("/crm/v4/objects/calls/55/associations/default/leads/7001").respond(200, json={})
+
+
+OBJECTS = "/crm/v3/objects"
+TICKET = Ticket(key="t-1", tag=TAG, subject="Login", description="Today", priority="high", contact_key="c")
+
+
+def _deal_pipeline(router: respx.MockRouter) -> None:
+    stages = [stage(i, label, order, probability="0.5") for i, label, order in DEAL_STAGES]
+    router.get("/crm/v3/pipelines/deals/default").respond(200, json=pipeline("default", stages))
+
+
+def _ticket_pipeline(router: respx.MockRouter) -> None:
+    stages = [stage(i, label, order, ticketState=state) for i, label, order, state in TICKET_STAGES]
+    router.get("/crm/v3/pipelines/tickets/0").respond(200, json=pipeline("0", stages))
+
+
+def _lead_tasks(router: respx.MockRouter) -> None:
+    router.get("/crm/v4/objects/leads/7001/associations/tasks").respond(200, json=associations(81))
+    task = record("81", hs_task_subject="Call", hs_timestamp=WHEN, hs_object_source="AUTOMATION_PLATFORM")
+    task["properties"]["hubspot_owner_id"] = "41629779"
+    router.post(f"{OBJECTS}/tasks/batch/read").respond(200, json={"status": "COMPLETE", "results": [task]})
+
+
+def _deal_answers(router: respx.MockRouter) -> None:
+    _deal_pipeline(router)
+    deal = record("9001", dealstage="closedwon", amount="25000.0")
+    deal["propertiesWithHistory"] = {"dealstage": [{"value": "closedwon", "timestamp": WHEN}]}
+    router.get(f"{OBJECTS}/deals/9001").respond(200, json=deal)
+    router.get("/crm/v4/objects/deals/9001/associations/leads").respond(200, json=associations(7001))
+
+
+def _moved_deal(router: respx.MockRouter) -> None:
+    _deal_pipeline(router)
+    router.patch(f"{OBJECTS}/deals/9001").respond(200, json=record("9001"))
+
+
+def _new_ticket(router: respx.MockRouter) -> None:
+    _ticket_pipeline(router)
+    router.post(f"{OBJECTS}/tickets").respond(201, json=record("4401"))
+
+
+def _ticket_answers(router: respx.MockRouter) -> None:
+    _ticket_pipeline(router)
+    answer = record(
+        "4401",
+        hs_ticket_priority="HIGH",
+        hs_pipeline_stage="1",
+        hs_time_to_first_response_sla_status="3",
+        hs_time_to_close_sla_status="3",
     )
-    for name, capability in undeclared.items():
-        method = getattr(adapter, name)
-        arguments = [None] * len(inspect.signature(method).parameters)
-        with pytest.raises(NotImplementedByAdapter, match=f"hubspot adapter does not implement {capability}"):
-            method(*arguments)
-    assert not mock.calls
+    router.get(f"{OBJECTS}/tickets/4401").respond(200, json=answer)
+
+
+def _closed_ticket(router: respx.MockRouter) -> None:
+    _ticket_pipeline(router)
+    router.patch(f"{OBJECTS}/tickets/4401").respond(200, json=record("4401"))
+
+
+class TestHubSpotConformance(AdapterConformance):
+    secrets = (TOKEN,)
+    credential = "HUBSPOT_TEST_TOKEN"
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        owners, task = page([owner("7")]), record("81", hs_task_status="COMPLETED")
+        return {
+            "create_account": Exchange(
+                (account(),), answering("POST", f"{OBJECTS}/companies", 201, record("9"))
+            ),
+            "create_contact": Exchange(
+                (contact(), "9"), answering("POST", f"{OBJECTS}/contacts", 201, record("3"))
+            ),
+            "create_lead": Exchange((lead(),), _new_lead),
+            "get_lead": Exchange(("7001",), _lead_answers),
+            "find_tagged": Exchange(
+                (RecordKind.LEAD, TAG),
+                answering("POST", f"{OBJECTS}/leads/search", json=page([record("7001")])),
+            ),
+            "delete": Exchange((RecordKind.LEAD, "7001"), _deleted_lead),
+            "log_activity": Exchange(("7001", call("41629779")), _logged_call),
+            "list_sales_reps": Exchange((), answering("GET", "/crm/v3/owners", json=owners)),
+            "lead_tasks": Exchange(("7001",), _lead_tasks),
+            "complete_task": Exchange(("81", None), answering("PATCH", f"{OBJECTS}/tasks/81", json=task)),
+            "get_deal": Exchange(("9001",), _deal_answers),
+            "move_deal": Exchange(("9001", DealStage.WON), _moved_deal),
+            "create_ticket": Exchange((TICKET, "301"), _new_ticket),
+            "get_ticket": Exchange(("4401",), _ticket_answers),
+            "close_ticket": Exchange(("4401",), _closed_ticket),
+        }
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock

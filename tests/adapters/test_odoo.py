@@ -5,7 +5,6 @@ field tracking, Helpdesk SLA statuses, and capabilities declared vs implemented 
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,13 +15,7 @@ import pytest
 import respx
 
 from adapters.odoo import OdooAdapter, OdooOptions
-from poc_harness.contract.adapter import (
-    CAPABILITY_METHODS,
-    SERVICE_METHODS,
-    Capability,
-    CRMAdapter,
-    RecordKind,
-)
+from poc_harness.contract.adapter import Capability, RecordKind
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -35,7 +28,9 @@ from poc_harness.contract.model import (
     TicketPriority,
 )
 from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
+from poc_harness.testing import AdapterConformance, Exchange, answering
 from poc_harness.transport.http import CallStats, RetryPolicy
+from tests.adapters.samples import ACCOUNT, CONTACT, call
 
 BASE = "https://pars.odoo.example"
 API_KEY = "6578616d706c65206a736f6e20617069206b6579"
@@ -171,7 +166,8 @@ def test_invalid_api_key_is_reported_as_the_documented_unauthorized(
         return_value=odoo_error(401, "werkzeug.exceptions.Unauthorized", "Invalid apikey")
     )
     mock.get(f"{BASE}/web/version").mock(return_value=httpx.Response(200, json={"version": "19.0"}))
-    with pytest.raises(VendorError, match=r"HTTP 401: werkzeug.exceptions.Unauthorized: Invalid apikey$"):
+    answer = r"HTTP 401 \(check the API key in ODOO_KEY\): werkzeug.exceptions.Unauthorized: Invalid apikey$"
+    with pytest.raises(VendorError, match=answer):
         adapter.check_connection()
 
 
@@ -743,39 +739,6 @@ def test_sla_compliance_is_counted_by_odoo(mock: respx.MockRouter, adapter: Odoo
     assert body_of(route, 1) == {"domain": [*closed, ["sla_fail", "=", False]]}
 
 
-# --- capabilities --------------------------------------------------------------------------------
-
-CONTRACT_METHODS = [
-    name
-    for name, member in inspect.getmembers(CRMAdapter, inspect.isfunction)
-    if not name.startswith("_")
-    and not getattr(member, "__isabstractmethod__", False)
-    and name not in SERVICE_METHODS
-]
-
-
-def arguments_of(method: str) -> list[None]:
-    return [None] * (len(inspect.signature(getattr(CRMAdapter, method)).parameters) - 1)
-
-
-def capability_of(method: str, adapter: CRMAdapter) -> Capability:
-    """The capability a contract method needs, from the contract's table."""
-    return next(c for c, names in CAPABILITY_METHODS.items() if method in names)
-
-
-def test_declared_capabilities_are_implemented_and_undeclared_ones_raise(adapter: OdooAdapter) -> None:
-    for method in CONTRACT_METHODS:
-        capability = capability_of(method, adapter)
-        overridden = getattr(OdooAdapter, method) is not getattr(CRMAdapter, method)
-        assert overridden or not adapter.has(capability), (
-            f"{method} ({capability.value}) declared, not implemented"
-        )
-        if not adapter.has(capability):
-            with pytest.raises((CapabilityMissing, NotImplementedByAdapter)):
-                getattr(adapter, method)(*arguments_of(method))
-    assert adapter.has(Capability.TICKETS) and adapter.has(Capability.SLA)
-
-
 def test_without_helpdesk_tickets_and_sla_are_not_offered() -> None:
     made, _ = build()
     try:
@@ -796,3 +759,44 @@ def test_without_helpdesk_tickets_and_sla_are_not_offered() -> None:
                 call()
     finally:
         made.close()
+
+
+# --- the shipped conformance suite ----------------------------------------------------------------
+
+
+class TestOdooConformance(AdapterConformance):
+    secrets = (API_KEY,)
+    credential = "ODOO_KEY"
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        row = {"id": 41, "user_id": [9, "Ali"], "type": "lead", "active": True, "create_date": f"{T0:%F %T}"}
+        partners = url("res.partner", "create")
+        return {
+            "create_account": Exchange((ACCOUNT,), answering("POST", partners, json=[14])),
+            "create_contact": Exchange((CONTACT, "14"), answering("POST", partners, json=[15])),
+            "create_lead": Exchange((lead(),), answering("POST", url("crm.lead", "create"), json=[41])),
+            "get_lead": Exchange(("41",), answering("POST", url("crm.lead", "read"), json=[row])),
+            "find_tagged": Exchange(
+                (RecordKind.ACCOUNT, TAG),
+                answering("POST", url("res.partner", "search_read"), json=[{"id": 14}]),
+            ),
+            "delete": Exchange((RecordKind.LEAD, "41"), _deleted_lead),
+            "log_activity": Exchange(("41", call("9")), _logged_call),
+        }
+
+
+def _deleted_lead(router: respx.MockRouter) -> None:
+    router.post(url("crm.lead", "search")).respond(200, json=[41])
+    router.post(url("crm.lead", "unlink")).respond(200, json=True)
+
+
+def _logged_call(router: respx.MockRouter) -> None:
+    router.post(url("ir.model", "search_read")).respond(200, json=[{"id": 301}])
+    router.post(url("ir.model.data", "search_read")).respond(200, json=[{"id": 1, "res_id": 2}])
+    router.post(url("mail.activity", "create")).respond(200, json=[77])
+    router.post(url("mail.activity", "action_feedback")).respond(200, json=9001)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,9 +14,12 @@ import respx
 import tenacity.nap
 
 from adapters.pipedrive import PipedriveAdapter, rate_limit_pause
-from poc_harness.contract.adapter import CAPABILITY_METHODS, Capability, CRMAdapter, RecordKind, Support
+from poc_harness.contract.adapter import RecordKind
 from poc_harness.contract.model import Account, Activity, ActivityKind, Contact, DealStage, Lead, LeadSource
 from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing.exchange import Install
+from tests.adapters.samples import CONTACT, call
 
 BASE = "https://acme.pipedrive.test"
 TOKEN = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
@@ -31,6 +33,7 @@ KEYS = {
     "dealFields": "3b7cf8b1d2b7a3c4e5f60718293a4b5c6d7e8f92",
 }
 STAGES = [(1, "Qualified"), (2, "Contact Made"), (3, "Proposal Made"), (4, "Negotiations Started")]
+V1 = "/api/v1"
 ERROR_INFO = "Please check developers.pipedrive.com for more information about Pipedrive API."
 
 
@@ -170,6 +173,11 @@ def polls(adapter: PipedriveAdapter) -> list[float]:
 
 @pytest.fixture
 def me(mock: respx.MockRouter) -> respx.Route:
+    return install_me(mock)
+
+
+def install_me(router: respx.MockRouter) -> respx.Route:
+    """The token's own user (what tells the harness's writes from the CRM's automation)."""
     user = {
         "id": ME,
         "name": "PoC integration",
@@ -180,30 +188,40 @@ def me(mock: respx.MockRouter) -> respx.Route:
         "active_flag": True,
         "is_admin": 0,
     }
-    return mock.get("/api/v1/users/me").respond(200, json=ok(user))
+    return router.get("/api/v1/users/me").respond(200, json=ok(user))
 
 
-@pytest.fixture
-def fields(mock: respx.MockRouter) -> dict[str, respx.Route]:
+def install_fields(router: respx.MockRouter) -> dict[str, respx.Route]:
+    """The custom-field listings, each holding the PoC tag field."""
     routes = {}
     for listing, key in KEYS.items():
         items = [
             {"id": 1, "key": "name", "name": "Name", "field_type": "varchar"},
             {"id": 9050, "key": key, "name": "PoC tag", "field_type": "varchar"},
         ]
-        routes[listing] = mock.get(f"/api/v1/{listing}").respond(200, json=offset_page(items, 0, False))
+        routes[listing] = router.get(f"/api/v1/{listing}").respond(200, json=offset_page(items, 0, False))
     return routes
 
 
 @pytest.fixture
+def fields(mock: respx.MockRouter) -> dict[str, respx.Route]:
+    return install_fields(mock)
+
+
+@pytest.fixture
 def stages(mock: respx.MockRouter) -> respx.Route:
+    return install_stages(mock)
+
+
+def install_stages(router: respx.MockRouter) -> respx.Route:
+    """The pipelines and the stages of the first one (by order)."""
     pipelines = [{"id": 7, "name": "Renewals", "order_nr": 2}, {"id": 1, "name": "Sales", "order_nr": 1}]
-    mock.get("/api/v2/pipelines").respond(200, json=cursor_page(pipelines))
+    router.get("/api/v2/pipelines").respond(200, json=cursor_page(pipelines))
     items = [
         {"id": i, "name": name, "pipeline_id": 1, "order_nr": i, "deal_probability": 100}
         for i, name in STAGES
     ]
-    return mock.get("/api/v2/stages").respond(200, json=cursor_page(items))
+    return router.get("/api/v2/stages").respond(200, json=cursor_page(items))
 
 
 def account() -> Account:
@@ -743,35 +761,80 @@ def test_rate_limit_pause_reads_the_documented_headers(
     assert rate_limit_pause(httpx.Response(200, headers=headers)) == expected
 
 
-# --- capabilities -------------------------------------------------------------------------
+# --- the shipped conformance suite ----------------------------------------------------------------
 
 
-def capability_methods(adapter: CRMAdapter) -> dict[str, Capability]:
-    """Each contract method a capability needs (its default raises), with that capability."""
-    return {n: c for c, names in CAPABILITY_METHODS.items() for n in names if n != "create_batch"}
+class TestPipedriveConformance(AdapterConformance):
+    secrets = (TOKEN,)
+    credential = "PIPEDRIVE_TEST_TOKEN"
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        search = {"success": True, "data": {"items": [search_hit(12)]}}
+        done = ok({"id": 1, "done": True})
+        return {
+            "create_account": Exchange((account(),), _with_fields(_created("organizations"))),
+            "create_contact": Exchange((CONTACT, "5"), _with_fields(_created("persons"))),
+            "create_lead": Exchange((lead(),), _with_fields(_new_lead)),
+            "get_lead": Exchange((LEAD_ID,), answering("GET", f"{V1}/leads/{LEAD_ID}", json=ok(v1_lead()))),
+            "find_tagged": Exchange(
+                (RecordKind.CONTACT, TAG), answering("GET", "/api/v2/persons/search", json=search)
+            ),
+            "delete": Exchange((RecordKind.LEAD, LEAD_ID), _with_fields(_deleted_lead)),
+            "log_activity": Exchange(
+                (LEAD_ID, call("222")), answering("POST", "/api/v2/activities", json=ok({"id": 5}))
+            ),
+            "list_sales_reps": Exchange((), _after(install_me, _users)),
+            "lead_tasks": Exchange((LEAD_ID,), _after(install_me, _tasks)),
+            "complete_task": Exchange(("1", None), answering("PATCH", "/api/v2/activities/1", json=done)),
+            "move_deal": Exchange(("9001", DealStage.NEGOTIATION), _after(install_stages, _moved)),
+        }
 
 
-def test_declared_capabilities_are_exactly_the_implemented_methods(adapter: PipedriveAdapter) -> None:
-    methods = capability_methods(adapter)
-    assert "convert_lead" in methods and "create_ticket" in methods
-    for name, capability in methods.items():
-        overridden = getattr(PipedriveAdapter, name) is not getattr(CRMAdapter, name)
-        assert overridden == (capability in PipedriveAdapter.capabilities), name
-    assert not hasattr(adapter, "batch_create")
-    assert Capability.BATCH_CREATE not in adapter.capabilities
-    assert adapter.default_clock.value == "wall"
+def _after(first: Install, then: Install) -> Install:
+    """``then`` after ``first`` (what the adapter reads once before, e.g. its own user or the stages)."""
+
+    def both(router: respx.MockRouter) -> None:
+        first(router)
+        then(router)
+
+    return both
 
 
-def test_methods_of_undeclared_capabilities_raise_capability_missing(
-    mock: respx.MockRouter, adapter: PipedriveAdapter
-) -> None:
-    undeclared = {n: c for n, c in capability_methods(adapter).items() if c not in adapter.capabilities}
-    assert {"create_ticket", "get_ticket", "lead_alerts", "report_forecast", "advance_clock"} <= set(
-        undeclared
-    )
-    for name, capability in undeclared.items():
-        method = getattr(adapter, name)
-        lacked = adapter.support(capability) is Support.VENDOR_LACKS
-        with pytest.raises(CapabilityMissing if lacked else NotImplementedByAdapter, match=capability.value):
-            method(*[None] * len(inspect.signature(method).parameters))
-    assert not mock.calls
+def _with_fields(install: Install) -> Install:
+    """``install`` after the custom-field listings (read before the first write)."""
+    return _after(install_fields, install)
+
+
+def _users(router: respx.MockRouter) -> None:
+    users = [{"id": ME, "active_flag": True}, {"id": 222, "active_flag": True}]
+    router.get("/api/v1/users").respond(200, json=ok(users))
+
+
+def _tasks(router: respx.MockRouter) -> None:
+    router.get("/api/v2/activities").respond(200, json=cursor_page([activity(1, 999, "2025-03-03", "12:00")]))
+
+
+def _moved(router: respx.MockRouter) -> None:
+    router.patch("/api/v2/deals/9001").respond(200, json=ok({"id": 9001}))
+
+
+def _created(collection: str) -> Install:
+    return answering("POST", f"/api/v2/{collection}", json=ok({"id": 12}))
+
+
+def _new_lead(router: respx.MockRouter) -> None:
+    router.post("/api/v2/persons").respond(200, json=ok({"id": 12}))
+    router.post("/api/v1/leads").respond(201, json=ok(v1_lead()))
+
+
+def _deleted_lead(router: respx.MockRouter) -> None:
+    tagged = ok({"id": 12, "custom_fields": {KEYS["personFields"]: TAG}})
+    router.get(f"/api/v1/leads/{LEAD_ID}").respond(200, json=ok(v1_lead()))
+    router.delete(f"/api/v1/leads/{LEAD_ID}").respond(200, json=ok({"id": LEAD_ID}))
+    router.get("/api/v2/persons/12").respond(200, json=tagged)
+    router.delete("/api/v2/persons/12").respond(200, json=ok({"id": 12}))

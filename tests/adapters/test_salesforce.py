@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 import respx
 
 from adapters.salesforce import SalesforceAdapter
-from poc_harness.contract.adapter import SERVICE_METHODS, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.adapter import Capability, RecordKind
 from poc_harness.contract.model import (
     Activity,
     ActivityKind,
@@ -27,7 +26,9 @@ from poc_harness.contract.model import (
     TicketPriority,
 )
 from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
-from tests.adapters.samples import ACCOUNT, CONTACT, TAG
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing.exchange import Install
+from tests.adapters.samples import ACCOUNT, CONTACT, TAG, call
 
 DOMAIN = "https://acme-poc.my.salesforce.com"
 INSTANCE = "https://acme-poc.my.salesforce.com:8443"
@@ -641,43 +642,6 @@ def test_backdating_needs_the_set_audit_fields_permission(mock: respx.MockRouter
     assert sent(route)["CreatedDate"] == "2025-02-20T09:00:00Z"
 
 
-def base_capability_of(adapter: CRMAdapter, name: str) -> Capability | None:
-    """The capability whose absence the contract's default body of ``name`` reports."""
-    method = getattr(CRMAdapter, name)
-    try:
-        method(adapter, *[None] * (len(inspect.signature(method).parameters) - 1))
-    except NotImplementedByAdapter as exc:
-        return Capability(str(exc).rsplit(" ", 1)[-1])
-    return None
-
-
-def gated_methods(adapter: CRMAdapter) -> dict[str, Capability]:
-    names = [
-        name
-        for name, value in vars(CRMAdapter).items()
-        if inspect.isfunction(value)
-        and not name.startswith("_")
-        and name not in SERVICE_METHODS
-        and not getattr(value, "__isabstractmethod__", False)
-    ]
-    found = {name: base_capability_of(adapter, name) for name in names}
-    return {name: cap for name, cap in found.items() if cap is not None}
-
-
-def test_declared_capabilities_are_implemented_and_the_others_raise(adapter: SalesforceAdapter) -> None:
-    gated = gated_methods(adapter)
-    assert gated["lead_alerts"] is Capability.SILENCE_ALERT and gated["get_deal"] is Capability.DEALS
-    for name, capability in gated.items():
-        overridden = getattr(SalesforceAdapter, name) is not getattr(CRMAdapter, name)
-        assert overridden == (capability in SalesforceAdapter.capabilities), name
-        if not overridden:
-            with pytest.raises(NotImplementedByAdapter):
-                getattr(adapter, name)(
-                    *[None] * (len(inspect.signature(getattr(CRMAdapter, name)).parameters) - 1)
-                )
-    assert callable(adapter.create_many)  # BATCH_CREATE is declared once create_batch uses it
-
-
 def test_delete_and_find_tagged(adapter: SalesforceAdapter, mock: respx.MockRouter) -> None:
     mock.delete(f"{DATA}/sobjects/Event/00UDn00000Evt01IAA").mock(return_value=httpx.Response(204))
     gone = [{"message": "entity is deleted", "errorCode": "ENTITY_IS_DELETED", "fields": []}]
@@ -695,3 +659,44 @@ def test_an_ambiguous_stage_map_is_a_config_error(slept: list[float]) -> None:
     with pytest.raises(ConfigError) as caught:
         make(stages={"won": "Closed", "lost": "Closed"})
     assert "stages" in one_line(str(caught.value))
+
+
+# --- the shipped conformance suite ----------------------------------------------------------------
+
+
+class TestSalesforceConformance(AdapterConformance):
+    secrets = (SECRET, TOKEN)
+    credential = "POC_SF_SECRET"
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        lead = {
+            **row("Lead", LEAD_ID),
+            "Id": LEAD_ID,
+            "OwnerId": OWNER_ID,
+            "Status": "Open - Not Contacted",
+            "IsConverted": False,
+            "CreatedDate": "2025-03-01T09:30:00.000+0000",
+        }
+        found = {"searchRecords": [row("Lead", LEAD_ID, Id=LEAD_ID)]}
+        return {
+            "create_account": Exchange((ACCOUNT,), _created("Account", ACCOUNT_ID)),
+            "create_contact": Exchange((CONTACT, ACCOUNT_ID), _created("Contact", CONTACT_ID)),
+            "create_lead": Exchange((LEAD,), _created("Lead", LEAD_ID)),
+            "get_lead": Exchange((LEAD_ID,), answering("GET", f"{LEADS}/{LEAD_ID}", json=lead)),
+            "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", f"{DATA}/search", json=found)),
+            "delete": Exchange((RecordKind.LEAD, LEAD_ID), answering("DELETE", f"{LEADS}/{LEAD_ID}", 204)),
+            "log_activity": Exchange((LEAD_ID, call(OWNER_ID)), _created("Task", "00TDn00000Tsk01IAA")),
+        }
+
+
+LEADS = f"{DATA}/sobjects/Lead"
+
+
+def _created(sobject: str, record_id: str) -> Install:
+    answer = {"id": record_id, "success": True, "errors": []}
+    return answering("POST", f"{DATA}/sobjects/{sobject}", 201, answer)

@@ -3,7 +3,6 @@ token at the data centre's accounts server, per-record statuses, ``info.more_rec
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 import respx
 
 from adapters.zoho import EMAIL_MARKER, ZohoAdapter
-from poc_harness.contract.adapter import SERVICE_METHODS, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.adapter import Capability, RecordKind
 from poc_harness.contract.model import (
     Activity,
     ActivityKind,
@@ -28,7 +27,9 @@ from poc_harness.contract.model import (
     TicketPriority,
 )
 from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
-from tests.adapters.samples import ACCOUNT, CONTACT, TAG
+from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing.exchange import Install
+from tests.adapters.samples import ACCOUNT, CONTACT, TAG, call
 
 ACCOUNTS = "https://accounts.zoho.eu"
 API = "https://www.zohoapis.eu"
@@ -553,41 +554,6 @@ def test_backdating_is_not_implemented(adapter: ZohoAdapter, mock: respx.MockRou
     assert not adapter.has(Capability.BACKDATING) and not mock["token"].called
 
 
-def base_capability_of(adapter: CRMAdapter, name: str) -> Capability | None:
-    """The capability whose absence the contract's default body of ``name`` reports."""
-    method = getattr(CRMAdapter, name)
-    try:
-        method(adapter, *[None] * (len(inspect.signature(method).parameters) - 1))
-    except NotImplementedByAdapter as exc:
-        return Capability(str(exc).rsplit(" ", 1)[-1])
-    return None
-
-
-def test_declared_capabilities_are_implemented_and_the_others_raise(adapter: ZohoAdapter) -> None:
-    names = [
-        name
-        for name, value in vars(CRMAdapter).items()
-        if inspect.isfunction(value)
-        and not name.startswith("_")
-        and name not in SERVICE_METHODS
-        and not getattr(value, "__isabstractmethod__", False)
-    ]
-    gated = {name: cap for name in names if (cap := base_capability_of(adapter, name)) is not None}
-    assert (
-        gated["lead_alerts"] is Capability.SILENCE_ALERT and gated["report_sla_compliance"] is Capability.SLA
-    )
-    for name, capability in gated.items():
-        overridden = getattr(ZohoAdapter, name) is not getattr(CRMAdapter, name)
-        assert overridden == (capability in ZohoAdapter.capabilities), name
-        if not overridden:
-            with pytest.raises(NotImplementedByAdapter):
-                getattr(adapter, name)(
-                    *[None] * (len(inspect.signature(getattr(CRMAdapter, name)).parameters) - 1)
-                )
-    assert Capability.SLA not in ZohoAdapter.capabilities
-    assert callable(ZohoAdapter.create_many)  # BATCH_CREATE is declared once create_batch uses it
-
-
 def test_delete_and_find_tagged(adapter: ZohoAdapter, mock: respx.MockRouter) -> None:
     mock.delete(f"{CRM}/Events/5725767000001002001").mock(
         return_value=statuses({**ok("5725767000001002001"), "message": "record deleted"}, status=200)
@@ -614,3 +580,41 @@ def test_an_unknown_time_zone_is_a_config_error(slept: list[float]) -> None:
     with pytest.raises(ConfigError) as caught:
         make(time_zone="Mars/Olympus")
     assert "time_zone" in one_line(str(caught.value))
+
+
+# --- the shipped conformance suite ----------------------------------------------------------------
+
+
+class TestZohoConformance(AdapterConformance):
+    secrets = (SECRET, REFRESH, TOKEN)
+    credential = "POC_ZOHO_REFRESH"
+
+    @pytest.fixture
+    def router(self, mock: respx.MockRouter) -> respx.MockRouter:
+        return mock
+
+    @pytest.fixture
+    def exchanges(self) -> dict[str, Exchange]:
+        lead = {
+            "id": LEAD_ID,
+            "Owner": {"name": "Maryam Rahimi", "id": OWNER_ID, "email": "maryam@acme.example"},
+            "Lead_Status": "Not Contacted",
+            "Created_Time": "2025-03-01T12:00:00+03:30",
+            "$converted": False,
+        }
+        found = {"data": [{"id": LEAD_ID, "Last_Name": "Karimi"}], "info": {"more_records": False}}
+        gone = {"data": [{**ok(LEAD_ID), "message": "record deleted"}]}
+        the_lead, search = f"{CRM}/Leads/{LEAD_ID}", f"{CRM}/Leads/search"
+        return {
+            "create_account": Exchange((ACCOUNT,), _inserted("Accounts", ACCOUNT_ID)),
+            "create_contact": Exchange((CONTACT, ACCOUNT_ID), _inserted("Contacts", CONTACT_ID)),
+            "create_lead": Exchange((LEAD,), _inserted("Leads", LEAD_ID)),
+            "get_lead": Exchange((LEAD_ID,), answering("GET", the_lead, json={"data": [lead]})),
+            "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", search, json=found)),
+            "delete": Exchange((RecordKind.LEAD, LEAD_ID), answering("DELETE", the_lead, json=gone)),
+            "log_activity": Exchange((LEAD_ID, call(OWNER_ID)), _inserted("Calls", "5725767000001001001")),
+        }
+
+
+def _inserted(module: str, record_id: str) -> Install:
+    return answering("POST", f"{CRM}/{module}", 201, {"data": [ok(record_id)]})

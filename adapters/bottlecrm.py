@@ -69,7 +69,7 @@ import functools
 import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -77,7 +77,8 @@ from typing import Any, ClassVar
 import httpx
 
 from poc_harness.config import secret_from_env
-from poc_harness.contract.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.adapter import AdapterOptions, Capability, RecordKind
+from poc_harness.contract.http_adapter import HTTPAdapter
 from poc_harness.contract.loadtargets import LoadClient, LoadRequest, LoadTargets
 from poc_harness.contract.model import (
     Account,
@@ -96,6 +97,7 @@ from poc_harness.contract.model import (
 from poc_harness.errors import ConfigError, VendorError
 from poc_harness.redaction import REDACTOR
 from poc_harness.run.clock import ClockMode
+from poc_harness.transport.answers import decode_json
 from poc_harness.transport.http import VendorHTTP, renewing_once
 
 NAME_LIMIT = 64
@@ -283,7 +285,7 @@ SWAGGER = "django-crm 0.9.0's OpenAPI document (GET /swagger.json, https://githu
 """What BottleCRM 0.9.0 offers: every endpoint of its API (checked on the running server)."""
 
 
-class BottleCRMAdapter(CRMAdapter):
+class BottleCRMAdapter(HTTPAdapter[BottleCRMOptions]):
     name: ClassVar[str] = "bottlecrm"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.DEALS, Capability.TICKETS, Capability.USER_ADMIN}
@@ -307,9 +309,8 @@ class BottleCRMAdapter(CRMAdapter):
     Options: ClassVar[type[AdapterOptions]] = BottleCRMOptions
     persistent = True
 
-    def __init__(self, options: AdapterOptions) -> None:
+    def __init__(self, options: BottleCRMOptions) -> None:
         super().__init__(options)
-        assert isinstance(options, BottleCRMOptions)
         self._email = options.email
         self._password = secret_from_env(options.password_env, "the BottleCRM user's password")
         self._password_env = options.password_env
@@ -323,12 +324,6 @@ class BottleCRMAdapter(CRMAdapter):
         )
         self._base_url = options.base_url
         self._timeout = options.timeout
-
-    def close(self) -> None:
-        self.http.close()
-
-    def call_stats(self) -> dict[str, Any]:
-        return asdict(self.http.stats)
 
     def load_targets(self, tag: str, known: Mapping[RecordKind, Sequence[str]]) -> LoadTargets | None:
         """Reads only, ``GET /api/leads/{id}/`` on this run's leads, with a fresh JWT (it lives 300 s, more
@@ -383,11 +378,7 @@ class BottleCRMAdapter(CRMAdapter):
 
     @staticmethod
     def _decode(response: httpx.Response, where: str) -> Any:
-        try:
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            snippet = REDACTOR(" ".join(response.text.split()))[:120]
-            raise VendorError(f"bottlecrm: {where}: answer is not JSON: {snippet!r}") from None
+        return decode_json(response, "bottlecrm", where)
 
     def _note_clock(self, response: httpx.Response) -> None:
         """The server's clock from its ``Date`` header (whole seconds, so the largest skew seen is kept)."""

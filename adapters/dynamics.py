@@ -76,7 +76,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
@@ -84,8 +84,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from poc_harness.config import secret_from_env
-from poc_harness.contract.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.adapter import AdapterOptions, Capability, RecordKind
 from poc_harness.contract.batches import BatchItem, BatchResult, parent_of, record_of
+from poc_harness.contract.http_adapter import HTTPAdapter
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -361,7 +362,7 @@ def _bind(entity_set: str, record_id: str) -> str:
     return f"/{entity_set}({record_id})"
 
 
-class DynamicsAdapter(CRMAdapter):
+class DynamicsAdapter(HTTPAdapter[DynamicsOptions]):
     name: ClassVar[str] = "dynamics"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
@@ -378,10 +379,8 @@ class DynamicsAdapter(CRMAdapter):
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = DynamicsOptions
 
-    def __init__(self, options: AdapterOptions) -> None:
+    def __init__(self, options: DynamicsOptions) -> None:
         super().__init__(options)
-        assert isinstance(options, DynamicsOptions)
-        self.options: DynamicsOptions = options
         self.max_batch_size = options.batch_size  # type: ignore[misc]  # per instance: a poc.toml option
         self._secret = secret_from_env(
             options.client_secret_env, "the Entra ID client secret of the app user"
@@ -405,11 +404,8 @@ class DynamicsAdapter(CRMAdapter):
         )
 
     def close(self) -> None:
-        self.http.close()
+        super().close()
         self.login.close()
-
-    def call_stats(self) -> dict[str, Any]:
-        return asdict(self.http.stats)
 
     # --- authentication and calls --------------------------------------------------------------
     def _bearer(self) -> dict[str, str]:

@@ -59,7 +59,6 @@ Documentation used (pages found with the search tool):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
@@ -68,8 +67,9 @@ import httpx
 from pydantic import AwareDatetime, BaseModel, Field
 
 from poc_harness.config import secret_from_env
-from poc_harness.contract.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.adapter import AdapterOptions, Capability, RecordKind
 from poc_harness.contract.batches import BatchItem, BatchResult, parent_of, partly_batched, record_of
+from poc_harness.contract.http_adapter import HTTPAdapter
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -249,7 +249,7 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-class HubSpotAdapter(CRMAdapter):
+class HubSpotAdapter(HTTPAdapter[HubSpotOptions]):
     name: ClassVar[str] = "hubspot"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
@@ -264,10 +264,8 @@ class HubSpotAdapter(CRMAdapter):
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = HubSpotOptions
 
-    def __init__(self, options: AdapterOptions) -> None:
+    def __init__(self, options: HubSpotOptions) -> None:
         super().__init__(options)
-        assert isinstance(options, HubSpotOptions)
-        self.opts = options
         token = secret_from_env(options.token_env, "the HubSpot private-app token").get_secret_value()
         self.http = VendorHTTP(
             "hubspot",
@@ -277,12 +275,6 @@ class HubSpotAdapter(CRMAdapter):
             pause_after=rate_limit_pause,
             credential=f"the private-app token in {options.token_env}",
         )
-
-    def close(self) -> None:
-        self.http.close()
-
-    def call_stats(self) -> dict[str, Any]:
-        return asdict(self.http.stats)
 
     # --- helpers ----------------------------------------------------------------------
     def _parse(self, model: type[V], data: Any, where: str) -> V:
@@ -333,7 +325,7 @@ class HubSpotAdapter(CRMAdapter):
         path = f"/crm/v3/objects/{object_type}/search"
         query = {
             "filterGroups": [
-                {"filters": [{"propertyName": self.opts.tag_property, "operator": "EQ", "value": tag}]}
+                {"filters": [{"propertyName": self.options.tag_property, "operator": "EQ", "value": tag}]}
             ],
             "properties": ["hs_object_id"],
             "limit": SEARCH_PAGE,
@@ -360,15 +352,15 @@ class HubSpotAdapter(CRMAdapter):
     @cached_property
     def _deal_stage_ids(self) -> dict[DealStage, str]:
         """Each harness stage's stage id in the deal pipeline, configured by id or label."""
-        stages = self._pipeline("deals", self.opts.deal_pipeline).stages
+        stages = self._pipeline("deals", self.options.deal_pipeline).stages
         found: dict[DealStage, str] = {}
-        for harness_stage, wanted in self.opts.deal_stages.items():
+        for harness_stage, wanted in self.options.deal_stages.items():
             match = next((s for s in stages if wanted == s.id or wanted.lower() == s.label.lower()), None)
             if match is None:
                 known = ", ".join(f"{s.id} ({s.label})" for s in stages)
                 raise ConfigError(
                     f"hubspot: deal_stages.{harness_stage.value} = '{wanted}' is not a stage of pipeline "
-                    f"'{self.opts.deal_pipeline}': choose one of {known}"
+                    f"'{self.options.deal_pipeline}': choose one of {known}"
                 )
             found[harness_stage] = match.id
         missing = [s.value for s in DealStage if s not in found]
@@ -387,14 +379,15 @@ class HubSpotAdapter(CRMAdapter):
 
     @cached_property
     def _ticket_stages(self) -> _Pipeline:
-        return self._pipeline("tickets", self.opts.ticket_pipeline)
+        return self._pipeline("tickets", self.options.ticket_pipeline)
 
     def _ticket_stage(self, state: str) -> str:
         stages = sorted(self._ticket_stages.stages, key=lambda s: s.display_order)
         match = next((s for s in stages if s.metadata.get("ticketState") == state), None)
         if match is None:
             raise ConfigError(
-                f"hubspot: ticket pipeline '{self.opts.ticket_pipeline}' has no {state} stage: pick another"
+                f"hubspot: ticket pipeline '{self.options.ticket_pipeline}' has no {state} stage: "
+                "pick another"
             )
         return match.id
 
@@ -404,15 +397,16 @@ class HubSpotAdapter(CRMAdapter):
         missing = [obj for obj in TAGGED_OBJECTS if not self._has_tag_property(obj)]
         if missing:
             raise ConfigError(
-                f"hubspot: the tag property '{self.opts.tag_property}' is missing on {', '.join(missing)}: "
+                f"hubspot: the tag property '{self.options.tag_property}' is missing on "
+                f"{', '.join(missing)}: "
                 "create it (single-line text) on contacts, companies, leads, deals and tickets"
             )
-        tag = self.opts.tag_property
-        return f"HubSpot at {self.opts.base_url}: token accepted, tag property '{tag}' present"
+        tag = self.options.tag_property
+        return f"HubSpot at {self.options.base_url}: token accepted, tag property '{tag}' present"
 
     def _has_tag_property(self, object_type: str) -> bool:
         try:
-            self.http.json("GET", f"/crm/v3/properties/{object_type}/{self.opts.tag_property}")
+            self.http.json("GET", f"/crm/v3/properties/{object_type}/{self.options.tag_property}")
         except VendorError as exc:
             if "HTTP 404" in str(exc):
                 return False
@@ -427,7 +421,7 @@ class HubSpotAdapter(CRMAdapter):
             params = {"limit": LIST_PAGE, **({"after": after} if after else {})}
             return self.http.json("GET", "/crm/v3/owners", params=params)
 
-        team = self.opts.owner_team_id
+        team = self.options.owner_team_id
         return [
             str(owner["id"])
             for owner in self._pages(fetch, "GET /crm/v3/owners")
@@ -435,7 +429,7 @@ class HubSpotAdapter(CRMAdapter):
         ]
 
     def _tagged(self, tag: str, **properties: Any) -> dict[str, Any]:
-        return {**{k: v for k, v in properties.items() if v is not None}, self.opts.tag_property: tag}
+        return {**{k: v for k, v in properties.items() if v is not None}, self.options.tag_property: tag}
 
     def _account_properties(self, account: Account) -> dict[str, Any]:
         return self._tagged(
@@ -554,7 +548,7 @@ class HubSpotAdapter(CRMAdapter):
             "lead_id": lead_id,
             "subject": props.get("hs_task_subject") or "",
             "due_at": props.get("hs_timestamp"),
-            "automatic": props.get("hs_object_source") in self.opts.automation_sources,
+            "automatic": props.get("hs_object_source") in self.options.automation_sources,
             "owner_id": props.get("hubspot_owner_id") or None,
         }
         return self._parse(TaskView, view, "tasks batch read")
@@ -564,20 +558,20 @@ class HubSpotAdapter(CRMAdapter):
 
     def convert_lead(self, lead_id: str, amount: int, expected_close: datetime | None = None) -> str:
         stage_ids = self._deal_stage_ids
-        lead = self._read("leads", lead_id, ["hs_lead_name", self.opts.tag_property])
+        lead = self._read("leads", lead_id, ["hs_lead_name", self.options.tag_property])
         contacts = self._associated("leads", lead_id, "contacts")
         properties = {
             "dealname": lead.properties.get("hs_lead_name") or f"Lead {lead_id}",
             "amount": str(amount),
-            "pipeline": self.opts.deal_pipeline,
+            "pipeline": self.options.deal_pipeline,
             "dealstage": stage_ids[DealStage.QUALIFICATION],
-            self.opts.tag_property: lead.properties.get(self.opts.tag_property),
+            self.options.tag_property: lead.properties.get(self.options.tag_property),
         }
         if expected_close is not None:
             properties["closedate"] = _iso(expected_close)
         deal_id = self._create("deals", properties, [_association(c, DEAL_TO_CONTACT) for c in contacts])
         self._associate("deals", deal_id, "leads", lead_id)
-        self._update("leads", lead_id, {"hs_pipeline_stage": self.opts.lead_qualified_stage})
+        self._update("leads", lead_id, {"hs_pipeline_stage": self.options.lead_qualified_stage})
         return deal_id
 
     def move_deal(self, deal_id: str, stage: DealStage) -> None:
@@ -616,7 +610,7 @@ class HubSpotAdapter(CRMAdapter):
             ticket.tag,
             subject=ticket.subject,
             content=ticket.description,
-            hs_pipeline=self.opts.ticket_pipeline,
+            hs_pipeline=self.options.ticket_pipeline,
             hs_pipeline_stage=self._ticket_stage("OPEN"),
             hs_ticket_priority=PRIORITIES[ticket.priority],
         )

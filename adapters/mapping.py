@@ -23,7 +23,7 @@ import re
 import tomllib
 import typing
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
@@ -56,6 +56,7 @@ from poc_harness.contract.adapter import (
     Observed,
     RecordKind,
 )
+from poc_harness.contract.http_adapter import HTTPAdapter
 from poc_harness.contract.loadtargets import LoadClient, LoadRequest, LoadTargets, ProbeAccounts
 from poc_harness.contract.model import (
     Account,
@@ -80,7 +81,7 @@ from poc_harness.contract.model import (
 )
 from poc_harness.errors import ConfigError, VendorError
 from poc_harness.run.clock import ClockMode
-from poc_harness.transport.answers import parse_answer
+from poc_harness.transport.answers import decode_json, parse_answer
 from poc_harness.transport.http import SENSITIVE_HEADERS, VendorHTTP
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -855,7 +856,7 @@ def credential_hint(auth: Auth, token_env: str | None) -> str | None:
     return f"the token in {token_env or auth.token_env}"
 
 
-class MappingAdapter(CRMAdapter):
+class MappingAdapter(HTTPAdapter[MappingOptions]):
     """Any REST CRM, described by a mapping file: capabilities and clock come from the file."""
 
     name: ClassVar[str] = "mapping"
@@ -863,9 +864,8 @@ class MappingAdapter(CRMAdapter):
     conditional_capabilities: ClassVar[frozenset[Capability]] = MAPPABLE  # the file declares which
     Options: ClassVar[type[AdapterOptions]] = MappingOptions
 
-    def __init__(self, options: AdapterOptions) -> None:
+    def __init__(self, options: MappingOptions) -> None:
         super().__init__(options)
-        assert isinstance(options, MappingOptions)
         self.source = options.mapping
         self.mapping = load_mapping(options.mapping)
         self.capabilities = frozenset(self.mapping.capabilities)  # type: ignore[misc]
@@ -889,17 +889,11 @@ class MappingAdapter(CRMAdapter):
         )
         self._load_client = LoadClient(base_url, headers, options.timeout)
 
-    def close(self) -> None:
-        self.http.close()
-
     def observes(self, field: Observed) -> bool:
         """An optional view field is read where the mapping maps it (``operations.<op>.fields``)."""
         operation = OBSERVED_IN[field]
         endpoint = self.mapping.operations.get(operation)
         return endpoint is not None and field.value.split(".", 1)[1] in endpoint.fields
-
-    def call_stats(self) -> dict[str, Any]:
-        return asdict(self.http.stats)
 
     # --- the engine ---------------------------------------------------------------------------
     def _problem(self, key: str, problem: _Problem) -> ConfigError:
@@ -952,11 +946,7 @@ class MappingAdapter(CRMAdapter):
             )
 
     def _decode(self, response: httpx.Response, where: str) -> Any:
-        try:
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            snippet = " ".join(response.text.split())[:120]
-            raise VendorError(f"{self.mapping.vendor}: {where}: answer is not JSON: {snippet!r}") from None
+        return decode_json(response, self.mapping.vendor, where)
 
     def _call(self, name: str, /, **values: Any) -> tuple[Endpoint, dict[str, Any], httpx.Response]:
         endpoint = self.mapping.operations[name]

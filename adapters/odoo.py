@@ -67,7 +67,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
@@ -76,14 +75,10 @@ import httpx
 from pydantic import Field
 
 from poc_harness.config import secret_from_env
-from poc_harness.contract.adapter import (
-    AdapterOptions,
-    Capability,
-    CRMAdapter,
-    RecordKind,
-)
+from poc_harness.contract.adapter import AdapterOptions, Capability, RecordKind
 from poc_harness.contract.adapter_options import time_zone_option
 from poc_harness.contract.batches import BatchItem, BatchResult, parent_of, partly_batched, record_of
+from poc_harness.contract.http_adapter import HTTPAdapter
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -226,7 +221,7 @@ def _str_id(value: int | None) -> str | None:
     return str(value) if value else None
 
 
-class OdooAdapter(CRMAdapter):
+class OdooAdapter(HTTPAdapter[OdooOptions]):
     name: ClassVar[str] = "odoo"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.AUTO_ASSIGN, Capability.FOLLOWUP_TASKS, Capability.DEALS, Capability.BATCH_CREATE}
@@ -242,10 +237,8 @@ class OdooAdapter(CRMAdapter):
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = OdooOptions
 
-    def __init__(self, options: AdapterOptions) -> None:
+    def __init__(self, options: OdooOptions) -> None:
         super().__init__(options)
-        assert isinstance(options, OdooOptions)
-        self.options: OdooOptions = options
         if options.helpdesk:  # an instance's honest offer: Helpdesk is an Enterprise app, present or not
             self.capabilities = type(self).capabilities | HELPDESK_CAPABILITIES  # type: ignore[misc]
         key = secret_from_env(options.api_key_env, "the Odoo API key of the bot user").get_secret_value()
@@ -262,12 +255,6 @@ class OdooAdapter(CRMAdapter):
         )
         self.zone = ZoneInfo(options.timezone)
         self._cache: dict[str, Any] = {}
-
-    def close(self) -> None:
-        self.http.close()
-
-    def call_stats(self) -> dict[str, Any]:
-        return asdict(self.http.stats)
 
     # --- JSON-2 calls ------------------------------------------------------------------------------
     def _call(self, model: str, method: str, **params: Any) -> Any:

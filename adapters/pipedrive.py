@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
@@ -71,7 +71,8 @@ import httpx
 from pydantic import BaseModel, Field
 
 from poc_harness.config import secret_from_env
-from poc_harness.contract.adapter import AdapterOptions, Capability, CRMAdapter, RecordKind
+from poc_harness.contract.adapter import AdapterOptions, Capability, RecordKind
+from poc_harness.contract.http_adapter import HTTPAdapter
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -168,7 +169,7 @@ NO_TICKETS = (
 )
 
 
-class PipedriveAdapter(CRMAdapter):
+class PipedriveAdapter(HTTPAdapter[PipedriveOptions]):
     name: ClassVar[str] = "pipedrive"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.AUTO_ASSIGN, Capability.FOLLOWUP_TASKS, Capability.DEALS}
@@ -186,10 +187,8 @@ class PipedriveAdapter(CRMAdapter):
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = PipedriveOptions
 
-    def __init__(self, options: AdapterOptions) -> None:
+    def __init__(self, options: PipedriveOptions) -> None:
         super().__init__(options)
-        assert isinstance(options, PipedriveOptions)
-        self.opts = options
         base_url = (
             f"https://{options.company_domain}.pipedrive.com" if options.company_domain else options.base_url
         )
@@ -205,12 +204,6 @@ class PipedriveAdapter(CRMAdapter):
         )
         self._sleep: Callable[[float], None] = time.sleep
         self._conversions: dict[str, _Conversion] = {}
-
-    def close(self) -> None:
-        self.http.close()
-
-    def call_stats(self) -> dict[str, Any]:
-        return asdict(self.http.stats)
 
     # --- helpers ----------------------------------------------------------------------
     def _envelope(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -277,14 +270,14 @@ class PipedriveAdapter(CRMAdapter):
                 (
                     f
                     for f in self._offset_pages(f"{self.v1}/{listing}")
-                    if f.get("name") == self.opts.tag_field
+                    if f.get("name") == self.options.tag_field
                 ),
                 None,
             )
             if match is None:
                 raise ConfigError(
-                    f"pipedrive: no custom field named '{self.opts.tag_field}' in {listing}: create a text "
-                    "field of that name for persons, organizations and deals"
+                    f"pipedrive: no custom field named '{self.options.tag_field}' in {listing}: "
+                    "create a text field of that name for persons, organizations and deals"
                 )
             keys[entity] = str(match["key"])
         keys["leads"] = keys["deals"]
@@ -295,7 +288,7 @@ class PipedriveAdapter(CRMAdapter):
 
     @cached_property
     def _stage_ids(self) -> dict[DealStage, int]:
-        pipeline = self.opts.pipeline_id
+        pipeline = self.options.pipeline_id
         if pipeline is None:
             pipelines = sorted(self._cursor_pages(f"{V2}/pipelines"), key=lambda p: p.get("order_nr", 0))
             if not pipelines:
@@ -303,7 +296,7 @@ class PipedriveAdapter(CRMAdapter):
             pipeline = int(pipelines[0]["id"])
         stages = list(self._cursor_pages(f"{V2}/stages", {"pipeline_id": pipeline}))
         found: dict[DealStage, int] = {}
-        for harness_stage, wanted in self.opts.deal_stages.items():
+        for harness_stage, wanted in self.options.deal_stages.items():
             match = next(
                 (s for s in stages if wanted.lower() in (str(s["id"]), str(s.get("name", "")).lower())), None
             )
@@ -341,7 +334,7 @@ class PipedriveAdapter(CRMAdapter):
 
     def list_sales_reps(self) -> list[str]:
         users = self._data("GET", f"{self.v1}/users") or []
-        wanted = set(self.opts.rep_user_ids or [])
+        wanted = set(self.options.rep_user_ids or [])
         return [
             str(user["id"])
             for user in users
@@ -380,7 +373,7 @@ class PipedriveAdapter(CRMAdapter):
         body = {
             "title": lead.title,
             "person_id": int(person_id),
-            "value": {"amount": lead.estimated_value, "currency": self.opts.currency},
+            "value": {"amount": lead.estimated_value, "currency": self.options.currency},
             self._tag_keys["leads"]: lead.tag,
         }
         return self._id("POST", f"{self.v1}/leads", body)
@@ -510,7 +503,7 @@ class PipedriveAdapter(CRMAdapter):
                 f"pipedrive: POST {V2}/leads/{{id}}/convert/deal: no conversion_id in the answer"
             )
         deal_id = self._await_conversion(lead_id, conversion_id)
-        update: dict[str, Any] = {"value": amount, "currency": self.opts.currency}
+        update: dict[str, Any] = {"value": amount, "currency": self.options.currency}
         if expected_close is not None:
             update["expected_close_date"] = expected_close.astimezone(UTC).strftime("%Y-%m-%d")
         if tag:
@@ -524,17 +517,17 @@ class PipedriveAdapter(CRMAdapter):
         return str(data.get("status")), data
 
     def _await_conversion(self, lead_id: str, conversion_id: str) -> str:
-        for attempt in range(self.opts.conversion_poll_attempts):
+        for attempt in range(self.options.conversion_poll_attempts):
             status, data = self._conversion_status(lead_id, conversion_id)
             if status == CONVERSION_DONE and data.get("deal_id"):
                 return str(data["deal_id"])
             if status in CONVERSION_FAILED:
                 raise VendorError(f"pipedrive: converting lead {lead_id} to a deal {status}")
-            if attempt + 1 < self.opts.conversion_poll_attempts:
-                self._sleep(self.opts.conversion_poll_seconds)
+            if attempt + 1 < self.options.conversion_poll_attempts:
+                self._sleep(self.options.conversion_poll_seconds)
         raise VendorError(
             f"pipedrive: converting lead {lead_id} to a deal not completed after "
-            f"{self.opts.conversion_poll_attempts} status checks"
+            f"{self.options.conversion_poll_attempts} status checks"
         )
 
     def move_deal(self, deal_id: str, stage: DealStage) -> None:

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from xml.etree import ElementTree
@@ -66,14 +65,11 @@ import httpx
 from pydantic import BaseModel, Field
 
 from poc_harness.config import secret_from_env
-from poc_harness.contract.adapter import (
-    AdapterOptions,
-    Capability,
-    CRMAdapter,
-    RecordKind,
-)
+from poc_harness.contract.adapter import AdapterOptions, Capability, RecordKind
 from poc_harness.contract.adapter_options import defaults_option, picklist_option
 from poc_harness.contract.batches import BatchItem, BatchResult
+from poc_harness.contract.http_adapter import HTTPAdapter
+from poc_harness.contract.marks import described, key_in
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -95,7 +91,7 @@ from poc_harness.contract.model import (
 from poc_harness.errors import ConfigError, HarnessError, VendorError
 from poc_harness.redaction import REDACTOR
 from poc_harness.run.clock import ClockMode
-from poc_harness.transport.answers import parse_answer
+from poc_harness.transport.answers import decode_json, parse_answer
 from poc_harness.transport.http import VendorHTTP, renewing_once
 
 V = TypeVar("V", bound=BaseModel)
@@ -177,7 +173,7 @@ class SalesforceOptions(AdapterOptions):
     _sources = defaults_option("lead_sources", DEFAULT_SOURCES)
 
 
-class SalesforceAdapter(CRMAdapter):
+class SalesforceAdapter(HTTPAdapter[SalesforceOptions]):
     name: ClassVar[str] = "salesforce"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
@@ -194,10 +190,8 @@ class SalesforceAdapter(CRMAdapter):
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = SalesforceOptions
 
-    def __init__(self, options: AdapterOptions) -> None:
+    def __init__(self, options: SalesforceOptions) -> None:
         super().__init__(options)
-        assert isinstance(options, SalesforceOptions)
-        self.opts = options
         self._secret = secret_from_env(options.client_secret_env, "the Salesforce app's consumer secret")
         self.http = VendorHTTP(
             "salesforce",
@@ -215,21 +209,15 @@ class SalesforceAdapter(CRMAdapter):
 
     def has(self, capability: Capability) -> bool:
         """``BACKDATING`` is declared per org: with ``set_audit_fields`` (a permission the org grants)."""
-        backdating = capability is Capability.BACKDATING and self.opts.set_audit_fields
+        backdating = capability is Capability.BACKDATING and self.options.set_audit_fields
         return super().has(capability) or backdating
-
-    def close(self) -> None:
-        self.http.close()
-
-    def call_stats(self) -> dict[str, Any]:
-        return asdict(self.http.stats)
 
     # --- authentication and transport ---------------------------------------------------
     def _authenticate(self) -> None:
         """Client credentials flow at the My Domain token endpoint: a new access token, the instance URL."""
         form = {
             "grant_type": "client_credentials",
-            "client_id": self.opts.client_id,
+            "client_id": self.options.client_id,
             "client_secret": self._secret.get_secret_value(),
         }
         try:
@@ -237,8 +225,8 @@ class SalesforceAdapter(CRMAdapter):
         except VendorError as exc:
             if "HTTP 400" in str(exc) or "HTTP 401" in str(exc):
                 raise ConfigError(
-                    f"salesforce: {self.opts.domain} refused the client credentials ({exc}): check "
-                    f"client_id, the secret in {self.opts.client_secret_env} and that the app allows the "
+                    f"salesforce: {self.options.domain} refused the client credentials ({exc}): check "
+                    f"client_id, the secret in {self.options.client_secret_env} and that the app allows the "
                     "client credentials flow with a run-as user"
                 ) from None
             raise
@@ -263,11 +251,7 @@ class SalesforceAdapter(CRMAdapter):
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._send(method, path, **kwargs)
-        try:
-            return response.json()
-        except ValueError:
-            snippet = " ".join(response.text.split())[:120]
-            raise VendorError(f"salesforce: {method} {path}: answer is not JSON: {snippet!r}") from None
+        return decode_json(response, "salesforce", f"{method} {path}")
 
     def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         answer = self._json(method, path, **kwargs)
@@ -282,8 +266,8 @@ class SalesforceAdapter(CRMAdapter):
         match = API_USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
         if match is None or int(match[2]) == 0:
             return None
-        near = int(match[1]) / int(match[2]) >= self.opts.usage_pause_ratio
-        return self.opts.usage_pause_seconds if near else None
+        near = int(match[1]) / int(match[2]) >= self.options.usage_pause_ratio
+        return self.options.usage_pause_seconds if near else None
 
     # --- REST building blocks -----------------------------------------------------------
     def _query(self, soql: str) -> Iterator[dict[str, Any]]:
@@ -334,7 +318,7 @@ class SalesforceAdapter(CRMAdapter):
             "Industry": account.industry,
             "BillingCity": account.city,
             "Phone": account.phone,
-            "Description": _described(account, account.name),
+            "Description": described(account, account.name),
         }
 
     def _contact_body(self, contact: Contact, account_id: str | None) -> dict[str, Any]:
@@ -344,7 +328,7 @@ class SalesforceAdapter(CRMAdapter):
             "Email": contact.email,
             "Phone": contact.phone,
             "AccountId": _sf_id(account_id or ""),
-            "Description": _described(contact, f"{contact.first_name} {contact.last_name}"),
+            "Description": described(contact, f"{contact.first_name} {contact.last_name}"),
         }
 
     def _lead_body(self, lead: Lead, _: str | None = None) -> dict[str, Any]:
@@ -356,17 +340,17 @@ class SalesforceAdapter(CRMAdapter):
             "Email": lead.email,
             "Phone": lead.phone,
             "City": lead.city,
-            "LeadSource": self.opts.lead_sources[lead.source],
-            "Description": _described(lead, lead.title, f"estimated value {lead.estimated_value}"),
+            "LeadSource": self.options.lead_sources[lead.source],
+            "Description": described(lead, lead.title, f"estimated value {lead.estimated_value}"),
         }
 
     def _case_body(self, ticket: Ticket, contact_id: str | None) -> dict[str, Any]:
-        entitlement = {"EntitlementId": self.opts.entitlement_id} if self.opts.entitlement_id else {}
+        entitlement = {"EntitlementId": self.options.entitlement_id} if self.options.entitlement_id else {}
         return {
             "Subject": ticket.subject,
-            "Description": _described(ticket, ticket.description),
-            "Priority": self.opts.priorities[ticket.priority],
-            "Origin": self.opts.case_origin,
+            "Description": described(ticket, ticket.description),
+            "Priority": self.options.priorities[ticket.priority],
+            "Origin": self.options.case_origin,
             "ContactId": _sf_id(contact_id or ""),
             **entitlement,
         }
@@ -386,7 +370,7 @@ class SalesforceAdapter(CRMAdapter):
     def check_connection(self) -> str:
         daily = self._object("GET", f"{self._data}/limits").get("DailyApiRequests") or {}
         return (
-            f"Salesforce {self._instance_url} (API {self.opts.api_version}): "
+            f"Salesforce {self._instance_url} (API {self.options.api_version}): "
             f"{daily.get('Remaining', '?')} of {daily.get('Max', '?')} daily API requests left"
         )
 
@@ -396,8 +380,8 @@ class SalesforceAdapter(CRMAdapter):
     # --- seeding ------------------------------------------------------------------------------
     def list_sales_reps(self) -> list[str]:
         where = "IsActive = true AND UserType = 'Standard'"
-        if self.opts.rep_profile:
-            where += f" AND Profile.Name = '{_soql_text(self.opts.rep_profile)}'"
+        if self.options.rep_profile:
+            where += f" AND Profile.Name = '{_soql_text(self.options.rep_profile)}'"
         return [str(row["Id"]) for row in self._query(f"SELECT Id FROM User WHERE {where} ORDER BY Id")]
 
     def create_account(self, account: Account) -> str:
@@ -526,7 +510,7 @@ class SalesforceAdapter(CRMAdapter):
         if kind not in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD, RecordKind.TICKET):
             return None
         rows = self._sosl(tag, [f"{SOBJECTS[kind]}(Id, Description)"])
-        return {str(row["Id"]): _key_in(row.get("Description"), tag) for row in rows}
+        return {str(row["Id"]): key_in(row.get("Description"), tag) for row in rows}
 
     def _sosl(self, tag: str, returning: list[str]) -> list[dict[str, Any]]:
         term = SOSL_RESERVED.sub(r"\\\1", tag)
@@ -582,7 +566,7 @@ class SalesforceAdapter(CRMAdapter):
     def convert_lead(self, lead_id: str, amount: int, expected_close: datetime | None = None) -> str:
         lead = _sf_id(lead_id)
         opportunity = self._convert(lead, self._opportunity_name(lead))
-        body: dict[str, Any] = {"Amount": amount, "StageName": self.opts.stages[DealStage.QUALIFICATION]}
+        body: dict[str, Any] = {"Amount": amount, "StageName": self.options.stages[DealStage.QUALIFICATION]}
         if expected_close is not None:
             body["CloseDate"] = expected_close.astimezone(UTC).date().isoformat()
         self._update("Opportunity", opportunity, body)
@@ -600,7 +584,7 @@ class SalesforceAdapter(CRMAdapter):
         """SOAP ``convertLead()`` on the partner endpoint, with the OAuth access token as session id."""
         status = self._lead_converted_status()
         headers = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
-        endpoint = f"/services/Soap/u/{self.opts.api_version.removeprefix('v')}"
+        endpoint = f"/services/Soap/u/{self.options.api_version.removeprefix('v')}"
 
         def call() -> httpx.Response:
             envelope = _convert_envelope(self._token, lead_id, status, opportunity_name).encode()
@@ -620,7 +604,7 @@ class SalesforceAdapter(CRMAdapter):
         return self._converted_status
 
     def move_deal(self, deal_id: str, stage: DealStage) -> None:
-        self._update("Opportunity", deal_id, {"StageName": self.opts.stages[stage]})
+        self._update("Opportunity", deal_id, {"StageName": self.options.stages[stage]})
 
     def get_deal(self, deal_id: str) -> DealView:
         deal = _sf_id(deal_id)
@@ -664,8 +648,8 @@ class SalesforceAdapter(CRMAdapter):
             (milestone.get("MilestoneType") or {}).get("Name"): milestone
             for milestone in self._follow(row.get("CaseMilestones"))
         }
-        first = self._milestone(milestones, self.opts.first_response_milestone, case)
-        resolution = self._milestone(milestones, self.opts.resolution_milestone, case)
+        first = self._milestone(milestones, self.options.first_response_milestone, case)
+        resolution = self._milestone(milestones, self.options.resolution_milestone, case)
         if row.get("Priority") not in self._priority_of:
             raise VendorError(
                 f"salesforce: case {case} has priority {row.get('Priority')!r}, not in priorities"
@@ -698,7 +682,7 @@ class SalesforceAdapter(CRMAdapter):
         )
 
     def close_ticket(self, ticket_id: str) -> None:
-        self._update("Case", ticket_id, {"Status": self.opts.closed_status})
+        self._update("Case", ticket_id, {"Status": self.options.closed_status})
 
     def report_sla_compliance(self, start: datetime, end: datetime, tag: str) -> SlaComplianceFigure:
         """Closed cases of the run in the period, counted by Salesforce, and those with a violated SLA
@@ -709,7 +693,7 @@ class SalesforceAdapter(CRMAdapter):
         )
         names = ", ".join(
             f"'{_soql_text(name)}'"
-            for name in (self.opts.first_response_milestone, self.opts.resolution_milestone)
+            for name in (self.options.first_response_milestone, self.options.resolution_milestone)
         )
         tickets = self._count(f"SELECT COUNT() FROM Case WHERE {closed}")
         breached = self._count(
@@ -748,22 +732,11 @@ def _split_name(full_name: str) -> tuple[str, str]:
     return first, last
 
 
-def _described(record: Record, first_line: str, *more: str) -> str:
-    """The Description every seeded record carries: what it is, then the harness key and run tag."""
-    return "\n".join([first_line, *more, f"poc-harness {record.key} [{record.tag}]"])
-
-
 def _field(answer: Any, name: str) -> str:
     value = answer.get(name) if isinstance(answer, dict) else None
     if not isinstance(value, str) or not value:
         raise VendorError(f"salesforce: the token answer has no {name}")
     return value
-
-
-def _key_in(description: Any, tag: str) -> str | None:
-    """The harness key in a Description written by ``_described``."""
-    found = re.search(rf"poc-harness (\S+) \[{re.escape(tag)}\]", str(description or ""))
-    return found.group(1) if found else None
 
 
 def _listed(answer: Any, name: str) -> list[Any]:

@@ -12,7 +12,6 @@ import copy
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -24,7 +23,6 @@ from poc_harness.contract.adapter import (
     AccessKind,
     AdapterOptions,
     Capability,
-    CRMAdapter,
     Endpoint,
     Observed,
     RecordKind,
@@ -32,6 +30,7 @@ from poc_harness.contract.adapter import (
     WebhookEvent,
 )
 from poc_harness.contract.batches import BatchItem, BatchResult
+from poc_harness.contract.http_adapter import HTTPAdapter
 from poc_harness.contract.loadtargets import LoadClient, LoadRequest, LoadTargets, ProbeAccounts
 from poc_harness.contract.model import (
     Account,
@@ -187,7 +186,7 @@ class _UserHTTP(VendorHTTP):
             raise
 
 
-class SandboxAdapter(CRMAdapter):
+class SandboxAdapter(HTTPAdapter[SandboxOptions]):
     name: ClassVar[str] = "sandbox"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
@@ -219,14 +218,12 @@ class SandboxAdapter(CRMAdapter):
     Options: ClassVar[type[AdapterOptions]] = SandboxOptions
     webhook_retry_within: ClassVar[timedelta] = timedelta(seconds=1)  # its first retry comes after 50 ms
 
-    def __init__(self, options: AdapterOptions) -> None:
+    def __init__(self, options: SandboxOptions) -> None:
         super().__init__(options)
-        assert isinstance(options, SandboxOptions)
         if options.profile not in PROFILES:
             raise ConfigError(
                 f"sandbox profile '{options.profile}' is unknown: choose one of {', '.join(PROFILES)}"
             )
-        self.opts = options
         self.profile = options.profile
         self.max_batch_size = options.batch_size  # type: ignore[misc]  # per instance: a poc.toml option
         self.persistent = options.base_url is not None
@@ -272,12 +269,12 @@ class SandboxAdapter(CRMAdapter):
         return True  # the reference CRM's API names the survey's recipient and the deal's lead
 
     def close(self) -> None:
-        self.http.close()
+        super().close()
         if self._transport is not None:
             self._transport.close()
 
     def call_stats(self) -> dict[str, Any]:
-        return {**asdict(self.http.stats), "batch": dict(self.batch_stats)}
+        return {**super().call_stats(), "batch": dict(self.batch_stats)}
 
     # --- helpers ----------------------------------------------------------------------
     def _parse(self, model: type[V], data: Any, where: str) -> V:
@@ -428,7 +425,7 @@ class SandboxAdapter(CRMAdapter):
         client = LoadClient(
             self._base_url,
             dict(self._headers),
-            timeout=self.opts.timeout or (10.0 if app is None else 3.0),
+            timeout=self.options.timeout or (10.0 if app is None else 3.0),
             transport=(lambda: AsyncASGITransport(app=app)) if app is not None else None,
         )
         return LoadTargets(reads, [write], client, lambda answer: answer.get("id"))

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -62,14 +61,11 @@ import httpx
 from pydantic import AwareDatetime, BaseModel, Field
 
 from poc_harness.config import secret_from_env
-from poc_harness.contract.adapter import (
-    AdapterOptions,
-    Capability,
-    CRMAdapter,
-    RecordKind,
-)
+from poc_harness.contract.adapter import AdapterOptions, Capability, RecordKind
 from poc_harness.contract.adapter_options import defaults_option, picklist_option, time_zone_option
 from poc_harness.contract.batches import BatchItem, BatchResult, partly_batched
+from poc_harness.contract.http_adapter import HTTPAdapter
+from poc_harness.contract.marks import described, key_in
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -90,7 +86,7 @@ from poc_harness.contract.model import (
 from poc_harness.errors import ConfigError, HarnessError, VendorError
 from poc_harness.redaction import REDACTOR
 from poc_harness.run.clock import ClockMode
-from poc_harness.transport.answers import parse_answer
+from poc_harness.transport.answers import decode_json, parse_answer
 from poc_harness.transport.http import VendorHTTP, renewing_once
 
 V = TypeVar("V", bound=BaseModel)
@@ -174,7 +170,7 @@ class ZohoOptions(AdapterOptions):
     _zone = time_zone_option("time_zone")
 
 
-class ZohoAdapter(CRMAdapter):
+class ZohoAdapter(HTTPAdapter[ZohoOptions]):
     name: ClassVar[str] = "zoho"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
@@ -189,10 +185,8 @@ class ZohoAdapter(CRMAdapter):
     observes_task_owner: ClassVar[bool] = True
     Options: ClassVar[type[AdapterOptions]] = ZohoOptions
 
-    def __init__(self, options: AdapterOptions) -> None:
+    def __init__(self, options: ZohoOptions) -> None:
         super().__init__(options)
-        assert isinstance(options, ZohoOptions)
-        self.opts = options
         self._secret = secret_from_env(options.client_secret_env, "the Zoho client secret")
         self._refresh = secret_from_env(options.refresh_token_env, "the Zoho refresh token")
         self._accounts_url, self._api_domain = SERVERS[options.data_centre]
@@ -209,18 +203,12 @@ class ZohoAdapter(CRMAdapter):
         self._stage_of = {value: stage for stage, value in options.stages.items()}
         self._zone = ZoneInfo(options.time_zone)
 
-    def close(self) -> None:
-        self.http.close()
-
-    def call_stats(self) -> dict[str, Any]:
-        return asdict(self.http.stats)
-
     # --- authentication and transport ---------------------------------------------------
     def _authenticate(self) -> None:
         """A new access token from the refresh token, at the data centre's accounts server."""
         form = {
             "grant_type": "refresh_token",
-            "client_id": self.opts.client_id,
+            "client_id": self.options.client_id,
             "client_secret": self._secret.get_secret_value(),
             "refresh_token": self._refresh.get_secret_value(),
         }
@@ -234,7 +222,7 @@ class ZohoAdapter(CRMAdapter):
             reason = answer.get("error") if isinstance(answer, dict) else "no access_token"
             raise ConfigError(
                 f"zoho: {self._accounts_url} refused the refresh token ({reason}): check client_id, "
-                f"{self.opts.client_secret_env}, {self.opts.refresh_token_env} and the data_centre"
+                f"{self.options.client_secret_env}, {self.options.refresh_token_env} and the data_centre"
             )
         self._token = str(answer["access_token"])
         REDACTOR.add(self._token)
@@ -256,11 +244,7 @@ class ZohoAdapter(CRMAdapter):
         response = self._send(method, path, **kwargs)
         if response.status_code == 204 or not response.content:
             return None
-        try:
-            answer = response.json()
-        except ValueError:
-            snippet = " ".join(response.text.split())[:120]
-            raise VendorError(f"zoho: {method} {path}: answer is not JSON: {snippet!r}") from None
+        answer = decode_json(response, "zoho", f"{method} {path}")
         if not isinstance(answer, dict):
             raise VendorError(f"zoho: {method} {path}: expected a JSON object, got {type(answer).__name__}")
         return answer
@@ -269,7 +253,7 @@ class ZohoAdapter(CRMAdapter):
         remaining = response.headers.get("X-RATELIMIT-REMAINING", "").strip()
         if not remaining.isdigit():
             return None
-        return self.opts.pause_seconds if int(remaining) <= self.opts.pause_when_remaining else None
+        return self.options.pause_seconds if int(remaining) <= self.options.pause_when_remaining else None
 
     # --- records building blocks --------------------------------------------------------------
     def _entries(
@@ -329,7 +313,7 @@ class ZohoAdapter(CRMAdapter):
             "Industry": account.industry,
             "Billing_City": account.city,
             "Phone": account.phone,
-            "Description": _described(account, account.name),
+            "Description": described(account, account.name),
         }
 
     def _contact_body(self, contact: Contact, account_id: str | None) -> dict[str, Any]:
@@ -339,7 +323,7 @@ class ZohoAdapter(CRMAdapter):
             "Email": contact.email,
             "Phone": contact.phone,
             "Account_Name": {"id": _zoho_id(account_id)},
-            "Description": _described(contact, f"{contact.first_name} {contact.last_name}"),
+            "Description": described(contact, f"{contact.first_name} {contact.last_name}"),
         }
 
     def _lead_body(self, lead: Lead, _: str | None = None) -> dict[str, Any]:
@@ -351,18 +335,18 @@ class ZohoAdapter(CRMAdapter):
             "Email": lead.email,
             "Phone": lead.phone,
             "City": lead.city,
-            "Lead_Source": self.opts.lead_sources[lead.source],
-            "Description": _described(lead, lead.title, f"estimated value {lead.estimated_value}"),
+            "Lead_Source": self.options.lead_sources[lead.source],
+            "Description": described(lead, lead.title, f"estimated value {lead.estimated_value}"),
         }
 
     def _case_body(self, ticket: Ticket, contact_id: str | None) -> dict[str, Any]:
         return {
             "Subject": ticket.subject,
-            "Description": _described(ticket, ticket.description),
-            "Priority": self.opts.priorities[ticket.priority],
-            "Status": self.opts.case_status,
-            "Case_Origin": self.opts.case_origin,
-            self.opts.case_contact_field: {"id": _zoho_id(contact_id)},
+            "Description": described(ticket, ticket.description),
+            "Priority": self.options.priorities[ticket.priority],
+            "Status": self.options.case_status,
+            "Case_Origin": self.options.case_origin,
+            self.options.case_contact_field: {"id": _zoho_id(contact_id)},
         }
 
     def _body(self, kind: RecordKind, record: Record, parent_id: str | None) -> dict[str, Any]:
@@ -377,7 +361,7 @@ class ZohoAdapter(CRMAdapter):
         return builders[kind](record, parent_id)
 
     def _insert_extra(self, kind: RecordKind) -> dict[str, Any]:
-        rule = self.opts.lead_assignment_rule
+        rule = self.options.lead_assignment_rule
         return {"lar_id": rule} if kind is RecordKind.LEAD and rule else {}
 
     # --- lifecycle and time -----------------------------------------------------------------
@@ -386,7 +370,7 @@ class ZohoAdapter(CRMAdapter):
         org = orgs[0] if isinstance(orgs[0], dict) else {}
         return (
             f"Zoho CRM {org.get('company_name', '?')} (org {org.get('id', '?')}, data centre "
-            f"{self.opts.data_centre}, API {self.opts.api_version}, {self._api_domain})"
+            f"{self.options.data_centre}, API {self.options.api_version}, {self._api_domain})"
         )
 
     def now(self) -> datetime:
@@ -395,7 +379,7 @@ class ZohoAdapter(CRMAdapter):
     # --- seeding ------------------------------------------------------------------------------
     def list_sales_reps(self) -> list[str]:
         users = self._pages("/users", {"type": "ActiveUsers"}, key="users")
-        profile = self.opts.rep_profile
+        profile = self.options.rep_profile
         return [
             str(user["id"])
             for user in users
@@ -551,7 +535,7 @@ class ZohoAdapter(CRMAdapter):
         if kind not in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD, RecordKind.TICKET):
             return None
         rows = self._pages(f"/{MODULES[kind]}/search", {"word": tag})
-        return {str(row["id"]): _key_in(row.get("Description"), tag) for row in rows if row.get("id")}
+        return {str(row["id"]): key_in(row.get("Description"), tag) for row in rows if row.get("id")}
 
     def _search(self, module: str, word: str) -> list[str]:
         return [str(row["id"]) for row in self._pages(f"/{module}/search", {"word": word}) if row.get("id")]
@@ -604,9 +588,9 @@ class ZohoAdapter(CRMAdapter):
         deal = {
             "Deal_Name": _first_line(lead.get("Description"), str(lead.get("Company") or lead_id))[:120],
             "Closing_Date": closing.isoformat(),
-            "Stage": self.opts.stages[DealStage.QUALIFICATION],
+            "Stage": self.options.stages[DealStage.QUALIFICATION],
             "Amount": amount,
-            **({"Pipeline": self.opts.pipeline} if self.opts.pipeline else {}),
+            **({"Pipeline": self.options.pipeline} if self.options.pipeline else {}),
         }
         path = f"/Leads/{_zoho_id(lead_id)}/actions/convert"
         entry = self._entries("POST", path, {"data": [{"Deals": deal}]}, 1)[0]
@@ -619,12 +603,12 @@ class ZohoAdapter(CRMAdapter):
         return str(deal_id)
 
     def move_deal(self, deal_id: str, stage: DealStage) -> None:
-        pipeline = {"Pipeline": self.opts.pipeline} if self.opts.pipeline else {}
-        self._update("Deals", deal_id, {"Stage": self.opts.stages[stage], **pipeline})
+        pipeline = {"Pipeline": self.options.pipeline} if self.options.pipeline else {}
+        self._update("Deals", deal_id, {"Stage": self.options.stages[stage], **pipeline})
 
     def get_deal(self, deal_id: str) -> DealView:
         row = self._record("Deals", deal_id)
-        when = self.opts.stage_history_time_field
+        when = self.options.stage_history_time_field
         rows = self._pages(f"/Deals/{_zoho_id(deal_id)}/Stage_History", {"fields": f"Stage,{when}"})
         if row.get("Stage") not in self._stage_of:
             raise VendorError(f"zoho: deal stage {row.get('Stage')!r} is not in the stages option")
@@ -664,7 +648,7 @@ class ZohoAdapter(CRMAdapter):
         _entry_id(entry, "Notes")
 
     def close_ticket(self, ticket_id: str) -> None:
-        self._update("Cases", ticket_id, {"Status": self.opts.closed_status})
+        self._update("Cases", ticket_id, {"Status": self.options.closed_status})
 
 
 class _HistoryRow(BaseModel):
@@ -678,17 +662,6 @@ def _zoho_id(value: str | None) -> str:
     if not value or not RECORD_ID.match(value):
         raise HarnessError(f"zoho: {value!r} is not a Zoho record id")
     return value
-
-
-def _described(record: Record, first_line: str, *more: str) -> str:
-    """The Description every seeded record carries: what it is, then the harness key and run tag."""
-    return "\n".join([first_line, *more, f"poc-harness {record.key} [{record.tag}]"])
-
-
-def _key_in(description: Any, tag: str) -> str | None:
-    """The harness key in a Description written by ``_described``."""
-    found = re.search(rf"poc-harness (\S+) \[{re.escape(tag)}\]", str(description or ""))
-    return found.group(1) if found else None
 
 
 def _first_line(text: Any, fallback: str) -> str:

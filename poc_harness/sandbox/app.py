@@ -215,14 +215,12 @@ def create_app(
     @app.get("/leads/{lead_id}/tasks", dependencies=auth)
     def lead_tasks(lead_id: str) -> list[dict[str, Any]]:
         with state.lock:
-            state.get("leads", lead_id)
-            return state.query("tasks", lead_id=lead_id)
+            return state.children("tasks", "leads", lead_id)
 
     @app.get("/leads/{lead_id}/alerts", dependencies=auth)
     def lead_alerts(lead_id: str) -> list[dict[str, Any]]:
         with state.lock:
-            state.get("leads", lead_id)
-            return state.query("alerts", lead_id=lead_id)
+            return state.children("alerts", "leads", lead_id)
 
     @app.post("/leads/{lead_id}/activities", status_code=201, dependencies=auth)
     def log_activity(lead_id: str, body: ActivityIn) -> dict[str, Any]:
@@ -269,8 +267,7 @@ def create_app(
     def ticket_replies(ticket_id: str) -> list[dict[str, Any]]:
         """The ticket's replies and internal notes, oldest first."""
         with state.lock:
-            state.get("tickets", ticket_id)
-            return state.query("replies", ticket_id=ticket_id)
+            return state.children("replies", "tickets", ticket_id)
 
     @app.post("/tickets/{ticket_id}/close", dependencies=auth)
     def close_ticket(ticket_id: str) -> dict[str, Any]:
@@ -285,8 +282,7 @@ def create_app(
     @app.get("/tickets/{ticket_id}/surveys", dependencies=auth)
     def ticket_surveys(ticket_id: str) -> list[dict[str, Any]]:
         with state.lock:
-            state.get("tickets", ticket_id)
-            return state.query("surveys", ticket_id=ticket_id)
+            return state.children("surveys", "tickets", ticket_id)
 
     @app.post("/surveys/{survey_id}/responses", status_code=201, dependencies=auth)
     def survey_response(survey_id: str, body: SurveyResponseIn) -> dict[str, Any]:

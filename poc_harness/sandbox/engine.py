@@ -111,6 +111,12 @@ class CRMState:
         wanted = {k: v for k, v in filters.items() if v is not None}
         return [r for r in self.data[collection].values() if all(r.get(k) == v for k, v in wanted.items())]
 
+    def children(self, collection: str, parent: str, parent_id: str) -> list[dict[str, Any]]:
+        """The records of ``collection`` under one record of ``parent`` (their ``<parent>_id`` field, as in
+        ``delete``); ``NotFound`` where that record is not there."""
+        self.get(parent, parent_id)
+        return self.query(collection, **{f"{parent[:-1]}_id": parent_id})
+
     # --- time -------------------------------------------------------------------------
     def advance(self, delta: timedelta) -> datetime:
         target = self.clock.now + delta

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from poc_harness.contract.model import StageChange
 from poc_harness.errors import VendorError
+from poc_harness.redaction import REDACTOR
 
 V = TypeVar("V", bound=BaseModel)
 
@@ -26,6 +28,18 @@ def parse_answer(model: type[V], data: Any, vendor: str, where: str) -> V:
         first = exc.errors()[0]
         raise VendorError(
             f"{vendor}: {where}: unexpected answer: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+        ) from None
+
+
+def decode_json(response: httpx.Response, vendor: str, where: str) -> Any:
+    """The JSON an answer carries, or one ``VendorError`` line quoting the start of a body that is not JSON
+    (redacted, with the answer's status)."""
+    try:
+        return response.json()
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        snippet = REDACTOR(" ".join(response.text.split()))[:120]
+        raise VendorError(
+            REDACTOR(f"{vendor}: {where}: answer is not JSON: {snippet!r}"), status=response.status_code
         ) from None
 
 

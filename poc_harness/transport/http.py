@@ -17,7 +17,6 @@ once the vendor is down, calls raise ``VendorDown`` (an outage, never a defect) 
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +37,7 @@ from tenacity import Retrying as _Retrying
 
 from poc_harness.errors import NoAnswer, VendorDown, VendorError, VendorUnreachable
 from poc_harness.redaction import REDACTOR
+from poc_harness.transport.answers import decode_json
 from poc_harness.transport.outage import OutageWatch, installed, signals_down
 
 LOG = logging.getLogger("poc_harness.transport.http")
@@ -287,14 +287,10 @@ class VendorHTTP:
         """``request`` and decode JSON; a body that is not JSON is the vendor's fault."""
         response = self.request(method, path, **kwargs)
         try:
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            return decode_json(response, self.vendor, f"{method.upper()} {path}")
+        except VendorError:
             self.stats.failures += 1
-            snippet = REDACTOR(" ".join(response.text.split()))[:120]
-            raise VendorError(
-                REDACTOR(f"{self.vendor}: {method.upper()} {path}: answer is not JSON: {snippet!r}"),
-                status=response.status_code,
-            ) from None
+            raise
 
 
 def renewing_once(call: Callable[[], T], renew: Callable[[], None], expired: Sequence[str]) -> T:

@@ -96,7 +96,6 @@ from poc_harness.contract.model import (
 )
 from poc_harness.errors import ConfigError, VendorError
 from poc_harness.redaction import REDACTOR
-from poc_harness.run.clock import ClockMode
 from poc_harness.transport.answers import decode_json
 from poc_harness.transport.http import VendorHTTP, renewing_once
 
@@ -305,8 +304,6 @@ class BottleCRMAdapter(HTTPAdapter[BottleCRMOptions]):
         Capability.WEBHOOKS: f"{SWAGGER}: no webhook or subscription resource",
         Capability.AUDIT_LOG: f"{SWAGGER}: no audit log or change-history resource",
     }
-    default_clock: ClassVar[ClockMode] = ClockMode.WALL
-    Options: ClassVar[type[AdapterOptions]] = BottleCRMOptions
     persistent = True
 
     def __init__(self, options: BottleCRMOptions) -> None:

@@ -106,7 +106,6 @@ from poc_harness.contract.model import (
 )
 from poc_harness.errors import ConfigError, HarnessError, VendorError
 from poc_harness.redaction import REDACTOR
-from poc_harness.run.clock import ClockMode
 from poc_harness.transport.answers import dedupe_history, reading
 from poc_harness.transport.http import VendorHTTP
 
@@ -375,9 +374,7 @@ class DynamicsAdapter(HTTPAdapter[DynamicsOptions]):
             Capability.BATCH_CREATE,
         }
     )
-    default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
-    Options: ClassVar[type[AdapterOptions]] = DynamicsOptions
 
     def __init__(self, options: DynamicsOptions) -> None:
         super().__init__(options)

@@ -87,7 +87,6 @@ from poc_harness.contract.model import (
     View,
 )
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
-from poc_harness.run.clock import ClockMode
 from poc_harness.transport.answers import parse_answer
 from poc_harness.transport.http import VendorHTTP
 
@@ -260,9 +259,7 @@ class HubSpotAdapter(HTTPAdapter[HubSpotOptions]):
             Capability.BATCH_CREATE,
         }
     )
-    default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
-    Options: ClassVar[type[AdapterOptions]] = HubSpotOptions
 
     def __init__(self, options: HubSpotOptions) -> None:
         super().__init__(options)

@@ -862,7 +862,6 @@ class MappingAdapter(HTTPAdapter[MappingOptions]):
     name: ClassVar[str] = "mapping"
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     conditional_capabilities: ClassVar[frozenset[Capability]] = MAPPABLE  # the file declares which
-    Options: ClassVar[type[AdapterOptions]] = MappingOptions
 
     def __init__(self, options: MappingOptions) -> None:
         super().__init__(options)

@@ -96,7 +96,6 @@ from poc_harness.contract.model import (
     TicketView,
 )
 from poc_harness.errors import ConfigError, VendorError
-from poc_harness.run.clock import ClockMode
 from poc_harness.transport.answers import dedupe_history, reading
 from poc_harness.transport.http import VendorHTTP
 
@@ -233,9 +232,7 @@ class OdooAdapter(HTTPAdapter[OdooOptions]):
     }
     """Without ``helpdesk = true`` tickets and SLA are not implemented (the instance may have another
     helpdesk app): not measured, like everything else the adapter does not implement."""
-    default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
-    Options: ClassVar[type[AdapterOptions]] = OdooOptions
 
     def __init__(self, options: OdooOptions) -> None:
         super().__init__(options)

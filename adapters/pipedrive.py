@@ -86,7 +86,6 @@ from poc_harness.contract.model import (
     TaskView,
 )
 from poc_harness.errors import ConfigError, VendorError
-from poc_harness.run.clock import ClockMode
 from poc_harness.transport.answers import parse_answer
 from poc_harness.transport.http import VendorHTTP
 
@@ -183,9 +182,7 @@ class PipedriveAdapter(HTTPAdapter[PipedriveOptions]):
     }
     """Not implemented by the adapter (not measured): webhooks and call logs (the API has both), silence
     alerts, reports, forecast, backdating, batch create, users, RBAC, the audit log, SSO, export."""
-    default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
-    Options: ClassVar[type[AdapterOptions]] = PipedriveOptions
 
     def __init__(self, options: PipedriveOptions) -> None:
         super().__init__(options)

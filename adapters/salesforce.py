@@ -90,7 +90,6 @@ from poc_harness.contract.model import (
 )
 from poc_harness.errors import ConfigError, HarnessError, VendorError
 from poc_harness.redaction import REDACTOR
-from poc_harness.run.clock import ClockMode
 from poc_harness.transport.answers import decode_json, parse_answer
 from poc_harness.transport.http import VendorHTTP, renewing_once
 
@@ -186,9 +185,7 @@ class SalesforceAdapter(HTTPAdapter[SalesforceOptions]):
         }
     )
     conditional_capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BACKDATING})
-    default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
-    Options: ClassVar[type[AdapterOptions]] = SalesforceOptions
 
     def __init__(self, options: SalesforceOptions) -> None:
         super().__init__(options)

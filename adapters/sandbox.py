@@ -215,7 +215,6 @@ class SandboxAdapter(HTTPAdapter[SandboxOptions]):
     )
     default_clock: ClassVar[ClockMode] = ClockMode.VIRTUAL
     observes_task_owner: ClassVar[bool] = True
-    Options: ClassVar[type[AdapterOptions]] = SandboxOptions
     webhook_retry_within: ClassVar[timedelta] = timedelta(seconds=1)  # its first retry comes after 50 ms
 
     def __init__(self, options: SandboxOptions) -> None:

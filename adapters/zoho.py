@@ -85,7 +85,6 @@ from poc_harness.contract.model import (
 )
 from poc_harness.errors import ConfigError, HarnessError, VendorError
 from poc_harness.redaction import REDACTOR
-from poc_harness.run.clock import ClockMode
 from poc_harness.transport.answers import decode_json, parse_answer
 from poc_harness.transport.http import VendorHTTP, renewing_once
 
@@ -181,9 +180,7 @@ class ZohoAdapter(HTTPAdapter[ZohoOptions]):
             Capability.BATCH_CREATE,
         }
     )
-    default_clock: ClassVar[ClockMode] = ClockMode.WALL
     observes_task_owner: ClassVar[bool] = True
-    Options: ClassVar[type[AdapterOptions]] = ZohoOptions
 
     def __init__(self, options: ZohoOptions) -> None:
         super().__init__(options)

@@ -1,16 +1,15 @@
 """``HTTPAdapter``: the base of an adapter that reaches its vendor through one ``VendorHTTP`` client.
 
-It types ``self.options`` as the adapter's own options class, refuses options of another class, closes
-the client and reports its call statistics (``close``, ``call_stats``).  A subclass names its options
-class twice, as the type argument and as ``Options`` (what ``from_table`` validates a poc.toml table
-with): ``class AcmeAdapter(HTTPAdapter[AcmeOptions])`` with ``Options = AcmeOptions``; its ``__init__``
-calls ``super().__init__(options)`` and sets ``self.http``.
+A subclass names its options class as the type argument, ``class AcmeAdapter(HTTPAdapter[AcmeOptions])``:
+that becomes its ``Options`` (what ``from_table`` validates a poc.toml table with) and the type of
+``self.options``; options of another class are refused.  Its ``__init__`` calls ``super().__init__(options)``
+and sets ``self.http``, which ``close`` closes and ``call_stats`` reports on.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from poc_harness.contract.adapter import AdapterOptions, CRMAdapter
 from poc_harness.transport.http import VendorHTTP
@@ -23,6 +22,14 @@ class HTTPAdapter(CRMAdapter, Generic[OptionsT]):
 
     options: OptionsT
     http: VendorHTTP
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """``Options`` from the type argument (``HTTPAdapter[AcmeOptions]``), unless the class sets it."""
+        if "Options" not in vars(cls):
+            for base in vars(cls).get("__orig_bases__", ()):
+                if get_origin(base) is HTTPAdapter and isinstance(get_args(base)[0], type):
+                    cls.Options = get_args(base)[0]
+        super().__init_subclass__(**kwargs)
 
     def __init__(self, options: OptionsT) -> None:
         if not isinstance(options, self.Options):

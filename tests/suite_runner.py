@@ -8,6 +8,7 @@ only for tests whose point is the process (exit status seen by a shell, signals,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -145,6 +146,12 @@ def run_suite(
     """``pytest <paths> <args>`` in this process (every suite by default), writing reports and ledger
     under ``tmp``; ``timeout`` is accepted for the subprocess runner's signature and not enforced."""
     del timeout
+    with contextlib.suppress(RuntimeError):
+        asyncio.get_running_loop()
+        raise AssertionError(
+            "run_suite: an event loop runs in this thread (the load probe's asyncio.run would be refused): "
+            "use run_suite_subprocess"
+        )
     stdout, stderr = io.StringIO(), io.StringIO()
     with _isolated(env), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         returncode = int(pytest.main([*_arguments(tmp, args, paths), *IN_PROCESS]))

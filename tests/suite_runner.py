@@ -71,6 +71,11 @@ def write_config(tmp: Path, harness: str = "", tables: str = "") -> Path:
     return config
 
 
+def served_table(url: str) -> str:
+    """A ``[vendors.served]`` table: the reference CRM served at ``url``, its token in ``SERVED_TOKEN``."""
+    return f'[vendors.served]\nadapter = "sandbox"\nbase_url = "{url}"\ntoken_env = "SERVED_TOKEN"\n'
+
+
 def _arguments(tmp: Path, args: tuple[str, ...], paths: tuple[str, ...]) -> list[str]:
     """``pytest``'s arguments: the paths, quiet, and ``tmp/poc.toml`` (written by ``write_config`` unless
     the test wrote its own)."""

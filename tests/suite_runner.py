@@ -131,13 +131,14 @@ def _isolated(env: dict[str, str] | None) -> Iterator[None]:
         try:
             yield
         finally:
-            os.environ.clear()
+            for name in set(os.environ) - set(saved_env):
+                del os.environ[name]
             os.environ.update(saved_env)
             sys.path[:] = saved_path
             for name in set(sys.modules) - saved_modules:
                 if Path(getattr(sys.modules[name], "__file__", None) or "/").is_relative_to(SCENARIOS):
                     del sys.modules[name]
-            if main:
+            if saved_sigterm is not None:  # None: not set from Python, nothing this run could restore
                 signal.signal(signal.SIGTERM, saved_sigterm)
 
 

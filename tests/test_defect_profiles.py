@@ -200,7 +200,7 @@ RECORDS: dict[str, int] = {
 }
 FULL_SIZE = frozenset({"no_auto_assign", "sla_ignores_priority", "unsigned_webhooks", "broken_reports"})
 """profiles run at the acceptance record count too, as a real run: the small runs hide nothing"""
-SHORT_PROBE_S = 0.3
+SHORT_PROBE_S = 0.5
 """the load probe's duration for a profile that does not break behaviour under load (1 s by default)"""
 
 

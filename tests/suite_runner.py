@@ -3,7 +3,8 @@
 ``run_suite`` runs them in this process (``pytest.main``), isolated from the test that asks: its own
 working directory, environment, ``sys.path``, scenario modules, SIGTERM handler and write statistics, and
 its reports and ledger under the test's folder.  ``run_suite_subprocess`` starts ``python -m pytest``:
-only for tests whose point is the process (exit status seen by a shell, signals, a kill and a resume).
+only for tests whose point is the process (the exit status a shell sees, everything it writes to its
+streams) and for a test whose thread runs an event loop (Playwright's sync API).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from poc_harness.sandbox.server import BackgroundServer
-from tests.suite_runner import run_suite
+from tests.suite_runner import run_suite, served_table, write_config
 
 SILENCE = "lead_to_contract::silence_alert_after_7_days_and_not_after_activity"
 LATE = "ticket_to_resolution::late_answers_are_flagged_as_breached"
@@ -34,10 +34,7 @@ def test_backdate_mode_catches_an_early_alert(suite) -> None:  # type: ignore[no
 
 
 def _served_config(tmp: Path, url: str) -> None:
-    (tmp / "poc.toml").write_text(
-        f'[harness]\nreports_dir = "{tmp / "reports"}"\nledger = "{tmp / "ledger.sqlite"}"\n'
-        f'[vendors.served]\nadapter = "sandbox"\nbase_url = "{url}"\ntoken_env = "SERVED_TOKEN"\n'
-    )
+    write_config(tmp, tables=served_table(url))
 
 
 def _advance(url: str, days: float) -> None:

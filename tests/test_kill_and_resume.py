@@ -23,7 +23,7 @@ import httpx
 
 from fixtures.factories import build_dataset
 from poc_harness.sandbox.server import BackgroundServer
-from tests.suite_runner import ROOT, run_suite
+from tests.suite_runner import ROOT, run_suite, served_table, write_config
 
 TOKEN = "kill-test-token-93be"
 SEEDED = ("users", "accounts", "contacts", "leads")
@@ -154,12 +154,7 @@ def _tag(ledger: Path, run_id: str) -> str:
 
 
 def _served_config(tmp: Path, url: str) -> Path:
-    config = tmp / "poc.toml"
-    config.write_text(
-        f'[harness]\nreports_dir = "{tmp / "reports"}"\nledger = "{tmp / "ledger.sqlite"}"\n'
-        f'[vendors.served]\nadapter = "sandbox"\nbase_url = "{url}"\ntoken_env = "SERVED_TOKEN"\n'
-    )
-    return config
+    return write_config(tmp, tables=served_table(url))
 
 
 def test_a_second_run_on_a_locked_vendor_is_refused_naming_the_holder_and_a_stale_lock_is_taken(

@@ -22,7 +22,7 @@ from poc_harness.run.ledger import Ledger
 from poc_harness.sandbox.server import BackgroundServer
 from poc_harness.transport.http import RetryPolicy, VendorHTTP
 from poc_harness.transport.outage import OutageWatch, install
-from tests.suite_runner import ROOT, run_suite
+from tests.suite_runner import ROOT, run_suite_subprocess
 
 TOKEN = "outage-test-token-7d1e"
 
@@ -90,7 +90,7 @@ def test_a_crm_down_before_the_run_leaves_an_outage_row_and_exit_20(tmp_path: Pa
     with BackgroundServer(token=TOKEN) as url:
         pass  # a port that answered once and is closed now
     _config(tmp_path, url)
-    down = run_suite(tmp_path, "--vendor=served", env={"SERVED_TOKEN": TOKEN})
+    down = run_suite_subprocess(tmp_path, "--vendor=served", env={"SERVED_TOKEN": TOKEN})  # the exit status
     assert down.returncode == exitcodes.VENDOR_DOWN, down.stdout + down.stderr
     assert "down before the run" in down.stderr and "Traceback" not in down.stderr
     ledger = Ledger(tmp_path / "ledger.sqlite")

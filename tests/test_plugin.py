@@ -89,7 +89,7 @@ def test_scenario_without_markers_fails_collection(pytester: pytest.Pytester) ->
         "@pytest.mark.severity('fatal')\n@pytest.mark.criterion('reporting')\ndef test_bad_severity(trial):\n"
         "    pass\n"
     )
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest_inprocess(
         "scenarios", "--vendor=sandbox", f"--ledger={pytester.path / 'l.db'}", "-p", "no:html"
     )
     assert result.ret != 0

@@ -6,25 +6,24 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.suite_runner import ROOT, run_suite
-
-TEMPLATES = ROOT / "fixtures" / "templates"
-EVIDENCE = (f"--satisfaction={TEMPLATES / 'satisfaction.csv'}", f"--scorecard={TEMPLATES / 'scorecard.yaml'}")
+from tests.suite_runner import EVIDENCE, ROOT, TEMPLATES, SuiteRun, run_suite
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One healthy and one broken-reports run, written to the same reports folder."""
+def reports(tmp_path_factory: pytest.TempPathFactory, healthy_run: SuiteRun) -> Path:
+    """The session's healthy run (copied) and one broken-reports run, in the same reports folder."""
     tmp = tmp_path_factory.mktemp("reports")
-    for vendor in ("--vendor=sandbox", "--vendor=sandbox:broken_reports"):
-        run = run_suite(tmp, vendor, *EVIDENCE)
-        assert run.results is not None, run.stdout + run.stderr
+    assert healthy_run.reports is not None
+    shutil.copytree(healthy_run.reports, tmp / "reports")
+    run = run_suite(tmp, "--vendor=sandbox:broken_reports", *EVIDENCE)
+    assert run.results is not None, run.stdout + run.stderr
     return tmp / "reports"
 
 

@@ -5,33 +5,21 @@ committee's evidence, so nothing else stands between them and *accept*)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.suite_runner import ROOT
+from tests.suite_runner import EVIDENCE, run_suite
 from tests.test_defect_profiles import ALL_CHECKS, CEO_CHECKS, INTEGRATION_CHECKS
 
-TEMPLATES = ROOT / "fixtures" / "templates"
-EVIDENCE = (f"--satisfaction={TEMPLATES / 'satisfaction.csv'}", f"--scorecard={TEMPLATES / 'scorecard.yaml'}")
 REPORTING_AND_INTEGRATIONS = ("scenarios/test_ceo_reporting.py", "scenarios/test_integrations.py")
 
 
 def _run(tmp: Path, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``pytest <args>`` against the healthy reference CRM: its results and acceptance documents."""
-    reports = tmp / "reports"
-    config = tmp / "poc.toml"
-    config.write_text(f'[harness]\nreports_dir = "{reports}"\nledger = "{tmp / "ledger.sqlite"}"\n')
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:warnings", f"--poc-config={config}"]
-    command += ["--vendor=sandbox", *EVIDENCE, *args]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    found = sorted(reports.glob("*.acceptance.json")) if reports.exists() else []
-    assert found, done.stdout + done.stderr
-    document = json.loads(found[-1].read_text())
-    results = json.loads(found[-1].with_name(found[-1].name.replace(".acceptance", "")).read_text())
-    return results, document
+    """``pytest <args>`` (paths among them) against the healthy reference CRM: its results and acceptance
+    documents."""
+    run = run_suite(tmp, "--vendor=sandbox", *EVIDENCE, *args, paths=())
+    assert run.results is not None and run.acceptance is not None, run.stdout + run.stderr
+    return run.results, run.acceptance
 
 
 def test_a_subset_of_suite_files_is_partial_and_not_accepted(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from poc_harness.run.ledger import Ledger
-from tests.suite_runner import run_suite
+from tests.suite_runner import run_suite, write_config
 
 THROUGHPUT = "scale::api_sustains_10k_requests_per_hour"
 LATENCY = "scale::p95_latency_with_concurrent_users"
@@ -17,10 +17,8 @@ LOAD_ERRORS = "scale::concurrent_users_served_without_errors"
 
 
 def _config(tmp_path: Path, load: str = "") -> None:
-    (tmp_path / "poc.toml").write_text(
-        f'[harness]\nreports_dir = "{tmp_path / "reports"}"\nledger = "{tmp_path / "ledger.sqlite"}"\n'
-        f"[load]\n{load}"
-    )
+    """The probe reads this run's leads and creates accounts: the configuration's fewest records suffice."""
+    write_config(tmp_path, "records = 20\n", f"[load]\n{load}")
 
 
 SCALE_CASES = [

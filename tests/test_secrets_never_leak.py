@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from poc_harness.sandbox.server import BackgroundServer
-from tests.suite_runner import run_suite
+from tests.suite_runner import run_suite_subprocess
 
 CANARY = "canary-secret-7f3a9c1e55d2"
 
@@ -18,7 +18,11 @@ def test_a_full_run_writes_no_secret_anywhere(tmp_path: Path) -> None:
             f'ledger = "{tmp_path / "reports" / "ledger.sqlite"}"\n'
             f'[vendors.served]\nadapter = "sandbox"\nbase_url = "{url}"\ntoken_env = "SERVED_TOKEN"\n'
         )
-        run = run_suite(tmp_path, "--vendor=served", "--report-lang=fa", env={"SERVED_TOKEN": CANARY})
+        # a subprocess: everything the process writes to its stdout and stderr is searched, not only what
+        # an in-process run's redirected streams catch
+        run = run_suite_subprocess(
+            tmp_path, "--vendor=served", "--report-lang=fa", env={"SERVED_TOKEN": CANARY}
+        )
     assert run.results is not None, run.stdout + run.stderr
     written = [path for path in (tmp_path / "reports").rglob("*") if path.is_file()]
     kinds = {path.name.split(".", 1)[-1] for path in written}

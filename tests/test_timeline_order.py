@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from poc_harness.sandbox.server import BackgroundServer
-from tests.suite_runner import SuiteRun, run_suite
+from tests.suite_runner import SuiteRun, run_suite, write_config
 
 LEAD, TICKET, CEO = (
     "scenarios/test_lead_to_contract.py",
@@ -21,9 +21,7 @@ TOKEN = "rep-pool-test-token-41c2"
 
 def _configured(tmp: Path, vendor_table: str = "") -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "poc.toml").write_text(
-        f'[harness]\nreports_dir = "{tmp / "reports"}"\nledger = "{tmp / "ledger.sqlite"}"\n{vendor_table}'
-    )
+    write_config(tmp, tables=vendor_table)
     return tmp
 
 

@@ -437,6 +437,7 @@ def test_labels_fit_64_characters_and_stay_unique() -> None:
 class TestBottleCRMConformance(AdapterConformance):
     secrets = (PASSWORD, TOKEN)
     credential = "BOTTLECRM_TEST_PASSWORD"
+    adapter_class = BottleCRMAdapter
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:

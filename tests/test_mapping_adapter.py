@@ -636,6 +636,8 @@ def test_the_load_probe_replays_the_mapped_reads_and_creates(
 class TestMappingConformance(AdapterConformance):
     secrets = (TOKEN,)
     credential = "MAPPING_TEST_TOKEN"
+    adapter_class = MappingAdapter
+    declared = frozenset(SANDBOX_CAPABILITIES)  # what the sandbox mapping file declares
 
     @pytest.fixture
     def adapter(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[MappingAdapter]:

@@ -808,6 +808,7 @@ def test_find_tagged_searches_descriptions_and_activity_subjects(
 class TestDynamicsConformance(AdapterConformance):
     secrets = (SECRET, TOKEN)
     credential = "D365_SECRET"
+    adapter_class = DynamicsAdapter
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:

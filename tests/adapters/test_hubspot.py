@@ -908,6 +908,7 @@ def _closed_ticket(router: respx.MockRouter) -> None:
 class TestHubSpotConformance(AdapterConformance):
     secrets = (TOKEN,)
     credential = "HUBSPOT_TEST_TOKEN"
+    adapter_class = HubSpotAdapter
 
     @pytest.fixture
     def exchanges(self) -> dict[str, Exchange]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import respx
 
-from adapters.odoo import OdooAdapter, OdooOptions
+from adapters.odoo import HELPDESK_CAPABILITIES, OdooAdapter, OdooOptions
 from poc_harness.contract.adapter import Capability, RecordKind
 from poc_harness.contract.model import (
     Account,
@@ -767,6 +767,8 @@ def test_without_helpdesk_tickets_and_sla_are_not_offered() -> None:
 class TestOdooConformance(AdapterConformance):
     secrets = (API_KEY,)
     credential = "ODOO_KEY"
+    adapter_class = OdooAdapter
+    declared = OdooAdapter.capabilities | HELPDESK_CAPABILITIES  # the fixture sets helpdesk = true
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:

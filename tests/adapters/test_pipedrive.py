@@ -767,6 +767,7 @@ def test_rate_limit_pause_reads_the_documented_headers(
 class TestPipedriveConformance(AdapterConformance):
     secrets = (TOKEN,)
     credential = "PIPEDRIVE_TEST_TOKEN"
+    adapter_class = PipedriveAdapter
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:

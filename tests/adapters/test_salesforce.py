@@ -667,6 +667,7 @@ def test_an_ambiguous_stage_map_is_a_config_error(slept: list[float]) -> None:
 class TestSalesforceConformance(AdapterConformance):
     secrets = (SECRET, TOKEN)
     credential = "POC_SF_SECRET"
+    adapter_class = SalesforceAdapter
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:

@@ -19,6 +19,7 @@ TOKEN = "sandbox-test-token-5d1f"
 class TestSandboxConformance(AdapterConformance):
     secrets = (TOKEN,)
     credential = "SANDBOX_TEST_TOKEN"
+    adapter_class = SandboxAdapter
 
     @pytest.fixture
     def adapter(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxAdapter]:

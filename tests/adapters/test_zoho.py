@@ -588,6 +588,7 @@ def test_an_unknown_time_zone_is_a_config_error(slept: list[float]) -> None:
 class TestZohoConformance(AdapterConformance):
     secrets = (SECRET, REFRESH, TOKEN)
     credential = "POC_ZOHO_REFRESH"
+    adapter_class = ZohoAdapter
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:

@@ -15,8 +15,9 @@ import httpx
 import pytest
 import respx
 
-from adapters.dynamics import BatchCreateFailed, DynamicsAdapter, DynamicsOptions, parse_batch
+from adapters.dynamics import DynamicsAdapter, DynamicsOptions, parse_batch
 from poc_harness.contract.adapter import RecordKind
+from poc_harness.contract.batches import BatchItem
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -352,8 +353,7 @@ def test_batch_body_is_well_formed_multipart_with_one_changeset_per_lead(
     mock: respx.MockRouter, adapter: DynamicsAdapter
 ) -> None:
     route = mock.post(f"{API}$batch").mock(return_value=batch_reply())
-    with pytest.raises(BatchCreateFailed):
-        adapter.create_leads([lead(1), lead(2), lead(3)])
+    adapter.create_batch(RecordKind.LEAD, leads(1, 2, 3))
     request = route.calls[0].request
     assert request.headers["Prefer"] == "odata.continue-on-error"
     head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
@@ -367,22 +367,22 @@ def test_batch_body_is_well_formed_multipart_with_one_changeset_per_lead(
     assert json.loads(http_lines[1][-1])["subject"] == f"ERP rollout 2 [{TAG}]"
 
 
+def leads(*numbers: int) -> list[BatchItem]:
+    return [BatchItem(lead(n)) for n in numbers]
+
+
 def test_batch_with_a_failed_part_names_it_and_keeps_the_successes(
     mock: respx.MockRouter, adapter: DynamicsAdapter
 ) -> None:
     mock.post(f"{API}$batch").mock(return_value=batch_reply())
-    with pytest.raises(BatchCreateFailed) as caught:
-        adapter.create_leads([lead(1), lead(2), lead(3)])
-    message = str(caught.value)
-    assert "\n" not in message
-    assert "1 of 3 failed, first part 2 (lead lead-0002) HTTP 400: 0x80044331" in message
-    assert caught.value.created == {
-        "lead-0001": "11111111-0000-0000-0000-000000000001",
-        "lead-0003": "33333333-0000-0000-0000-000000000003",
-    }
+    first, refused, third = adapter.create_batch(RecordKind.LEAD, leads(1, 2, 3))
+    assert refused.vendor_id is None and not refused.maybe_applied
+    assert "\n" not in str(refused.error)
+    assert "part 2 (lead lead-0002) HTTP 400: 0x80044331" in str(refused.error)
+    assert (first.vendor_id, third.vendor_id) == (guid(1), guid(3))
 
 
-def test_batch_all_successful_returns_ids_in_order_and_chunks_at_batch_size(
+def test_batch_all_successful_returns_ids_in_order(
     mock: respx.MockRouter, adapter: DynamicsAdapter
 ) -> None:
     def one_part(n: int) -> str:
@@ -393,15 +393,11 @@ def test_batch_all_successful_returns_ids_in_order_and_chunks_at_batch_size(
         )
 
     route = mock.post(f"{API}$batch").mock(
-        side_effect=[
-            batch_reply(one_part(1) + one_part(2) + "--batchresponse_f44bd09d--\r\n"),
-            batch_reply(one_part(3) + "--batchresponse_f44bd09d--\r\n"),
-        ]
+        return_value=batch_reply("".join(one_part(n) for n in (1, 2, 3)) + "--batchresponse_f44bd09d--\r\n")
     )
-    adapter.options = adapter.options.model_copy(update={"batch_size": 2})
-    ids = adapter.create_leads([lead(1), lead(2), lead(3)])
-    assert ids == [guid(n) for n in (1, 2, 3)]
-    assert route.call_count == 2
+    results = adapter.create_batch(RecordKind.LEAD, leads(1, 2, 3))
+    assert [result.vendor_id for result in results] == [guid(n) for n in (1, 2, 3)]
+    assert route.call_count == 1
 
 
 def test_batch_answer_with_wrong_part_count_is_a_vendor_error(
@@ -409,7 +405,7 @@ def test_batch_answer_with_wrong_part_count_is_a_vendor_error(
 ) -> None:
     mock.post(f"{API}$batch").mock(return_value=batch_reply())
     with pytest.raises(VendorError, match="answered 3 parts for 2 requests"):
-        adapter.create_leads([lead(1), lead(2)])
+        adapter.create_batch(RecordKind.LEAD, leads(1, 2))
 
 
 def test_parse_batch_keeps_non_ascii_error_text() -> None:

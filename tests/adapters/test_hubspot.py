@@ -15,6 +15,7 @@ import tenacity.nap
 
 from adapters.hubspot import HubSpotAdapter, rate_limit_pause
 from poc_harness.contract.adapter import RecordKind
+from poc_harness.contract.batches import BatchItem
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -705,57 +706,36 @@ def test_reply_logs_an_email_on_the_ticket_and_close_moves_it(
 # --- batch create -------------------------------------------------------------------------
 
 
-def batch_answer(request: httpx.Request) -> httpx.Response:
-    inputs = json.loads(request.content)["inputs"]
-    results = [record(str(1000 + i), **item["properties"]) for i, item in enumerate(inputs)]
-    return httpx.Response(
-        201, json={"status": "COMPLETE", "results": results[::-1], "startedAt": WHEN, "completedAt": WHEN}
-    )
-
-
-def test_batch_create_splits_into_chunks_of_100(mock: respx.MockRouter, adapter: HubSpotAdapter) -> None:
-    route = mock.post("/crm/v3/objects/companies/batch/create").mock(side_effect=batch_answer)
-    inputs = [{"properties": {"name": f"Company {n}", "poc_harness_tag": TAG}} for n in range(250)]
-    created = adapter.batch_create("companies", inputs)
-    assert [len(sent(route, i)["inputs"]) for i in range(route.call_count)] == [100, 100, 50]
-    assert sent(route, 2)["inputs"][0] == {"properties": {"name": "Company 200", "poc_harness_tag": TAG}}
-    assert len(created) == 250
-
-
-def test_batch_create_contacts_matches_results_by_email(
+def test_batch_create_multi_status_answer_is_read_per_input(
     mock: respx.MockRouter, adapter: HubSpotAdapter
 ) -> None:
-    mock.post("/crm/v3/objects/contacts/batch/create").mock(side_effect=batch_answer)
-    other = contact().model_copy(update={"key": "con-2", "email": "ali@pars.example"})
-    ids = adapter.batch_create_contacts([(contact(), "901"), (other, "901")])
-    assert ids == {"con-1": "1000", "con-2": "1001"}  # results came back in reverse order
-
-
-def test_batch_create_multi_status_errors_are_reported(
-    mock: respx.MockRouter, adapter: HubSpotAdapter
-) -> None:
-    mock.post("/crm/v3/objects/contacts/batch/create").respond(
+    created = {**record("1000"), "objectWriteTraceId": "con-2"}  # HubSpot does not promise the order
+    route = mock.post("/crm/v3/objects/contacts/batch/create").respond(
         207,
         json={
             "status": "COMPLETE",
-            "results": [record("1000")],
+            "results": [created],
             "numErrors": 1,
             "errors": [
                 {
                     "status": "error",
                     "category": "VALIDATION_ERROR",
                     "message": "Property values were not valid",
-                    "context": {"email": ["bad"]},
+                    "context": {"objectWriteTraceId": ["con-1"]},
                 }
             ],
             "startedAt": WHEN,
             "completedAt": WHEN,
         },
     )
-    with pytest.raises(
-        VendorError, match=r"1 input\(s\) refused \(1 created so far.*Property values were not valid"
-    ):
-        adapter.batch_create("contacts", [{"properties": {"email": "x"}}, {"properties": {"email": "bad"}}])
+    other = contact().model_copy(update={"key": "con-2", "email": "ali@pars.example"})
+    items = [BatchItem(contact(), parent_id="901"), BatchItem(other, parent_id="901")]
+    refused, made = adapter.create_batch(RecordKind.CONTACT, items)
+    assert made.vendor_id == "1000" and refused.vendor_id is None and not refused.maybe_applied
+    assert "con-1" in str(refused.error) and "Property values were not valid" in str(refused.error)
+    inputs = sent(route)["inputs"]
+    assert [i["objectWriteTraceId"] for i in inputs] == ["con-1", "con-2"]
+    assert inputs[0]["associations"][0]["to"] == {"id": "901"}
 
 
 # --- rate limits --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import respx
 
 from adapters.salesforce import SalesforceAdapter
 from poc_harness.contract.adapter import Capability, RecordKind
+from poc_harness.contract.batches import BatchItem
 from poc_harness.contract.model import (
     Activity,
     ActivityKind,
@@ -326,7 +327,7 @@ def test_sales_reps_are_read_over_several_soql_pages(mock: respx.MockRouter) -> 
     adapter.close()
 
 
-def test_batches_go_to_sobject_collections_200_at_a_time(
+def test_a_batch_is_one_sobject_collections_request(
     adapter: SalesforceAdapter, mock: respx.MockRouter
 ) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
@@ -341,15 +342,15 @@ def test_batches_go_to_sobject_collections_200_at_a_time(
 
     route = mock.post(f"{DATA}/composite/sobjects").mock(side_effect=answer)
     accounts = [
-        ACCOUNT.model_copy(update={"key": f"acct-{n:04d}", "name": f"Acct-{n:04d}"}) for n in range(450)
+        BatchItem(ACCOUNT.model_copy(update={"key": f"acct-{n:04d}", "name": f"Acct-{n:04d}"}))
+        for n in range(adapter.max_batch_size)
     ]
-    seen: list[tuple[int, str]] = []
-    ids = adapter.create_many(RecordKind.ACCOUNT, accounts, on_created=lambda i, v: seen.append((i, v)))
-    assert [len(sent(route, n)["records"]) for n in range(3)] == [200, 200, 50]
+    results = adapter.create_batch(RecordKind.ACCOUNT, accounts)
+    assert route.call_count == 1 and len(sent(route, 0)["records"]) == 200
     first = sent(route, 0)
     assert first["allOrNone"] is False and first["records"][0]["attributes"] == {"type": "Account"}
     assert first["records"][0]["Name"] == "Acct-0000"
-    assert ids == [f"001Dn{n:013d}" for n in range(450)] and seen == list(enumerate(ids))
+    assert [result.vendor_id for result in results] == [f"001Dn{n:013d}" for n in range(200)]
 
 
 def test_a_partial_batch_failure_names_the_failed_records_and_keeps_the_successes(
@@ -370,14 +371,11 @@ def test_a_partial_batch_failure_names_the_failed_records_and_keeps_the_successe
         {"id": "00QDn00000Ab1CdEA3", "success": True, "errors": []},
     ]
     route = mock.post(f"{DATA}/composite/sobjects").mock(return_value=httpx.Response(200, json=results))
-    leads = [LEAD.model_copy(update={"key": f"lead-000{n}"}) for n in (1, 2, 3)]
-    seen: list[tuple[int, str]] = []
-    with pytest.raises(VendorError) as caught:
-        adapter.create_many(RecordKind.LEAD, leads, on_created=lambda i, v: seen.append((i, v)))
-    message = one_line(str(caught.value))
-    assert "1 of 3 Lead records" in message and "lead-0002" in message and "REQUIRED_FIELD_MISSING" in message
-    assert "lead-0001" not in message and "lead-0003" not in message
-    assert seen == [(0, "00QDn00000Ab1CdEA1"), (2, "00QDn00000Ab1CdEA3")]
+    leads = [BatchItem(LEAD.model_copy(update={"key": f"lead-000{n}"})) for n in (1, 2, 3)]
+    first, refused, third = adapter.create_batch(RecordKind.LEAD, leads)
+    message = one_line(str(refused.error))
+    assert refused.vendor_id is None and "lead-0002" in message and "REQUIRED_FIELD_MISSING" in message
+    assert (first.vendor_id, third.vendor_id) == ("00QDn00000Ab1CdEA1", "00QDn00000Ab1CdEA3")
     assert route.calls.last.request.headers["Sforce-Auto-Assign"] == "TRUE"
 
 

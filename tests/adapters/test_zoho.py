@@ -17,6 +17,7 @@ import respx
 
 from adapters.zoho import EMAIL_MARKER, ZohoAdapter
 from poc_harness.contract.adapter import Capability, RecordKind
+from poc_harness.contract.batches import BatchItem
 from poc_harness.contract.model import (
     Activity,
     ActivityKind,
@@ -328,7 +329,7 @@ def test_sales_reps_are_read_over_several_pages(mock: respx.MockRouter) -> None:
     adapter.close()
 
 
-def test_batches_are_inserted_100_at_a_time(adapter: ZohoAdapter, mock: respx.MockRouter) -> None:
+def test_a_batch_is_one_insert_of_up_to_100(adapter: ZohoAdapter, mock: respx.MockRouter) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         rows = json.loads(request.content)["data"]
         start = int(rows[0]["Account_Name"].split("-")[1])
@@ -336,33 +337,25 @@ def test_batches_are_inserted_100_at_a_time(adapter: ZohoAdapter, mock: respx.Mo
 
     route = mock.post(f"{CRM}/Accounts").mock(side_effect=answer)
     accounts = [
-        ACCOUNT.model_copy(update={"key": f"acct-{n:04d}", "name": f"Acct-{n:04d}"}) for n in range(250)
+        BatchItem(ACCOUNT.model_copy(update={"key": f"acct-{n:04d}", "name": f"Acct-{n:04d}"}))
+        for n in range(adapter.max_batch_size)
     ]
-    seen: list[tuple[int, str]] = []
-    ids = adapter.create_many(RecordKind.ACCOUNT, accounts, on_created=lambda i, v: seen.append((i, v)))
-    assert [len(sent(route, n)["data"]) for n in range(3)] == [100, 100, 50]
-    assert ids == [f"57257670{n:011d}" for n in range(250)] and seen == list(enumerate(ids))
+    results = adapter.create_batch(RecordKind.ACCOUNT, accounts)
+    assert route.call_count == 1 and len(sent(route, 0)["data"]) == 100
+    assert [result.vendor_id for result in results] == [f"57257670{n:011d}" for n in range(100)]
 
 
 def test_a_partial_batch_failure_names_the_failed_records_and_keeps_the_successes(
     adapter: ZohoAdapter, mock: respx.MockRouter
 ) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        rows = json.loads(request.content)["data"]
-        if len(rows) == 100:
-            return httpx.Response(400, json={"data": [failed("Last_Name", "MANDATORY_NOT_FOUND")] * 100})
-        return statuses(ok("5725767000000524201"), failed("Email"), ok("5725767000000524203"), status=207)
-
-    mock.post(f"{CRM}/Leads").mock(side_effect=answer)
-    leads = [LEAD.model_copy(update={"key": f"lead-{n:04d}"}) for n in range(103)]
-    seen: list[tuple[int, str]] = []
-    with pytest.raises(VendorError) as caught:
-        adapter.create_many(RecordKind.LEAD, leads, on_created=lambda i, v: seen.append((i, v)))
-    message = one_line(str(caught.value))
-    assert "101 of 103 records not created" in message
-    assert "lead-0000..lead-0099" in message and "MANDATORY_NOT_FOUND" in message
-    assert "lead-0101 (INVALID_DATA: invalid data (Email))" in message and "lead-0102" not in message
-    assert seen == [(100, "5725767000000524201"), (102, "5725767000000524203")]
+    answer = statuses(ok("5725767000000524201"), failed("Email"), ok("5725767000000524203"), status=207)
+    mock.post(f"{CRM}/Leads").mock(return_value=answer)
+    leads = [BatchItem(LEAD.model_copy(update={"key": f"lead-{n:04d}"})) for n in range(3)]
+    first, refused, third = adapter.create_batch(RecordKind.LEAD, leads)
+    message = one_line(str(refused.error))
+    assert refused.vendor_id is None and "lead-0001" in message
+    assert "INVALID_DATA: invalid data (Email)" in message
+    assert (first.vendor_id, third.vendor_id) == ("5725767000000524201", "5725767000000524203")
 
 
 def test_activities_are_calls_events_tasks_and_notes(adapter: ZohoAdapter, mock: respx.MockRouter) -> None:

@@ -304,8 +304,10 @@ class SalesforceAdapter(CRMAdapter):
         return _only(self._query(soql), f"{sobject.lower()} {record_id}")
 
     def _count(self, soql: str) -> int:
-        answer = self._json("GET", f"{self._data}/query", params={"q": soql})
-        return int(answer.get("totalSize", 0)) if isinstance(answer, dict) else 0
+        total = self._object("GET", f"{self._data}/query", params={"q": soql}).get("totalSize")
+        if not isinstance(total, int):
+            raise VendorError(f"salesforce: a COUNT() query answered no totalSize: {soql[:80]}")
+        return total
 
     def _create(self, sobject: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> str:
         answer = self._json("POST", f"{self._data}/sobjects/{sobject}", json=body, headers=headers)

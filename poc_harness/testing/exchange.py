@@ -43,6 +43,26 @@ def answering(method: str, url: str, status: int = 200, json: Any = None) -> Ins
     return install
 
 
+def answering_in_turn(method: str, url: str, *responses: httpx.Response) -> Install:
+    """Installs one route answering its successive calls with ``responses`` in turn (a paged read, or
+    two queries to one endpoint)."""
+
+    def install(router: respx.MockRouter) -> respx.Route:
+        return router.route(method=method, url=url).mock(side_effect=list(responses))
+
+    return install
+
+
+def together(*installs: Install) -> Install:
+    """Installs the routes of each of ``installs`` (the several requests one contract call makes)."""
+
+    def install(router: respx.MockRouter) -> None:
+        for each in installs:
+            each(router)
+
+    return install
+
+
 def installed(router: respx.MockRouter, install: Install) -> list[respx.Route]:
     """The routes ``install`` added to ``router``."""
     before = {id(route) for route in router.routes}

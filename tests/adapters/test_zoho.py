@@ -28,7 +28,7 @@ from poc_harness.contract.model import (
     TicketPriority,
 )
 from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing import AdapterConformance, Exchange, answering, answering_in_turn, together
 from poc_harness.testing.exchange import Install
 from tests.adapters.samples import ACCOUNT, CONTACT, TAG, call
 
@@ -607,7 +607,63 @@ class TestZohoConformance(AdapterConformance):
             "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", search, json=found)),
             "delete": Exchange((RecordKind.LEAD, LEAD_ID), answering("DELETE", the_lead, json=gone)),
             "log_activity": Exchange((LEAD_ID, call(OWNER_ID)), _inserted("Calls", "5725767000001001001")),
-        }
+        } | _capability_exchanges()
+
+
+TASK_ID = "5725767000002001001"
+NOTE_ID = "5725767000003001001"
+
+
+def _listed(url: str, rows: list[dict[str, Any]], key: str = "data") -> Install:
+    """A related list or listing of one page (``info.more_records`` false)."""
+    return answering_in_turn("GET", url, listing(rows, 1, False, key=key))
+
+
+def _capability_exchanges() -> dict[str, Exchange]:
+    """Users, the lead's Tasks, convert (``details.Deals.id``), the Deal and its Stage_History, and Cases
+    with a Note as the reply, in the shapes of the v8 references cited in the adapter's docstring.
+    ``get_ticket`` has none: Zoho CRM Cases keep no first-response time or SLA flags (see the adapter)."""
+    user = {"id": OWNER_ID, "status": "active", "profile": {"name": "Sales Rep", "id": "1"}}
+    owner = {"name": "Maryam Rahimi", "id": OWNER_ID}
+    task = {"id": TASK_ID, "Subject": "Follow up", "Due_Date": "2025-03-03", "Status": "Deferred"}
+    task["Owner"] = owner
+    lead = {"id": LEAD_ID, "Company": "Pars Pipe Co", "Description": f"{LEAD.title}\npoc-harness lead-0001"}
+    converted = {
+        "code": "SUCCESS",
+        "details": {"Contacts": {"id": CONTACT_ID}, "Deals": {"name": LEAD.title, "id": DEAL_ID}},
+        "message": "The record has been converted successfully",
+        "status": "success",
+    }
+    deal = {"id": DEAL_ID, "Stage": "Qualification", "Amount": 120000}
+    changed = {"Stage": "Qualification", "Modified_Time": "2025-03-10T11:30:00+03:30"}
+    history, the_deal = [{"id": "5725767000008001001", **changed}], f"{CRM}/Deals/{DEAL_ID}"
+    return {
+        "list_sales_reps": Exchange((), _listed(f"{CRM}/users", [user], key="users")),
+        "lead_tasks": Exchange((LEAD_ID,), _listed(f"{CRM}/Leads/{LEAD_ID}/Tasks", [task])),
+        "complete_task": Exchange((TASK_ID, OWNER_ID), _updated("Tasks", TASK_ID)),
+        "convert_lead": Exchange(
+            (LEAD_ID, 120_000, datetime(2025, 3, 11, 22, 0, tzinfo=UTC)),
+            together(
+                answering("GET", f"{CRM}/Leads/{LEAD_ID}", json={"data": [lead]}),
+                answering("POST", f"{CRM}/Leads/{LEAD_ID}/actions/convert", json={"data": [converted]}),
+            ),
+        ),
+        "move_deal": Exchange((DEAL_ID, DealStage.WON), _updated("Deals", DEAL_ID)),
+        "get_deal": Exchange(
+            (DEAL_ID,),
+            together(
+                answering("GET", the_deal, json={"data": [deal]}),
+                _listed(f"{the_deal}/Stage_History", history),
+            ),
+        ),
+        "create_ticket": Exchange((TICKET, CONTACT_ID), _inserted("Cases", CASE_ID)),
+        "reply_ticket": Exchange((CASE_ID, "On it"), _inserted(f"Cases/{CASE_ID}/Notes", NOTE_ID)),
+        "close_ticket": Exchange((CASE_ID,), _updated("Cases", CASE_ID)),
+    }
+
+
+def _updated(module: str, record_id: str) -> Install:
+    return answering("PUT", f"{CRM}/{module}/{record_id}", json={"data": [ok(record_id)]})
 
 
 def _inserted(module: str, record_id: str) -> Install:

@@ -30,7 +30,7 @@ from poc_harness.contract.model import (
     TicketPriority,
 )
 from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing import AdapterConformance, Exchange, answering, answering_in_turn, together
 from poc_harness.testing.exchange import Install
 from poc_harness.transport.http import CallStats, RetryPolicy
 from tests.adapters.samples import ACCOUNT, CONTACT, call
@@ -822,12 +822,80 @@ class TestDynamicsConformance(AdapterConformance):
             "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", f"{API}leads", json=found)),
             "delete": Exchange((RecordKind.LEAD, LEAD_ID), answering("DELETE", the_lead, 204)),
             "log_activity": Exchange((LEAD_ID, call(USER_ID)), _created("phonecalls", CALL_ID)),
-        }
+        } | _capability_exchanges()
+
+
+TASK_ID = "bbbbbbbb-0000-0000-0000-000000000002"
+EMAIL_ID = "eeeeeeee-0000-0000-0000-000000000001"
+
+
+def _capability_exchanges() -> dict[str, Exchange]:
+    """systemusers, tasks regarding the lead, QualifyLead, the opportunity and its audit history
+    (RetrieveRecordChangeHistory), incidents with their SLA KPI instances, the reply e-mail, CloseIncident
+    and the ``$count`` of cases, in the Web API shapes the adapter's docstring cites."""
+    due, created = "2025-03-03T12:00:00Z", "2025-03-01T12:00:00Z"
+    task = {"activityid": TASK_ID, "subject": "Follow up", "scheduledend": due, "_ownerid_value": USER_ID}
+    made = {"@odata.type": "#Microsoft.Dynamics.CRM.opportunity", "opportunityid": DEAL_ID}
+    opportunity = {"salesstage": 0, "statecode": 0, "estimatedvalue": 99000.0, "createdon": created}
+    opportunity["_originatingleadid_value"] = LEAD_ID
+    changes = {"AuditDetailCollection": {"AuditDetails": [audit(created, {}, {"salesstage": 0})]}}
+    succeeded = {"status": 4, "succeededon": "2025-03-01T12:20:00Z"}
+    resolved = {"value": [{"createdon": "2025-03-01T18:00:00Z"}]}
+    page = [{"incidentid": CASE_ID}]
+    counted = [httpx.Response(200, json={"@odata.count": n, "value": page}) for n in (8, 6)]
+    the_deal, the_case = f"{API}opportunities({DEAL_ID})", f"{API}incidents({CASE_ID})"
+    users = {"value": [{"systemuserid": USER_ID}]}
+    qualify = f"{API}leads({LEAD_ID})/Microsoft.Dynamics.CRM.QualifyLead"
+    return {
+        "list_sales_reps": Exchange((), answering("GET", f"{API}systemusers", json=users)),
+        "lead_tasks": Exchange((LEAD_ID,), answering("GET", f"{API}tasks", json={"value": [task]})),
+        "complete_task": Exchange((TASK_ID, USER_ID), answering("PATCH", f"{API}tasks({TASK_ID})", 204)),
+        "convert_lead": Exchange(
+            (LEAD_ID, 99000, T0),
+            together(
+                answering("POST", qualify, json={"value": [made]}),
+                answering("PATCH", the_deal, 204),
+            ),
+        ),
+        "move_deal": Exchange((DEAL_ID, DealStage.WON), answering("POST", f"{API}WinOpportunity", 204)),
+        "get_deal": Exchange(
+            (DEAL_ID,),
+            together(
+                answering("GET", the_deal, json=opportunity),
+                answering("GET", f"{API}RetrieveRecordChangeHistory(Target=@t)", json=changes),
+            ),
+        ),
+        "create_ticket": Exchange((TICKET, CONTACT_ID), _created("incidents", CASE_ID)),
+        "get_ticket": Exchange(
+            (CASE_ID,),
+            together(
+                answering_in_turn("GET", the_case, incident(1, succeeded, succeeded)),
+                answering("GET", f"{API}incidentresolutions", json=resolved),
+            ),
+        ),
+        "reply_ticket": Exchange(
+            (CASE_ID, "We are on it", USER_ID),
+            together(_created("emails", EMAIL_ID), answering("PATCH", the_case, 204)),
+        ),
+        "close_ticket": Exchange((CASE_ID,), answering("POST", f"{API}CloseIncident", 204)),
+        "report_sla_compliance": Exchange(
+            (T0, datetime(2025, 3, 31, tzinfo=UTC), TAG),
+            answering_in_turn("GET", f"{API}incidents", *counted),
+        ),
+    }
 
 
 ACCOUNT_ID = "00aa00aa-bb11-cc22-dd33-44ee44ee44ee"
 CONTACT_ID = "11aa00aa-bb11-cc22-dd33-44ee44ee44ee"
 CALL_ID = "aaaaaaaa-0000-0000-0000-000000000001"
+TICKET = Ticket(
+    key="tkt-1",
+    tag=TAG,
+    subject=f"Invoice wrong [{TAG}]",
+    description="Amount differs",
+    priority=TicketPriority.HIGH,
+    contact_key="con-1",
+)
 
 
 def _created(entity_set: str, record_id: str) -> Install:

@@ -858,6 +858,24 @@ def _deal_answers(router: respx.MockRouter) -> None:
     router.get("/crm/v4/objects/deals/9001/associations/leads").respond(200, json=associations(7001))
 
 
+def _converted_lead(router: respx.MockRouter) -> None:
+    """The lead and its contact, the new deal (associated with the contact, then the lead), the lead
+    moved to its qualified stage."""
+    _deal_pipeline(router)
+    lead = record("7001", hs_lead_name="ERP rollout for Pars", poc_harness_tag=TAG)
+    router.get(f"{OBJECTS}/leads/7001").respond(200, json=lead)
+    router.get("/crm/v4/objects/leads/7001/associations/contacts").respond(200, json=associations(302))
+    router.post(f"{OBJECTS}/deals").respond(201, json=record("9001"))
+    router.put("/crm/v4/objects/deals/9001/associations/default/leads/7001").respond(200, json={})
+    router.patch(f"{OBJECTS}/leads/7001").respond(200, json=record("7001"))
+
+
+def _replied_ticket(router: respx.MockRouter) -> None:
+    """An e-mail engagement associated with the ticket."""
+    router.post(f"{OBJECTS}/emails").respond(201, json=record("66"))
+    router.put("/crm/v4/objects/emails/66/associations/default/tickets/4401").respond(200, json={})
+
+
 def _moved_deal(router: respx.MockRouter) -> None:
     _deal_pipeline(router)
     router.patch(f"{OBJECTS}/deals/9001").respond(200, json=record("9001"))
@@ -916,6 +934,8 @@ class TestHubSpotConformance(AdapterConformance):
             "create_ticket": Exchange((TICKET, "301"), _new_ticket),
             "get_ticket": Exchange(("4401",), _ticket_answers),
             "close_ticket": Exchange(("4401",), _closed_ticket),
+            "convert_lead": Exchange(("7001", 25000), _converted_lead),
+            "reply_ticket": Exchange(("4401", f"On it [{TAG}]", "41629779"), _replied_ticket),
         }
 
     @pytest.fixture

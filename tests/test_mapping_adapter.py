@@ -654,7 +654,7 @@ class TestMappingConformance(AdapterConformance):
 
     @pytest.fixture
     def exchanges(self) -> dict[str, Exchange]:
-        return core_exchanges(listing_first=False) | capability_exchanges()
+        return core_exchanges(listing_first=False) | capability_exchanges(listing_first=False)
 
 
 # --- (c) the proof: the suites through the sandbox mapping, on the served reference CRM --------------

@@ -132,7 +132,11 @@ def capability_exchanges(listing_first: bool) -> dict[str, Exchange]:
     replies = f"{TICKET_PATH}/replies"
     rep = SalesRep(key="rep-01", tag=TAG, name="Maryam Rahimi", email="maryam@acme.example")
     ticket = Ticket(
-        key="tkt-1", tag=TAG, subject="Gauge offline", description="Since Monday", priority=TicketPriority.HIGH,
+        key="tkt-1",
+        tag=TAG,
+        subject="Gauge offline",
+        description="Since Monday",
+        priority=TicketPriority.HIGH,
         contact_key="con-1",
     )
     survey, clock = "/surveys/survey-6/responses", answering("POST", "/clock/advance", json={"now": AT})

@@ -17,6 +17,8 @@ from poc_harness.contract.model import (
     LeadChanges,
     LeadSource,
     SalesRep,
+    TeamMember,
+    TeamRole,
     Ticket,
     TicketPriority,
 )
@@ -179,7 +181,7 @@ def _converted(listing_first: bool) -> Install:
 
 def sandbox_exchanges() -> dict[str, Exchange]:
     """What only the sandbox adapter implements: webhooks, the bulk export, VoIP, the audit log, reopening
-    and internal notes, the acting user and SSO's identity standards."""
+    and internal notes, the acting user, team users and their tokens, and SSO's identity standards."""
     replies, activities = f"{TICKET_PATH}/replies", "/leads/lead-9/activities"
     hooks = "/webhooks/subscriptions"
     number, started = "+989121234567", datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -189,6 +191,9 @@ def sandbox_exchanges() -> dict[str, Exchange]:
     exported = {"records": [LEAD_ROW], "next_cursor": None}
     settings = {"retention_days": 365, "export_formats": ["csv"]}
     note, standards = "Internal: check the gauge", {"standards": ["saml2", "oidc"]}
+    member = TeamMember(
+        key="member-1", tag=TAG, name="Ali Karimi", email="ali@acme.example", role=TeamRole.MANAGER, team="north"
+    )
     return {
         "subscribe_webhook": Exchange(
             ("https://hooks.example/poc", "s3cret", [WebhookEvent.LEAD_CREATED]),
@@ -212,4 +217,8 @@ def sandbox_exchanges() -> dict[str, Exchange]:
         ),
         "audit_settings": Exchange((), answering("GET", "/settings/audit", json=settings)),
         "identity_standards": Exchange((), answering("GET", "/auth/methods", json=standards)),
+        "create_team_user": Exchange((member,), answering("POST", "/users", 201, {"id": "user-8"})),
+        "issue_credential": Exchange(
+            ("user-8",), answering("POST", "/users/user-8/tokens", 201, {"token": "tok-user-8-9f2c"})
+        ),
     }

@@ -192,7 +192,7 @@ def sandbox_exchanges() -> dict[str, Exchange]:
     settings = {"retention_days": 365, "export_formats": ["csv"]}
     note, standards = "Internal: check the gauge", {"standards": ["saml2", "oidc"]}
     member = TeamMember(
-        key="member-1", tag=TAG, name="Ali Karimi", email="ali@acme.example", role=TeamRole.MANAGER, team="north"
+        key="member-1", tag=TAG, name="Ali Karimi", email="ali@acme.example", role=TeamRole.MANAGER, team="n1"
     )
     return {
         "subscribe_webhook": Exchange(

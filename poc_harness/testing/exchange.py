@@ -82,9 +82,10 @@ def return_type(method: str) -> Any:
 
 
 def reads_answer(method: str) -> bool:
-    """Whether the contract method returns something read from the vendor's answer (not None or a
-    bare success flag), so that a garbage answer must fail it."""
-    return return_type(method) not in (type(None), bool)
+    """Whether the contract method returns something read from the vendor's JSON answer (not None, a bare
+    success flag, or a document passed on as bytes, such as SAML metadata), so that a garbage answer must
+    fail it."""
+    return return_type(method) not in (type(None), bool, bytes)
 
 
 def conforms(value: Any, expected: Any) -> bool:

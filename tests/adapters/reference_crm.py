@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import respx
 
 from poc_harness.contract.adapter import RecordKind, WebhookEvent
@@ -22,7 +23,7 @@ from poc_harness.contract.model import (
     Ticket,
     TicketPriority,
 )
-from poc_harness.testing import Exchange, answering
+from poc_harness.testing import Exchange, answering, answering_in_turn
 from poc_harness.testing.exchange import Install
 from tests.adapters.samples import ACCOUNT, CONTACT, TAG, call
 
@@ -179,6 +180,14 @@ def _converted(listing_first: bool) -> Install:
     return install
 
 
+SP_METADATA = (
+    b'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://crm.example/saml">'
+    b'<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+    b'<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
+    b'Location="https://crm.example/saml/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>'
+)
+
+
 def sandbox_exchanges() -> dict[str, Exchange]:
     """What only the sandbox adapter implements: webhooks, the bulk export, VoIP, the audit log, reopening
     and internal notes, the acting user, team users and their tokens, and SSO's identity standards."""
@@ -191,6 +200,8 @@ def sandbox_exchanges() -> dict[str, Exchange]:
     exported = {"records": [LEAD_ROW], "next_cursor": None}
     settings = {"retention_days": 365, "export_formats": ["csv"]}
     note, standards = "Internal: check the gauge", {"standards": ["saml2", "oidc"]}
+    xml = {"Content-Type": "application/samlmetadata+xml"}
+    metadata = httpx.Response(200, content=SP_METADATA, headers=xml)
     member = TeamMember(
         key="member-1", tag=TAG, name="Ali Karimi", email="ali@acme.example", role=TeamRole.MANAGER, team="n1"
     )
@@ -217,6 +228,7 @@ def sandbox_exchanges() -> dict[str, Exchange]:
         ),
         "audit_settings": Exchange((), answering("GET", "/settings/audit", json=settings)),
         "identity_standards": Exchange((), answering("GET", "/auth/methods", json=standards)),
+        "saml_sp_metadata": Exchange((), answering_in_turn("GET", "/saml/metadata", metadata)),
         "create_team_user": Exchange((member,), answering("POST", "/users", 201, {"id": "user-8"})),
         "issue_credential": Exchange(
             ("user-8",), answering("POST", "/users/user-8/tokens", 201, {"token": "tok-user-8-9f2c"})

@@ -43,6 +43,11 @@ def answering(method: str, url: str, status: int = 200, json: Any = None) -> Ins
     return install
 
 
+def no_request(router: respx.MockRouter) -> None:
+    """Installs nothing: the method sends no request (it reads what it is given, e.g. a webhook payload,
+    or builds an adapter acting as another user).  Only its answer's type is judged."""
+
+
 def answering_in_turn(method: str, url: str, *responses: httpx.Response) -> Install:
     """Installs one route answering its successive calls with ``responses`` in turn (a paged read, or
     two queries to one endpoint)."""

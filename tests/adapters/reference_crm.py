@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 import respx
+from pydantic import SecretStr
 
-from poc_harness.contract.adapter import RecordKind, WebhookEvent
+from poc_harness.contract.adapter import RecordKind, UserCredential, WebhookEvent
 from poc_harness.contract.model import (
     CallDirection,
     CallLog,
@@ -23,7 +24,7 @@ from poc_harness.contract.model import (
     Ticket,
     TicketPriority,
 )
-from poc_harness.testing import Exchange, answering, answering_in_turn
+from poc_harness.testing import Exchange, answering, answering_in_turn, no_request
 from poc_harness.testing.exchange import Install
 from tests.adapters.samples import ACCOUNT, CONTACT, TAG, call
 
@@ -201,6 +202,8 @@ def sandbox_exchanges() -> dict[str, Exchange]:
     settings = {"retention_days": 365, "export_formats": ["csv"]}
     note, standards = "Internal: check the gauge", {"standards": ["saml2", "oidc"]}
     xml = {"Content-Type": "application/samlmetadata+xml"}
+    event = {"id": "EV00000001", "type": "lead.created", "occurred_at": AT, "data": LEAD_ROW}  # as delivered
+    credential = UserCredential(token=SecretStr("tok-user-8-9f2c"), user_id="user-8")
     metadata = httpx.Response(200, content=SP_METADATA, headers=xml)
     member = TeamMember(
         key="member-1", tag=TAG, name="Ali Karimi", email="ali@acme.example", role=TeamRole.MANAGER, team="n1"
@@ -229,6 +232,8 @@ def sandbox_exchanges() -> dict[str, Exchange]:
         "audit_settings": Exchange((), answering("GET", "/settings/audit", json=settings)),
         "identity_standards": Exchange((), answering("GET", "/auth/methods", json=standards)),
         "saml_sp_metadata": Exchange((), answering_in_turn("GET", "/saml/metadata", metadata)),
+        "webhook_notice": Exchange((event,), no_request),
+        "as_user": Exchange((credential,), no_request),
         "create_team_user": Exchange((member,), answering("POST", "/users", 201, {"id": "user-8"})),
         "issue_credential": Exchange(
             ("user-8",), answering("POST", "/users/user-8/tokens", 201, {"token": "tok-user-8-9f2c"})

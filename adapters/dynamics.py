@@ -214,14 +214,6 @@ class DynamicsOptions(AdapterOptions):
         return (self.base_url or f"{self.root}/api/data/v9.2").rstrip("/") + "/"
 
 
-class BatchCreateFailed(VendorError):
-    """Some parts of a ``$batch`` failed; ``created`` maps each successful lead key to its id (kept)."""
-
-    def __init__(self, message: str, created: dict[str, str]) -> None:
-        super().__init__(message)
-        self.created = created
-
-
 @dataclass(frozen=True)
 class BatchPart:
     """One response inside a ``$batch`` answer."""
@@ -526,27 +518,6 @@ class DynamicsAdapter(HTTPAdapter[DynamicsOptions]):
 
     def create_lead(self, lead: Lead, arrived_at: datetime | None = None) -> str:
         return self._create("leads", self._lead_body(lead, arrived_at))
-
-    def create_leads(self, leads: Sequence[Lead], arrived_at: datetime | None = None) -> list[str]:
-        """Create many leads through ``create_batch`` (``batch_size`` per ``$batch``); a failed part raises
-        ``BatchCreateFailed`` naming it, with the leads that were created (and stay) in ``created``."""
-        created: dict[str, str] = {}
-        failures: list[str] = []
-        size = self.options.batch_size
-        for start in range(0, len(leads), size):
-            items = [BatchItem(lead, at=arrived_at) for lead in leads[start : start + size]]
-            for item, result in zip(items, self.create_batch(RecordKind.LEAD, items), strict=True):
-                if result.vendor_id:
-                    created[item.record.key] = result.vendor_id
-                else:
-                    failures.append(str(result.error))
-        if failures:
-            raise BatchCreateFailed(
-                f"dynamics: $batch lead creation: {len(failures)} of {len(leads)} failed, "
-                f"first {failures[0]}; the {len(created)} created are kept",
-                created,
-            )
-        return [created[lead.key] for lead in leads]
 
     max_batch_size: ClassVar[int] = 1000  # Dataverse's limit of requests per $batch; per instance: batch_size
 

@@ -740,42 +740,6 @@ class HubSpotAdapter(HTTPAdapter[HubSpotOptions]):
             for key in keys
         ]
 
-    def batch_create(self, object_type: str, inputs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Create records in calls of at most 100 inputs; the created records (``id``, ``properties``).
-
-        HubSpot does not promise the results' order: match them on a unique property."""
-        path = f"/crm/v3/objects/{object_type}/batch/create"
-        created: list[dict[str, Any]] = []
-        for chunk in _chunks(list(inputs), BATCH_LIMIT):
-            data = self.http.json("POST", path, json={"inputs": list(chunk)})
-            created.extend(_results(data, f"POST {path}"))
-            errors = data.get("errors") or []
-            if errors:
-                first = errors[0].get("message", "no message") if isinstance(errors[0], dict) else errors[0]
-                raise VendorError(
-                    f"hubspot: POST {path}: {len(errors)} input(s) refused ({len(created)} created so far, "
-                    f"found again by their tag): {first}"
-                )
-        return created
-
-    def batch_create_contacts(self, contacts: Sequence[tuple[Contact, str]]) -> dict[str, str]:
-        """Contacts (each with its company id) in batches; harness key -> HubSpot id, matched on e-mail."""
-        inputs = [
-            {
-                "properties": self._contact_properties(contact),
-                "associations": [_association(account_id, CONTACT_TO_PRIMARY_COMPANY)],
-            }
-            for contact, account_id in contacts
-        ]
-        by_email = {
-            str(record.get("properties", {}).get("email", "")).lower(): str(record["id"])
-            for record in self.batch_create("contacts", inputs)
-        }
-        missing = [c.key for c, _ in contacts if c.email.lower() not in by_email]
-        if missing:
-            raise VendorError(f"hubspot: batch create of contacts did not return {', '.join(missing[:5])}")
-        return {contact.key: by_email[contact.email.lower()] for contact, _ in contacts}
-
 
 def _activity_properties(activity: Activity, at: datetime) -> dict[str, Any]:
     """The HubSpot properties of a logged call, meeting, e-mail or note."""

@@ -55,7 +55,7 @@ How the PoC behaviours map, and what is honestly missing:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from xml.etree import ElementTree
@@ -285,8 +285,10 @@ class SalesforceAdapter(HTTPAdapter[SalesforceOptions]):
         return _only(self._query(soql), f"{sobject.lower()} {record_id}")
 
     def _count(self, soql: str) -> int:
-        answer = self._json("GET", f"{self._data}/query", params={"q": soql})
-        return int(answer.get("totalSize", 0)) if isinstance(answer, dict) else 0
+        total = self._object("GET", f"{self._data}/query", params={"q": soql}).get("totalSize")
+        if not isinstance(total, int):
+            raise VendorError(f"salesforce: a COUNT() query answered no totalSize: {soql[:80]}")
+        return total
 
     def _create(self, sobject: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> str:
         answer = self._json("POST", f"{self._data}/sobjects/{sobject}", json=body, headers=headers)
@@ -360,7 +362,7 @@ class SalesforceAdapter(HTTPAdapter[SalesforceOptions]):
             RecordKind.TICKET: self._case_body,
         }
         if kind not in builders:
-            raise HarnessError(f"salesforce: create_many does not create {kind.value} records")
+            raise HarnessError(f"salesforce: create_batch does not create {kind.value} records")
         return builders[kind](record, parent_id)
 
     # --- lifecycle and time -----------------------------------------------------------------
@@ -390,38 +392,6 @@ class SalesforceAdapter(HTTPAdapter[SalesforceOptions]):
     def create_lead(self, lead: Lead, arrived_at: datetime | None = None) -> str:
         body = {**self._lead_body(lead), **self._created_date(arrived_at)}
         return self._create("Lead", body, headers=self._assign_rules(RecordKind.LEAD))
-
-    def create_many(
-        self,
-        kind: RecordKind,
-        records: Sequence[Record],
-        parent_ids: Sequence[str | None] | None = None,
-        on_created: Callable[[int, str], None] | None = None,
-    ) -> list[str]:
-        """Create accounts, contacts (parent: account id), leads or tickets (parent: contact id) with sObject
-        Collections, 200 a request, ``allOrNone`` false.  Returns the ids in order; ``on_created(index, id)``
-        hears of each success as it is known, so a caller can record them even when a record fails.  Failed
-        records are raised at the end as one ``VendorError`` naming them."""
-        parents = list(parent_ids) if parent_ids is not None else [None] * len(records)
-        bodies = [self._body(kind, record, parent) for record, parent in zip(records, parents, strict=True)]
-        ids: list[str] = []
-        failures: list[str] = []
-        for start in range(0, len(bodies), BATCH_SIZE):
-            results = self._create_chunk(kind, bodies[start : start + BATCH_SIZE])
-            for index, result in enumerate(results, start):
-                if isinstance(result, dict) and result.get("success") and result.get("id"):
-                    ids.append(str(result["id"]))
-                    if on_created is not None:
-                        on_created(index, ids[-1])
-                else:
-                    failures.append(f"{records[index].key} ({_errors(result)})")
-        if failures:
-            raise VendorError(
-                f"salesforce: {len(failures)} of {len(records)} {SOBJECTS[kind]} records were not created: "
-                + "; ".join(failures[:5])
-                + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
-            )
-        return ids
 
     max_batch_size: ClassVar[int] = BATCH_SIZE
 

@@ -52,7 +52,7 @@ How the PoC behaviours map, and what is honestly missing:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -354,7 +354,7 @@ class ZohoAdapter(HTTPAdapter[ZohoOptions]):
             RecordKind.TICKET: self._case_body,
         }
         if kind not in builders:
-            raise HarnessError(f"zoho: create_many does not create {kind.value} records")
+            raise HarnessError(f"zoho: create_batch does not create {kind.value} records")
         return builders[kind](record, parent_id)
 
     def _insert_extra(self, kind: RecordKind) -> dict[str, Any]:
@@ -393,45 +393,6 @@ class ZohoAdapter(HTTPAdapter[ZohoOptions]):
         if arrived_at is not None:
             raise self._lacks(Capability.BACKDATING)
         return self._insert_one("Leads", self._lead_body(lead), self._insert_extra(RecordKind.LEAD))
-
-    def create_many(
-        self,
-        kind: RecordKind,
-        records: Sequence[Record],
-        parent_ids: Sequence[str | None] | None = None,
-        on_created: Callable[[int, str], None] | None = None,
-    ) -> list[str]:
-        """Create accounts, contacts (parent: account id), leads or tickets (parent: contact id), 100
-        records a call.  Returns the ids in order; ``on_created(index, id)`` hears of each success as it is
-        known, so a caller can record them even when a record fails.  Failed records (a refused whole call
-        included) are raised at the end as one ``VendorError`` naming them."""
-        parents = list(parent_ids) if parent_ids is not None else [None] * len(records)
-        bodies = [self._body(kind, record, parent) for record, parent in zip(records, parents, strict=True)]
-        ids: list[str] = []
-        failures: list[str] = []
-        for start in range(0, len(bodies), BATCH_SIZE):
-            chunk = bodies[start : start + BATCH_SIZE]
-            keys = [record.key for record in records[start : start + len(chunk)]]
-            try:
-                payload = {"data": chunk, **self._insert_extra(kind)}
-                entries = self._entries("POST", f"/{MODULES[kind]}", payload, len(chunk))
-            except VendorError as exc:
-                failures.append(f"{keys[0]}..{keys[-1]} (the whole call: {exc})")
-                continue
-            for index, entry in enumerate(entries, start):
-                if entry.get("status") == "success" and (entry.get("details") or {}).get("id"):
-                    ids.append(str(entry["details"]["id"]))
-                    if on_created is not None:
-                        on_created(index, ids[-1])
-                else:
-                    failures.append(f"{records[index].key} ({_reason(entry)})")
-        if failures:
-            raise VendorError(
-                f"zoho: {MODULES[kind]}: {len(records) - len(ids)} of {len(records)} records not created: "
-                + "; ".join(failures[:5])
-                + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
-            )
-        return ids
 
     max_batch_size: ClassVar[int] = BATCH_SIZE
 

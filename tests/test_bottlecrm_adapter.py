@@ -27,13 +27,13 @@ import respx
 from adapters.bottlecrm import NAME_LIMIT, BottleCRMAdapter, BottleCRMOptions, label
 from fixtures.factories import build_dataset
 from poc_harness.contract.adapter import RecordKind
-from poc_harness.contract.model import DealStage
+from poc_harness.contract.model import DealStage, Ticket, TicketPriority
 from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
 from poc_harness.run.cleanup import cleanup
 from poc_harness.run.ledger import Ledger
-from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing import AdapterConformance, Exchange, answering, answering_in_turn, together
 from poc_harness.testing.exchange import Install
-from tests.adapters.samples import call
+from tests.adapters.samples import ACCOUNT, CONTACT, call
 from tests.suite_runner import ROOT, SuiteRun, run_suite
 from tests.test_defect_profiles import ALL_CHECKS
 
@@ -437,6 +437,7 @@ def test_labels_fit_64_characters_and_stay_unique() -> None:
 class TestBottleCRMConformance(AdapterConformance):
     secrets = (PASSWORD, TOKEN)
     credential = "BOTTLECRM_TEST_PASSWORD"
+    adapter_class = BottleCRMAdapter
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
@@ -455,7 +456,96 @@ class TestBottleCRMConformance(AdapterConformance):
             "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", "/api/leads/", json=listed)),
             "delete": Exchange((RecordKind.TICKET, "5"), answering("DELETE", "/api/cases/5/", json=done)),
             "log_activity": Exchange(("17", activity), answering("POST", "/api/leads/17/", json=answered)),
-        }
+        } | _more_exchanges()
+
+
+def _found(path: str, answer: dict[str, Any], what: str = "Record") -> Install:
+    """A create answered without the id, then the list filtered on the name holding the new record."""
+    return together(answering("POST", path, json=created(what)), answering("GET", path, json=answer))
+
+
+def _accounts(*records: dict[str, Any]) -> dict[str, Any]:
+    """The accounts list: open and closed sections, one page."""
+    return {
+        "active_accounts": {"next": None, "open_accounts": list(records)},
+        "closed_accounts": {"next": None, "close_accounts": []},
+    }
+
+
+def _more_exchanges() -> dict[str, Exchange]:
+    """Accounts and contacts (the contact added to its account by a whole-record PUT), users, the
+    conversion (lead PUT to ``converted``, the account BottleCRM made of it, a new opportunity), stage
+    moves, and cases with comments, in the shapes of django-crm 0.9.0's OpenAPI document.  ``get_ticket``
+    has none: a case keeps no SLA fields (``vendor_lacks``)."""
+    seed = _seed()
+    rep, the_account = seed.reps[0], label(ACCOUNT.name, ACCOUNT.key, ACCOUNT.tag)
+    contact_name = label(CONTACT.first_name, CONTACT.key, CONTACT.tag)
+    accounts = _accounts(account(3, the_account))
+    contacts = {"next": None, "contact_obj_list": [{"id": 9, "first_name": contact_name}]}
+    users = {
+        "active_users": {"next": None, "active_users": [user(4, f"{rep.key}-{rep.tag}", "USER")]},
+        "inactive_users": {"next": None, "inactive_users": []},
+    }
+    converting = lead(31, f"Lead 31 [{TAG}]")
+    made = _accounts(account(2, converting["account_name"], lead_id=31))
+    opened = opportunity(7, "QUALIFICATION") | {"name": converting["title"]}
+    deals = (httpx.Response(200, json={"opportunities": rows}) for rows in ([], [opened]))
+    case = {"id": 5, "name": label(TICKET.subject, TICKET.key, TICKET.tag), "status": "New"}
+    case |= {"priority": "High"}
+    case |= {"description": "x", "closed_on": "2026-11-23", "account": None, "contacts": [{"id": 9}]}
+    case |= {"assigned_to": [], "teams": [], "case_type": None}
+    deal = {"opportunity_obj": opportunity(7, "QUALIFICATION")}
+    won = {"opportunity_obj": opportunity(7, "CLOSED WON")}
+    replied = {"error": False, "comments": [{"id": 90, "comment": "We are on it"}]}
+    return {
+        "create_account": Exchange((ACCOUNT,), _found("/api/accounts/", accounts, "Account")),
+        "create_contact": Exchange(
+            (CONTACT, "3"),
+            together(
+                _found("/api/contacts/", contacts, "Contact"),
+                answering("GET", "/api/accounts/3/", json={"account_obj": account(3, the_account)}),
+                answering("PUT", "/api/accounts/3/", json={"error": False, "message": "Account Updated"}),
+            ),
+        ),
+        "create_sales_rep": Exchange((rep,), _found("/api/users/", users, "User")),
+        "convert_lead": Exchange(
+            ("31", 120_000),
+            together(
+                answering("GET", "/api/leads/31/", json={"lead_obj": converting}),
+                answering("PUT", "/api/leads/31/", json={"error": False, "message": "Lead updated"}),
+                answering("GET", "/api/accounts/", json=made),
+                answering("POST", "/api/opportunities/", json=created("Opportunity")),
+                answering_in_turn("GET", "/api/opportunities/", *deals),
+            ),
+        ),
+        "move_deal": Exchange(
+            ("7", DealStage.WON),
+            together(
+                answering("GET", "/api/opportunities/7/", json=deal),
+                answering("PUT", "/api/opportunities/7/", json={"error": False, "message": "Updated"}),
+            ),
+        ),
+        "get_deal": Exchange(("7",), answering("GET", "/api/opportunities/7/", json=won)),
+        "create_ticket": Exchange((TICKET, "9"), _found("/api/cases/", {"cases": [case]}, "Case")),
+        "reply_ticket": Exchange(("5", "We are on it"), answering("POST", "/api/cases/5/", json=replied)),
+        "close_ticket": Exchange(
+            ("5",),
+            together(
+                answering("GET", "/api/cases/5/", json={"cases_obj": case}),
+                answering("PUT", "/api/cases/5/", json={"error": False, "message": "Case Updated"}),
+            ),
+        ),
+    }
+
+
+TICKET = Ticket(
+    key="tkt-0001",
+    tag=TAG,
+    subject="Gauge offline",
+    description="The pressure gauge reports nothing since Monday",
+    priority=TicketPriority.HIGH,
+    contact_key="contact-0001",
+)
 
 
 def _new_lead(listed: dict[str, Any]) -> Install:

@@ -636,6 +636,8 @@ def test_the_load_probe_replays_the_mapped_reads_and_creates(
 class TestMappingConformance(AdapterConformance):
     secrets = (TOKEN,)
     credential = "MAPPING_TEST_TOKEN"
+    adapter_class = MappingAdapter
+    declared = frozenset(SANDBOX_CAPABILITIES)  # what the sandbox mapping file declares
 
     @pytest.fixture
     def adapter(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[MappingAdapter]:
@@ -652,7 +654,7 @@ class TestMappingConformance(AdapterConformance):
 
     @pytest.fixture
     def exchanges(self) -> dict[str, Exchange]:
-        return core_exchanges(listing_first=False) | capability_exchanges()
+        return core_exchanges(listing_first=False) | capability_exchanges(listing_first=False)
 
 
 # --- (c) the proof: the suites through the sandbox mapping, on the served reference CRM --------------

@@ -4,7 +4,7 @@ An adapter's test module subclasses ``AdapterConformance`` and provides its ``ad
 fixtures and the ``exchanges`` describing each contract call; see README "Adding a vendor".
 """
 
-from poc_harness.testing.exchange import Exchange, answering
+from poc_harness.testing.exchange import Exchange, answering, answering_in_turn, no_request, together
 from poc_harness.testing.suite import AdapterConformance
 
-__all__ = ["AdapterConformance", "Exchange", "answering"]
+__all__ = ["AdapterConformance", "Exchange", "answering", "answering_in_turn", "no_request", "together"]

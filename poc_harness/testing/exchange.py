@@ -43,6 +43,31 @@ def answering(method: str, url: str, status: int = 200, json: Any = None) -> Ins
     return install
 
 
+def no_request(router: respx.MockRouter) -> None:
+    """Installs nothing: the method sends no request (it reads what it is given, e.g. a webhook payload,
+    or builds an adapter acting as another user).  Only its answer's type is judged."""
+
+
+def answering_in_turn(method: str, url: str, *responses: httpx.Response) -> Install:
+    """Installs one route answering its successive calls with ``responses`` in turn (a paged read, or
+    two queries to one endpoint)."""
+
+    def install(router: respx.MockRouter) -> respx.Route:
+        return router.route(method=method, url=url).mock(side_effect=list(responses))
+
+    return install
+
+
+def together(*installs: Install) -> Install:
+    """Installs the routes of each of ``installs`` (the several requests one contract call makes)."""
+
+    def install(router: respx.MockRouter) -> None:
+        for each in installs:
+            each(router)
+
+    return install
+
+
 def installed(router: respx.MockRouter, install: Install) -> list[respx.Route]:
     """The routes ``install`` added to ``router``."""
     before = {id(route) for route in router.routes}
@@ -62,9 +87,10 @@ def return_type(method: str) -> Any:
 
 
 def reads_answer(method: str) -> bool:
-    """Whether the contract method returns something read from the vendor's answer (not None or a
-    bare success flag), so that a garbage answer must fail it."""
-    return return_type(method) not in (type(None), bool)
+    """Whether the contract method returns something read from the vendor's JSON answer (not None, a bare
+    success flag, or a document passed on as bytes, such as SAML metadata), so that a garbage answer must
+    fail it."""
+    return return_type(method) not in (type(None), bool, bytes)
 
 
 def conforms(value: Any, expected: Any) -> bool:

@@ -5,8 +5,13 @@ An adapter's test module subclasses ``AdapterConformance`` (as a ``Test...`` cla
 fixtures ``adapter`` (configured against a fake base URL), ``router`` (the ``respx.MockRouter`` the
 adapter's requests go to) and ``exchanges`` (contract method -> ``Exchange``), and the class attributes
 ``secrets`` (credential values no message may show) and ``credential`` (what a user fixes after a 401,
-e.g. the environment variable holding the token).  Tests of a capability the adapter does not declare
-are skipped naming the capability; a declared method without an exchange is skipped as not exercised.
+e.g. the environment variable holding the token), ``adapter_class`` (the adapter's class) and, where the
+instance declares other capabilities than its class (an option, a mapping file), ``declared``.
+
+The suite selects, per subclass, the tests its declared capabilities require: each method of a declared
+capability (and of the core) gets its exchange tests; each capability not declared gets one
+declaration-layer test (its methods refuse without a request, with the right outcome).  A declared
+method without an exchange is skipped as "not exercised: no exchange describes <method>", never passed.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from poc_harness.testing.exchange import (
     answer_all,
     conforms,
     installed,
+    no_request,
     reads_answer,
     return_type,
     unobserved_fields,
@@ -39,15 +45,7 @@ CORE_METHODS = ("create_account", "create_contact", "create_lead", "get_lead", "
 SEPARATE = frozenset({Capability.BATCH_CREATE})
 """Capabilities with a test of their own (batching is judged by counting requests)."""
 
-CAPABILITY_PAIRS = [
-    (capability, method)
-    for capability, methods in CAPABILITY_METHODS.items()
-    if capability not in SEPARATE
-    for method in methods
-]
-METHODS = [(CORE, method) for method in CORE_METHODS] + CAPABILITY_PAIRS
-READING = [(capability, method) for capability, method in METHODS if reads_answer(method)]
-"""The methods returning what they read from the answer (not None or a bare success flag)."""
+CORE_PAIRS = [(CORE, method) for method in CORE_METHODS]
 LONG_AGO = datetime(2020, 1, 1, 9, 0, tzinfo=UTC)
 NOT_JSON = "<html><body>502 Bad Gateway</body></html>"
 WRONG_SHAPE: Any = {"unexpected": ["shape"]}
@@ -65,6 +63,21 @@ def _overrides(cls: type[CRMAdapter], method: str) -> bool:
     return getattr(cls, method) is not getattr(CRMAdapter, method)
 
 
+def method_pairs(declared: frozenset[Capability]) -> list[tuple[Any, str]]:
+    """(capability, method) for the core and every method of each declared capability (batching aside)."""
+    return CORE_PAIRS + [
+        (capability, method)
+        for capability, methods in CAPABILITY_METHODS.items()
+        if capability in declared and capability not in SEPARATE
+        for method in methods
+    ]
+
+
+def undeclared(declared: frozenset[Capability]) -> list[Capability]:
+    """The capabilities not declared, each given one declaration-layer test (batching aside)."""
+    return [c for c in CAPABILITY_METHODS if c not in declared and c not in SEPARATE]
+
+
 def _placeholders(method: Any) -> list[None]:
     """None for each required parameter: a method of an undeclared capability refuses before using any."""
     parameters = inspect.signature(method).parameters.values()
@@ -79,6 +92,36 @@ class AdapterConformance:
     """credential values (tokens, passwords, client secrets) that no error message may show"""
     credential: ClassVar[str] = ""
     """what a 401 message must name for the user to fix (e.g. the token's environment variable)"""
+    adapter_class: ClassVar[type[CRMAdapter] | None] = None
+    """the class of the ``adapter`` fixture: its ``capabilities`` select the tests"""
+    declared: ClassVar[frozenset[Capability] | None] = None
+    """the capabilities the ``adapter`` fixture's instance declares, where they are not its class's"""
+
+    @classmethod
+    def declared_capabilities(cls) -> frozenset[Capability]:
+        """What the tests are selected for: ``declared``, else ``adapter_class.capabilities``."""
+        if cls.declared is not None:
+            return frozenset(cls.declared)
+        if cls.adapter_class is None:
+            raise TypeError(f"{cls.__qualname__}: set adapter_class (or declared) to select its tests")
+        return frozenset(cls.adapter_class.capabilities)
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Parametrize each test over what the subclass's declared capabilities require."""
+        if metafunc.cls is None or not issubclass(metafunc.cls, AdapterConformance):
+            return
+        declared = metafunc.cls.declared_capabilities()
+        names = metafunc.fixturenames
+        if "undeclared_capability" in names:
+            lacking: list[Any] = undeclared(declared) or [
+                pytest.param(None, marks=pytest.mark.skip(reason="every capability is declared"), id="none")
+            ]
+            metafunc.parametrize("undeclared_capability", lacking, ids=str)
+        elif "method" in names:
+            pairs = method_pairs(declared)
+            if "garbage" in names:
+                pairs = [(capability, method) for capability, method in pairs if reads_answer(method)]
+            metafunc.parametrize(("capability", "method"), pairs, ids=_ids(pairs))
 
     @pytest.fixture
     def exchanges(self) -> Mapping[str, Exchange]:
@@ -93,8 +136,7 @@ class AdapterConformance:
     ) -> Exchange:
         if capability != CORE:
             support = adapter.support(Capability(capability))
-            if support is not Support.IMPLEMENTED:
-                pytest.skip(f"{capability}: not declared by {adapter.name} ({support})")
+            assert support is Support.IMPLEMENTED, f"{capability}: selected, not declared by {adapter.name}"
         exchange = exchanges.get(method)
         if exchange is None:
             pytest.skip(f"not exercised: no exchange describes {method} ({capability}) for {adapter.name}")
@@ -110,6 +152,8 @@ class AdapterConformance:
     def _failing(
         self, adapter: CRMAdapter, router: respx.MockRouter, method: str, exchange: Exchange, answer: Any
     ) -> pytest.ExceptionInfo[Exception]:
+        if exchange.answer is no_request:
+            pytest.skip(f"{method} sends no request: there is no answer to fail")
         routes = installed(router, exchange.answer)
         answer_all(routes, answer)
         stray = router.route(name="stray").respond(418, text="request not described by the exchange")
@@ -124,6 +168,14 @@ class AdapterConformance:
         return caught
 
     # --- declaration layer ---------------------------------------------------------------------------
+
+    def test_the_tests_are_selected_for_what_the_adapter_declares(self, adapter: CRMAdapter) -> None:
+        instance = {capability for capability in Capability if adapter.has(capability)}
+        selected = self.declared_capabilities()
+        assert instance == selected, (
+            f"{adapter.name} declares {sorted(instance)}, the suite selected tests for {sorted(selected)}: "
+            "set the class attribute declared"
+        )
 
     def test_declared_capabilities_override_their_methods(self, adapter: CRMAdapter) -> None:
         missing = [
@@ -155,26 +207,49 @@ class AdapterConformance:
                 f"{adapter.name}: that the vendor lacks {capability} needs the vendor's documentation"
             )
 
-    @pytest.mark.parametrize(("capability", "method"), CAPABILITY_PAIRS, ids=_ids(CAPABILITY_PAIRS))
-    def test_undeclared_method_refuses_without_a_request(
-        self, adapter: CRMAdapter, router: respx.MockRouter, capability: Capability, method: str
+    def test_undeclared_capability_refuses_without_a_request(
+        self,
+        adapter: CRMAdapter,
+        router: respx.MockRouter,
+        exchanges: Mapping[str, Exchange],
+        undeclared_capability: Capability,
     ) -> None:
+        capability = undeclared_capability
         support = adapter.support(capability)
-        if any(adapter.has(other) for other in _capabilities_of(method)):
-            pytest.skip(f"{capability}: declared by {adapter.name}: its exchanges test {method}")
         expected: type[Exception] = (
             CapabilityMissing if support is Support.VENDOR_LACKS else NotImplementedByAdapter
         )
         calls = len(router.calls)
-        bound = getattr(adapter, method)
-        with pytest.raises((CapabilityMissing, NotImplementedByAdapter)) as caught:
-            bound(*_placeholders(bound))
-        assert len(router.calls) == calls, f"{method} sent a request for a capability not declared"
-        message = str(caught.value)
+        refused = 0
+        for method in CAPABILITY_METHODS[capability]:
+            if any(adapter.has(other) for other in _capabilities_of(method)):
+                continue  # another declared capability needs it: its exchanges test it
+            bound = getattr(adapter, method)
+            with pytest.raises((CapabilityMissing, NotImplementedByAdapter)) as caught:
+                bound(*_placeholders(bound))
+            refused += 1
+            self._assert_refusal(adapter, method, support, expected, caught.value)
+        if capability is Capability.BACKDATING:
+            exchange = exchanges.get("create_lead")
+            if exchange is None:
+                pytest.skip(f"not exercised: no exchange describes create_lead for {adapter.name}")
+            with pytest.raises((CapabilityMissing, NotImplementedByAdapter)) as caught:
+                adapter.create_lead(exchange.args[0], LONG_AGO)
+            refused += 1
+            assert isinstance(caught.value, expected), f"backdating ({support}) raised {caught.value!r}"
+            self._assert_one_clean_line(str(caught.value))
+        assert len(router.calls) == calls, f"{capability} is not declared, yet a request was sent"
+        if not refused:
+            pytest.skip(f"{capability}: every method of it belongs to a declared capability")
+
+    def _assert_refusal(
+        self, adapter: CRMAdapter, method: str, support: Support, expected: type[Exception], error: Exception
+    ) -> None:
+        message = str(error)
         self._assert_one_clean_line(message)
         if len(_capabilities_of(method)) == 1:
-            assert isinstance(caught.value, expected), f"{method} ({support}) raised {caught.value!r}"
-        if isinstance(caught.value, CapabilityMissing):  # a finding: it cites the vendor's documentation
+            assert isinstance(error, expected), f"{method} ({support}) raised {error!r}"
+        if isinstance(error, CapabilityMissing):  # a finding: it cites the vendor's documentation
             cited = [
                 other
                 for other in _capabilities_of(method)
@@ -186,26 +261,8 @@ class AdapterConformance:
         else:
             assert message.startswith("not measured:"), message
 
-    def test_undeclared_backdating_refuses_without_a_request(
-        self, adapter: CRMAdapter, router: respx.MockRouter, exchanges: Mapping[str, Exchange]
-    ) -> None:
-        support = adapter.support(Capability.BACKDATING)
-        if support is Support.IMPLEMENTED:
-            pytest.skip(f"backdating: declared by {adapter.name}")
-        exchange = exchanges.get("create_lead")
-        if exchange is None:
-            pytest.skip(f"not exercised: no exchange describes create_lead for {adapter.name}")
-        calls = len(router.calls)
-        with pytest.raises((CapabilityMissing, NotImplementedByAdapter)) as caught:
-            adapter.create_lead(exchange.args[0], LONG_AGO)
-        assert len(router.calls) == calls, "a backdated create_lead sent a request without backdating"
-        expected = CapabilityMissing if support is Support.VENDOR_LACKS else NotImplementedByAdapter
-        assert isinstance(caught.value, expected), f"backdating ({support}) raised {caught.value!r}"
-        self._assert_one_clean_line(str(caught.value))
-
     # --- per method of each declared capability ------------------------------------------------------
 
-    @pytest.mark.parametrize(("capability", "method"), METHODS, ids=_ids(METHODS))
     def test_happy_exchange_returns_the_contract_type(
         self,
         adapter: CRMAdapter,
@@ -216,7 +273,7 @@ class AdapterConformance:
     ) -> None:
         exchange = self._exchange(adapter, exchanges, capability, method)
         routes = installed(router, exchange.answer)
-        assert routes, f"the exchange of {method} installs no route"
+        assert routes or exchange.answer is no_request, f"the exchange of {method} installs no route"
         stray = router.route(name="stray").respond(418, text="request not described by the exchange")
         value = exchange.call(adapter, method)
         assert not stray.called, f"{method} sent requests the exchange does not describe: {stray.calls}"
@@ -230,7 +287,6 @@ class AdapterConformance:
         assert not missing, f"{adapter.name} says it observes {missing}, {method} left them empty"
 
     @pytest.mark.parametrize("garbage", ["not-json", "wrong-shape"])
-    @pytest.mark.parametrize(("capability", "method"), READING, ids=_ids(READING))
     def test_garbage_answer_is_one_line_vendor_error(
         self,
         adapter: CRMAdapter,
@@ -250,7 +306,6 @@ class AdapterConformance:
         caught = self._failing(adapter, router, method, exchange, respond)
         assert isinstance(caught.value, VendorError), f"garbage is the vendor's fault: {caught.value!r}"
 
-    @pytest.mark.parametrize(("capability", "method"), METHODS, ids=_ids(METHODS))
     def test_401_names_the_credential_to_fix(
         self,
         adapter: CRMAdapter,

@@ -15,8 +15,9 @@ import httpx
 import pytest
 import respx
 
-from adapters.dynamics import BatchCreateFailed, DynamicsAdapter, DynamicsOptions, parse_batch
+from adapters.dynamics import DynamicsAdapter, DynamicsOptions, parse_batch
 from poc_harness.contract.adapter import RecordKind
+from poc_harness.contract.batches import BatchItem
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -29,7 +30,7 @@ from poc_harness.contract.model import (
     TicketPriority,
 )
 from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing import AdapterConformance, Exchange, answering, answering_in_turn, together
 from poc_harness.testing.exchange import Install
 from poc_harness.transport.http import CallStats, RetryPolicy
 from tests.adapters.samples import ACCOUNT, CONTACT, call
@@ -352,8 +353,7 @@ def test_batch_body_is_well_formed_multipart_with_one_changeset_per_lead(
     mock: respx.MockRouter, adapter: DynamicsAdapter
 ) -> None:
     route = mock.post(f"{API}$batch").mock(return_value=batch_reply())
-    with pytest.raises(BatchCreateFailed):
-        adapter.create_leads([lead(1), lead(2), lead(3)])
+    adapter.create_batch(RecordKind.LEAD, leads(1, 2, 3))
     request = route.calls[0].request
     assert request.headers["Prefer"] == "odata.continue-on-error"
     head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
@@ -367,22 +367,22 @@ def test_batch_body_is_well_formed_multipart_with_one_changeset_per_lead(
     assert json.loads(http_lines[1][-1])["subject"] == f"ERP rollout 2 [{TAG}]"
 
 
+def leads(*numbers: int) -> list[BatchItem]:
+    return [BatchItem(lead(n)) for n in numbers]
+
+
 def test_batch_with_a_failed_part_names_it_and_keeps_the_successes(
     mock: respx.MockRouter, adapter: DynamicsAdapter
 ) -> None:
     mock.post(f"{API}$batch").mock(return_value=batch_reply())
-    with pytest.raises(BatchCreateFailed) as caught:
-        adapter.create_leads([lead(1), lead(2), lead(3)])
-    message = str(caught.value)
-    assert "\n" not in message
-    assert "1 of 3 failed, first part 2 (lead lead-0002) HTTP 400: 0x80044331" in message
-    assert caught.value.created == {
-        "lead-0001": "11111111-0000-0000-0000-000000000001",
-        "lead-0003": "33333333-0000-0000-0000-000000000003",
-    }
+    first, refused, third = adapter.create_batch(RecordKind.LEAD, leads(1, 2, 3))
+    assert refused.vendor_id is None and not refused.maybe_applied
+    assert "\n" not in str(refused.error)
+    assert "part 2 (lead lead-0002) HTTP 400: 0x80044331" in str(refused.error)
+    assert (first.vendor_id, third.vendor_id) == (guid(1), guid(3))
 
 
-def test_batch_all_successful_returns_ids_in_order_and_chunks_at_batch_size(
+def test_batch_all_successful_returns_ids_in_order(
     mock: respx.MockRouter, adapter: DynamicsAdapter
 ) -> None:
     def one_part(n: int) -> str:
@@ -393,15 +393,11 @@ def test_batch_all_successful_returns_ids_in_order_and_chunks_at_batch_size(
         )
 
     route = mock.post(f"{API}$batch").mock(
-        side_effect=[
-            batch_reply(one_part(1) + one_part(2) + "--batchresponse_f44bd09d--\r\n"),
-            batch_reply(one_part(3) + "--batchresponse_f44bd09d--\r\n"),
-        ]
+        return_value=batch_reply("".join(one_part(n) for n in (1, 2, 3)) + "--batchresponse_f44bd09d--\r\n")
     )
-    adapter.options = adapter.options.model_copy(update={"batch_size": 2})
-    ids = adapter.create_leads([lead(1), lead(2), lead(3)])
-    assert ids == [guid(n) for n in (1, 2, 3)]
-    assert route.call_count == 2
+    results = adapter.create_batch(RecordKind.LEAD, leads(1, 2, 3))
+    assert [result.vendor_id for result in results] == [guid(n) for n in (1, 2, 3)]
+    assert route.call_count == 1
 
 
 def test_batch_answer_with_wrong_part_count_is_a_vendor_error(
@@ -409,7 +405,7 @@ def test_batch_answer_with_wrong_part_count_is_a_vendor_error(
 ) -> None:
     mock.post(f"{API}$batch").mock(return_value=batch_reply())
     with pytest.raises(VendorError, match="answered 3 parts for 2 requests"):
-        adapter.create_leads([lead(1), lead(2)])
+        adapter.create_batch(RecordKind.LEAD, leads(1, 2))
 
 
 def test_parse_batch_keeps_non_ascii_error_text() -> None:
@@ -808,6 +804,7 @@ def test_find_tagged_searches_descriptions_and_activity_subjects(
 class TestDynamicsConformance(AdapterConformance):
     secrets = (SECRET, TOKEN)
     credential = "D365_SECRET"
+    adapter_class = DynamicsAdapter
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
@@ -825,12 +822,80 @@ class TestDynamicsConformance(AdapterConformance):
             "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", f"{API}leads", json=found)),
             "delete": Exchange((RecordKind.LEAD, LEAD_ID), answering("DELETE", the_lead, 204)),
             "log_activity": Exchange((LEAD_ID, call(USER_ID)), _created("phonecalls", CALL_ID)),
-        }
+        } | _capability_exchanges()
+
+
+TASK_ID = "bbbbbbbb-0000-0000-0000-000000000002"
+EMAIL_ID = "eeeeeeee-0000-0000-0000-000000000001"
+
+
+def _capability_exchanges() -> dict[str, Exchange]:
+    """systemusers, tasks regarding the lead, QualifyLead, the opportunity and its audit history
+    (RetrieveRecordChangeHistory), incidents with their SLA KPI instances, the reply e-mail, CloseIncident
+    and the ``$count`` of cases, in the Web API shapes the adapter's docstring cites."""
+    due, created = "2025-03-03T12:00:00Z", "2025-03-01T12:00:00Z"
+    task = {"activityid": TASK_ID, "subject": "Follow up", "scheduledend": due, "_ownerid_value": USER_ID}
+    made = {"@odata.type": "#Microsoft.Dynamics.CRM.opportunity", "opportunityid": DEAL_ID}
+    opportunity = {"salesstage": 0, "statecode": 0, "estimatedvalue": 99000.0, "createdon": created}
+    opportunity["_originatingleadid_value"] = LEAD_ID
+    changes = {"AuditDetailCollection": {"AuditDetails": [audit(created, {}, {"salesstage": 0})]}}
+    succeeded = {"status": 4, "succeededon": "2025-03-01T12:20:00Z"}
+    resolved = {"value": [{"createdon": "2025-03-01T18:00:00Z"}]}
+    page = [{"incidentid": CASE_ID}]
+    counted = [httpx.Response(200, json={"@odata.count": n, "value": page}) for n in (8, 6)]
+    the_deal, the_case = f"{API}opportunities({DEAL_ID})", f"{API}incidents({CASE_ID})"
+    users = {"value": [{"systemuserid": USER_ID}]}
+    qualify = f"{API}leads({LEAD_ID})/Microsoft.Dynamics.CRM.QualifyLead"
+    return {
+        "list_sales_reps": Exchange((), answering("GET", f"{API}systemusers", json=users)),
+        "lead_tasks": Exchange((LEAD_ID,), answering("GET", f"{API}tasks", json={"value": [task]})),
+        "complete_task": Exchange((TASK_ID, USER_ID), answering("PATCH", f"{API}tasks({TASK_ID})", 204)),
+        "convert_lead": Exchange(
+            (LEAD_ID, 99000, T0),
+            together(
+                answering("POST", qualify, json={"value": [made]}),
+                answering("PATCH", the_deal, 204),
+            ),
+        ),
+        "move_deal": Exchange((DEAL_ID, DealStage.WON), answering("POST", f"{API}WinOpportunity", 204)),
+        "get_deal": Exchange(
+            (DEAL_ID,),
+            together(
+                answering("GET", the_deal, json=opportunity),
+                answering("GET", f"{API}RetrieveRecordChangeHistory(Target=@t)", json=changes),
+            ),
+        ),
+        "create_ticket": Exchange((TICKET, CONTACT_ID), _created("incidents", CASE_ID)),
+        "get_ticket": Exchange(
+            (CASE_ID,),
+            together(
+                answering_in_turn("GET", the_case, incident(1, succeeded, succeeded)),
+                answering("GET", f"{API}incidentresolutions", json=resolved),
+            ),
+        ),
+        "reply_ticket": Exchange(
+            (CASE_ID, "We are on it", USER_ID),
+            together(_created("emails", EMAIL_ID), answering("PATCH", the_case, 204)),
+        ),
+        "close_ticket": Exchange((CASE_ID,), answering("POST", f"{API}CloseIncident", 204)),
+        "report_sla_compliance": Exchange(
+            (T0, datetime(2025, 3, 31, tzinfo=UTC), TAG),
+            answering_in_turn("GET", f"{API}incidents", *counted),
+        ),
+    }
 
 
 ACCOUNT_ID = "00aa00aa-bb11-cc22-dd33-44ee44ee44ee"
 CONTACT_ID = "11aa00aa-bb11-cc22-dd33-44ee44ee44ee"
 CALL_ID = "aaaaaaaa-0000-0000-0000-000000000001"
+TICKET = Ticket(
+    key="tkt-1",
+    tag=TAG,
+    subject=f"Invoice wrong [{TAG}]",
+    description="Amount differs",
+    priority=TicketPriority.HIGH,
+    contact_key="con-1",
+)
 
 
 def _created(entity_set: str, record_id: str) -> Install:

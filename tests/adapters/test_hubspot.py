@@ -15,6 +15,7 @@ import tenacity.nap
 
 from adapters.hubspot import HubSpotAdapter, rate_limit_pause
 from poc_harness.contract.adapter import RecordKind
+from poc_harness.contract.batches import BatchItem
 from poc_harness.contract.model import (
     Account,
     Activity,
@@ -705,57 +706,36 @@ def test_reply_logs_an_email_on_the_ticket_and_close_moves_it(
 # --- batch create -------------------------------------------------------------------------
 
 
-def batch_answer(request: httpx.Request) -> httpx.Response:
-    inputs = json.loads(request.content)["inputs"]
-    results = [record(str(1000 + i), **item["properties"]) for i, item in enumerate(inputs)]
-    return httpx.Response(
-        201, json={"status": "COMPLETE", "results": results[::-1], "startedAt": WHEN, "completedAt": WHEN}
-    )
-
-
-def test_batch_create_splits_into_chunks_of_100(mock: respx.MockRouter, adapter: HubSpotAdapter) -> None:
-    route = mock.post("/crm/v3/objects/companies/batch/create").mock(side_effect=batch_answer)
-    inputs = [{"properties": {"name": f"Company {n}", "poc_harness_tag": TAG}} for n in range(250)]
-    created = adapter.batch_create("companies", inputs)
-    assert [len(sent(route, i)["inputs"]) for i in range(route.call_count)] == [100, 100, 50]
-    assert sent(route, 2)["inputs"][0] == {"properties": {"name": "Company 200", "poc_harness_tag": TAG}}
-    assert len(created) == 250
-
-
-def test_batch_create_contacts_matches_results_by_email(
+def test_batch_create_multi_status_answer_is_read_per_input(
     mock: respx.MockRouter, adapter: HubSpotAdapter
 ) -> None:
-    mock.post("/crm/v3/objects/contacts/batch/create").mock(side_effect=batch_answer)
-    other = contact().model_copy(update={"key": "con-2", "email": "ali@pars.example"})
-    ids = adapter.batch_create_contacts([(contact(), "901"), (other, "901")])
-    assert ids == {"con-1": "1000", "con-2": "1001"}  # results came back in reverse order
-
-
-def test_batch_create_multi_status_errors_are_reported(
-    mock: respx.MockRouter, adapter: HubSpotAdapter
-) -> None:
-    mock.post("/crm/v3/objects/contacts/batch/create").respond(
+    created = {**record("1000"), "objectWriteTraceId": "con-2"}  # HubSpot does not promise the order
+    route = mock.post("/crm/v3/objects/contacts/batch/create").respond(
         207,
         json={
             "status": "COMPLETE",
-            "results": [record("1000")],
+            "results": [created],
             "numErrors": 1,
             "errors": [
                 {
                     "status": "error",
                     "category": "VALIDATION_ERROR",
                     "message": "Property values were not valid",
-                    "context": {"email": ["bad"]},
+                    "context": {"objectWriteTraceId": ["con-1"]},
                 }
             ],
             "startedAt": WHEN,
             "completedAt": WHEN,
         },
     )
-    with pytest.raises(
-        VendorError, match=r"1 input\(s\) refused \(1 created so far.*Property values were not valid"
-    ):
-        adapter.batch_create("contacts", [{"properties": {"email": "x"}}, {"properties": {"email": "bad"}}])
+    other = contact().model_copy(update={"key": "con-2", "email": "ali@pars.example"})
+    items = [BatchItem(contact(), parent_id="901"), BatchItem(other, parent_id="901")]
+    refused, made = adapter.create_batch(RecordKind.CONTACT, items)
+    assert made.vendor_id == "1000" and refused.vendor_id is None and not refused.maybe_applied
+    assert "con-1" in str(refused.error) and "Property values were not valid" in str(refused.error)
+    inputs = sent(route)["inputs"]
+    assert [i["objectWriteTraceId"] for i in inputs] == ["con-1", "con-2"]
+    assert inputs[0]["associations"][0]["to"] == {"id": "901"}
 
 
 # --- rate limits --------------------------------------------------------------------------
@@ -878,6 +858,24 @@ def _deal_answers(router: respx.MockRouter) -> None:
     router.get("/crm/v4/objects/deals/9001/associations/leads").respond(200, json=associations(7001))
 
 
+def _converted_lead(router: respx.MockRouter) -> None:
+    """The lead and its contact, the new deal (associated with the contact, then the lead), the lead
+    moved to its qualified stage."""
+    _deal_pipeline(router)
+    lead = record("7001", hs_lead_name="ERP rollout for Pars", poc_harness_tag=TAG)
+    router.get(f"{OBJECTS}/leads/7001").respond(200, json=lead)
+    router.get("/crm/v4/objects/leads/7001/associations/contacts").respond(200, json=associations(302))
+    router.post(f"{OBJECTS}/deals").respond(201, json=record("9001"))
+    router.put("/crm/v4/objects/deals/9001/associations/default/leads/7001").respond(200, json={})
+    router.patch(f"{OBJECTS}/leads/7001").respond(200, json=record("7001"))
+
+
+def _replied_ticket(router: respx.MockRouter) -> None:
+    """An e-mail engagement associated with the ticket."""
+    router.post(f"{OBJECTS}/emails").respond(201, json=record("66"))
+    router.put("/crm/v4/objects/emails/66/associations/default/tickets/4401").respond(200, json={})
+
+
 def _moved_deal(router: respx.MockRouter) -> None:
     _deal_pipeline(router)
     router.patch(f"{OBJECTS}/deals/9001").respond(200, json=record("9001"))
@@ -908,6 +906,7 @@ def _closed_ticket(router: respx.MockRouter) -> None:
 class TestHubSpotConformance(AdapterConformance):
     secrets = (TOKEN,)
     credential = "HUBSPOT_TEST_TOKEN"
+    adapter_class = HubSpotAdapter
 
     @pytest.fixture
     def exchanges(self) -> dict[str, Exchange]:
@@ -935,6 +934,8 @@ class TestHubSpotConformance(AdapterConformance):
             "create_ticket": Exchange((TICKET, "301"), _new_ticket),
             "get_ticket": Exchange(("4401",), _ticket_answers),
             "close_ticket": Exchange(("4401",), _closed_ticket),
+            "convert_lead": Exchange(("7001", 25000), _converted_lead),
+            "reply_ticket": Exchange(("4401", f"On it [{TAG}]", "41629779"), _replied_ticket),
         }
 
     @pytest.fixture

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import respx
 
-from adapters.odoo import OdooAdapter, OdooOptions
+from adapters.odoo import HELPDESK_CAPABILITIES, OdooAdapter, OdooOptions
 from poc_harness.contract.adapter import Capability, RecordKind
 from poc_harness.contract.model import (
     Account,
@@ -28,7 +28,7 @@ from poc_harness.contract.model import (
     TicketPriority,
 )
 from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing import AdapterConformance, Exchange, answering, answering_in_turn, together
 from poc_harness.transport.http import CallStats, RetryPolicy
 from tests.adapters.samples import ACCOUNT, CONTACT, call
 
@@ -767,6 +767,8 @@ def test_without_helpdesk_tickets_and_sla_are_not_offered() -> None:
 class TestOdooConformance(AdapterConformance):
     secrets = (API_KEY,)
     credential = "ODOO_KEY"
+    adapter_class = OdooAdapter
+    declared = OdooAdapter.capabilities | HELPDESK_CAPABILITIES  # the fixture sets helpdesk = true
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
@@ -787,7 +789,77 @@ class TestOdooConformance(AdapterConformance):
             ),
             "delete": Exchange((RecordKind.LEAD, "41"), _deleted_lead),
             "log_activity": Exchange(("41", call("9")), _logged_call),
-        }
+        } | _capability_exchanges()
+
+
+def _posting(model: str, method: str, answer: Any) -> Any:
+    """One JSON-2 call, ``POST /json/2/<model>/<method>``, answered with ``answer``."""
+    return answering("POST", url(model, method), json=answer)
+
+
+def _capability_exchanges() -> dict[str, Any]:
+    """Team members, mail.activity, convert_opportunity / action_set_won, crm.lead with its field tracking,
+    helpdesk.ticket with helpdesk.sla.status, message_post and search_count, in the JSON-2 and ORM shapes
+    the adapter's docstring cites."""
+    opened, closed, ali = "2025-03-01 12:00:00", "2025-03-01 20:00:00", [9, "Ali"]
+    activity = {"id": 501, "summary": "Follow up", "date_deadline": "2025-03-03", "automated": True}
+    activity["user_id"] = ali
+    deal = {"id": 41, "active": True, "probability": 10.0, "expected_revenue": 99000.0}
+    deal |= {"stage_id": [2, "Qualified"], "create_date": "2025-03-01 11:00:00", "date_conversion": opened}
+    ticket = {"id": 88, "priority": "2", "stage_id": [4, "Solved"], "create_date": opened}
+    ticket["close_date"] = closed
+    sla = [
+        {"id": 1, "sla_stage_id": [2, "In Progress"], "status": "reached", "reached_datetime": opened},
+        {"id": 2, "sla_stage_id": [4, "Solved"], "status": "reached", "reached_datetime": closed},
+    ]
+    helpdesk_stages = [{"id": n, "name": name} for n, name in ((1, "New"), (2, "In Progress"), (4, "Solved"))]
+    stages, written = _posting("crm.stage", "search_read", STAGES), _posting("crm.lead", "write", True)
+    answered = _posting("helpdesk.stage", "search_read", helpdesk_stages)
+    ticket_written = _posting("helpdesk.ticket", "write", True)
+    counts = (httpx.Response(200, json=n) for n in (8, 6))
+    counted = answering_in_turn("POST", url("helpdesk.ticket", "search_count"), *counts)
+    members = [{"id": 3, "user_id": ali}]
+    return {
+        "list_sales_reps": Exchange((), _posting("crm.team.member", "search_read", members)),
+        "lead_tasks": Exchange(("41",), _posting("mail.activity", "search_read", [activity])),
+        "complete_task": Exchange(("501", None), _posting("mail.activity", "action_feedback", True)),
+        "convert_lead": Exchange(
+            ("41", 99000, T0), together(_posting("crm.lead", "convert_opportunity", True), stages, written)
+        ),
+        "move_deal": Exchange(("41", DealStage.WON), _posting("crm.lead", "action_set_won", True)),
+        "get_deal": Exchange(
+            ("41",),
+            together(
+                _posting("crm.lead", "read", [deal]),
+                stages,
+                _posting("mail.tracking.value", "search_read", [tracking(1, 2, "2025-03-01 12:00:01")]),
+            ),
+        ),
+        "create_ticket": Exchange((TICKET, "15"), _posting("helpdesk.ticket", "create", [88])),
+        "get_ticket": Exchange(
+            ("88",),
+            together(
+                _posting("helpdesk.ticket", "read", [ticket]),
+                _posting("helpdesk.sla.status", "search_read", sla),
+            ),
+        ),
+        "reply_ticket": Exchange(
+            ("88", "We are on it"),
+            together(_posting("helpdesk.ticket", "message_post", [9100]), answered, ticket_written),
+        ),
+        "close_ticket": Exchange(("88",), together(answered, ticket_written)),
+        "report_sla_compliance": Exchange((T0, datetime(2025, 3, 31, tzinfo=UTC), TAG), counted),
+    }
+
+
+TICKET = Ticket(
+    key="tkt-1",
+    tag=TAG,
+    subject=f"Invoice wrong [{TAG}]",
+    description="Amount differs",
+    priority=TicketPriority.HIGH,
+    contact_key="con-1",
+)
 
 
 def _deleted_lead(router: respx.MockRouter) -> None:

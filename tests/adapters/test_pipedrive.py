@@ -767,6 +767,7 @@ def test_rate_limit_pause_reads_the_documented_headers(
 class TestPipedriveConformance(AdapterConformance):
     secrets = (TOKEN,)
     credential = "PIPEDRIVE_TEST_TOKEN"
+    adapter_class = PipedriveAdapter
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
@@ -792,6 +793,8 @@ class TestPipedriveConformance(AdapterConformance):
             "lead_tasks": Exchange((LEAD_ID,), _after(install_me, _tasks)),
             "complete_task": Exchange(("1", None), answering("PATCH", "/api/v2/activities/1", json=done)),
             "move_deal": Exchange(("9001", DealStage.NEGOTIATION), _after(install_stages, _moved)),
+            "convert_lead": Exchange((LEAD_ID, 25000), _with_fields(_after(install_stages, _conversion))),
+            "get_deal": Exchange(("9001",), _after(install_stages, _deal)),
         }
 
 
@@ -817,6 +820,27 @@ def _users(router: respx.MockRouter) -> None:
 
 def _tasks(router: respx.MockRouter) -> None:
     router.get("/api/v2/activities").respond(200, json=cursor_page([activity(1, 999, "2025-03-03", "12:00")]))
+
+
+def _conversion(router: respx.MockRouter) -> None:
+    """The lead (tagged), the convert job, its status (completed) and the new deal's value and tag."""
+    done = {"conversion_id": CONVERSION_ID, "status": "completed", "lead_id": LEAD_ID, "deal_id": 9001}
+    router.get(f"{V1}/leads/{LEAD_ID}").respond(200, json=ok(v1_lead(**{KEYS["dealFields"]: TAG})))
+    started = ok({"conversion_id": CONVERSION_ID})
+    router.post(f"/api/v2/leads/{LEAD_ID}/convert/deal").respond(200, json=started)
+    router.get(f"/api/v2/leads/{LEAD_ID}/convert/status/{CONVERSION_ID}").respond(200, json=ok(done))
+    _moved(router)
+
+
+def _deal(router: respx.MockRouter) -> None:
+    """A won deal of the first pipeline and its changelog (one page)."""
+    deal = {"id": 9001, "stage_id": 4, "status": "won", "value": 25000.0, "add_time": "2025-03-01T12:00:00Z"}
+    moves = [
+        change("stage_id", "1", "4", "2025-03-01 12:02:00"),
+        change("status", "open", "won", "2025-03-01 12:03:00"),
+    ]
+    router.get("/api/v2/deals/9001").respond(200, json=ok(deal))
+    router.get(f"{V1}/deals/9001/changelog").respond(200, json=cursor_page(moves))
 
 
 def _moved(router: respx.MockRouter) -> None:

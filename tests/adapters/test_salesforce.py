@@ -16,6 +16,7 @@ import respx
 
 from adapters.salesforce import SalesforceAdapter
 from poc_harness.contract.adapter import Capability, RecordKind
+from poc_harness.contract.batches import BatchItem
 from poc_harness.contract.model import (
     Activity,
     ActivityKind,
@@ -26,7 +27,7 @@ from poc_harness.contract.model import (
     TicketPriority,
 )
 from poc_harness.errors import ConfigError, NotImplementedByAdapter, VendorError
-from poc_harness.testing import AdapterConformance, Exchange, answering
+from poc_harness.testing import AdapterConformance, Exchange, answering, answering_in_turn, together
 from poc_harness.testing.exchange import Install
 from tests.adapters.samples import ACCOUNT, CONTACT, TAG, call
 
@@ -326,7 +327,7 @@ def test_sales_reps_are_read_over_several_soql_pages(mock: respx.MockRouter) -> 
     adapter.close()
 
 
-def test_batches_go_to_sobject_collections_200_at_a_time(
+def test_a_batch_is_one_sobject_collections_request(
     adapter: SalesforceAdapter, mock: respx.MockRouter
 ) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
@@ -341,15 +342,15 @@ def test_batches_go_to_sobject_collections_200_at_a_time(
 
     route = mock.post(f"{DATA}/composite/sobjects").mock(side_effect=answer)
     accounts = [
-        ACCOUNT.model_copy(update={"key": f"acct-{n:04d}", "name": f"Acct-{n:04d}"}) for n in range(450)
+        BatchItem(ACCOUNT.model_copy(update={"key": f"acct-{n:04d}", "name": f"Acct-{n:04d}"}))
+        for n in range(adapter.max_batch_size)
     ]
-    seen: list[tuple[int, str]] = []
-    ids = adapter.create_many(RecordKind.ACCOUNT, accounts, on_created=lambda i, v: seen.append((i, v)))
-    assert [len(sent(route, n)["records"]) for n in range(3)] == [200, 200, 50]
+    results = adapter.create_batch(RecordKind.ACCOUNT, accounts)
+    assert route.call_count == 1 and len(sent(route, 0)["records"]) == 200
     first = sent(route, 0)
     assert first["allOrNone"] is False and first["records"][0]["attributes"] == {"type": "Account"}
     assert first["records"][0]["Name"] == "Acct-0000"
-    assert ids == [f"001Dn{n:013d}" for n in range(450)] and seen == list(enumerate(ids))
+    assert [result.vendor_id for result in results] == [f"001Dn{n:013d}" for n in range(200)]
 
 
 def test_a_partial_batch_failure_names_the_failed_records_and_keeps_the_successes(
@@ -370,14 +371,11 @@ def test_a_partial_batch_failure_names_the_failed_records_and_keeps_the_successe
         {"id": "00QDn00000Ab1CdEA3", "success": True, "errors": []},
     ]
     route = mock.post(f"{DATA}/composite/sobjects").mock(return_value=httpx.Response(200, json=results))
-    leads = [LEAD.model_copy(update={"key": f"lead-000{n}"}) for n in (1, 2, 3)]
-    seen: list[tuple[int, str]] = []
-    with pytest.raises(VendorError) as caught:
-        adapter.create_many(RecordKind.LEAD, leads, on_created=lambda i, v: seen.append((i, v)))
-    message = one_line(str(caught.value))
-    assert "1 of 3 Lead records" in message and "lead-0002" in message and "REQUIRED_FIELD_MISSING" in message
-    assert "lead-0001" not in message and "lead-0003" not in message
-    assert seen == [(0, "00QDn00000Ab1CdEA1"), (2, "00QDn00000Ab1CdEA3")]
+    leads = [BatchItem(LEAD.model_copy(update={"key": f"lead-000{n}"})) for n in (1, 2, 3)]
+    first, refused, third = adapter.create_batch(RecordKind.LEAD, leads)
+    message = one_line(str(refused.error))
+    assert refused.vendor_id is None and "lead-0002" in message and "REQUIRED_FIELD_MISSING" in message
+    assert (first.vendor_id, third.vendor_id) == ("00QDn00000Ab1CdEA1", "00QDn00000Ab1CdEA3")
     assert route.calls.last.request.headers["Sforce-Auto-Assign"] == "TRUE"
 
 
@@ -667,6 +665,7 @@ def test_an_ambiguous_stage_map_is_a_config_error(slept: list[float]) -> None:
 class TestSalesforceConformance(AdapterConformance):
     secrets = (SECRET, TOKEN)
     credential = "POC_SF_SECRET"
+    adapter_class = SalesforceAdapter
 
     @pytest.fixture
     def router(self, mock: respx.MockRouter) -> respx.MockRouter:
@@ -691,7 +690,74 @@ class TestSalesforceConformance(AdapterConformance):
             "find_tagged": Exchange((RecordKind.LEAD, TAG), answering("GET", f"{DATA}/search", json=found)),
             "delete": Exchange((RecordKind.LEAD, LEAD_ID), answering("DELETE", f"{LEADS}/{LEAD_ID}", 204)),
             "log_activity": Exchange((LEAD_ID, call(OWNER_ID)), _created("Task", "00TDn00000Tsk01IAA")),
-        }
+        } | _capability_exchanges()
+
+
+TASK_ID = "00TDn00000Fup01IAA"
+QUERY = f"{DATA}/query"
+
+
+def _queried(*pages: dict[str, Any]) -> Install:
+    """SOQL queries answered in turn (``GET /query?q=...``)."""
+    return answering_in_turn("GET", QUERY, *(httpx.Response(200, json=answer) for answer in pages))
+
+
+def _capability_exchanges() -> dict[str, Exchange]:
+    """Assignment, follow-ups, deals (SOAP ``convertLead``, OpportunityHistory), cases with milestones and
+    the SLA counts, in the shapes of the REST and SOAP references cited in the adapter's docstring."""
+    rep = row("User", OWNER_ID, Id=OWNER_ID)
+    task = row(
+        "Task",
+        TASK_ID,
+        Id=TASK_ID,
+        WhoId=LEAD_ID,
+        OwnerId=OWNER_ID,
+        Subject="Follow up (T+2)",
+        ActivityDate="2025-03-03",
+        IsReminderSet=True,
+        ReminderDateTime="2025-03-03T09:30:00.000+0000",
+    )
+    history = [{"StageName": "Qualification", "CreatedDate": "2025-03-10T08:00:01.000+0000"}]
+    opportunity = row(
+        "Opportunity", OPP_ID, Id=OPP_ID, StageName="Qualification", Amount=120000.0,
+        OpportunityHistories=page(history),
+    )
+    lead = {"Company": "Pars Pipe Co", "Description": f"{LEAD.title}\npoc-harness lead-0001 [{TAG}]"}
+    converted = page([row("LeadStatus", "01JDn00000Cnv01IAA", MasterLabel="Closed - Converted")])
+    soap = httpx.Response(200, text=convert_answer(True), headers={"Content-Type": "text/xml"})
+    milestones = [
+        milestone("First Response", False, "2025-03-01T11:30:00.000+0000"),
+        milestone("Resolution Time", False, "2025-03-01T19:00:00.000+0000"),
+    ]
+    counted = ({"totalSize": 12, "done": True, "records": []}, {"totalSize": 3, "done": True, "records": []})
+    period = (datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 15, tzinfo=UTC), TAG)
+    the_task, the_opportunity = _sobject("Task", TASK_ID), _sobject("Opportunity", OPP_ID)
+    the_case, deal_lead = _sobject("Case", CASE_ID), page([row("Lead", LEAD_ID, Id=LEAD_ID)])
+    return {
+        "list_sales_reps": Exchange((), _queried(page([rep]))),
+        "lead_tasks": Exchange((LEAD_ID,), _queried(page([task]))),
+        "complete_task": Exchange((TASK_ID, OWNER_ID), answering("PATCH", the_task, 204)),
+        "convert_lead": Exchange(
+            (LEAD_ID, 120_000, datetime(2025, 3, 11, 8, 0, tzinfo=UTC)),
+            together(
+                answering("GET", f"{LEADS}/{LEAD_ID}", json=lead),
+                _queried(converted),
+                answering_in_turn("POST", f"{INSTANCE}/services/Soap/u/62.0", soap),
+                answering("PATCH", the_opportunity, 204),
+            ),
+        ),
+        "move_deal": Exchange((OPP_ID, DealStage.WON), answering("PATCH", the_opportunity, 204)),
+        "get_deal": Exchange((OPP_ID,), _queried(page([opportunity]), deal_lead)),
+        "create_ticket": Exchange((TICKET, CONTACT_ID), _created("Case", CASE_ID)),
+        "get_ticket": Exchange((CASE_ID,), _queried(page([case_row(milestones)]))),
+        "reply_ticket": Exchange((CASE_ID, "We are on it"), _created("CaseComment", "00aDn00000Cmt01IAA")),
+        "close_ticket": Exchange((CASE_ID,), answering("PATCH", the_case, 204)),
+        "report_sla_compliance": Exchange(period, _queried(*counted)),
+    }
+
+
+def _sobject(sobject: str, record_id: str) -> str:
+    return f"{DATA}/sobjects/{sobject}/{record_id}"
 
 
 LEADS = f"{DATA}/sobjects/Lead"

@@ -10,7 +10,7 @@ import respx
 
 from adapters.sandbox import SandboxAdapter, SandboxOptions
 from poc_harness.testing import AdapterConformance, Exchange
-from tests.adapters.reference_crm import capability_exchanges, core_exchanges
+from tests.adapters.reference_crm import capability_exchanges, core_exchanges, sandbox_exchanges
 
 BASE = "https://reference-crm.test"
 TOKEN = "sandbox-test-token-5d1f"
@@ -19,6 +19,7 @@ TOKEN = "sandbox-test-token-5d1f"
 class TestSandboxConformance(AdapterConformance):
     secrets = (TOKEN,)
     credential = "SANDBOX_TEST_TOKEN"
+    adapter_class = SandboxAdapter
 
     @pytest.fixture
     def adapter(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxAdapter]:
@@ -34,4 +35,5 @@ class TestSandboxConformance(AdapterConformance):
 
     @pytest.fixture
     def exchanges(self) -> dict[str, Exchange]:
-        return core_exchanges(listing_first=True) | capability_exchanges()
+        shared = core_exchanges(listing_first=True) | capability_exchanges(listing_first=True)
+        return shared | sandbox_exchanges()

@@ -25,6 +25,7 @@ from _pytest.main import ExitCode
 
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig, load_config
 from poc_harness.contract.adapter import Capability, build_adapter, installed_adapters
+from poc_harness.contract.observed import require_parts
 from poc_harness.errors import CapabilityMissing, NotExercised, PocError, VendorDown, VendorError
 from poc_harness.grading.coverage import DefinedCheck, defined_checks, suite_record
 from poc_harness.grading.criteria import Criterion, Severity
@@ -96,6 +97,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "requires(*capabilities): a vendor lacking them fails the check as a finding; an adapter not "
         "implementing them leaves it not measured",
+    )
+    config.addinivalue_line(
+        "markers",
+        "covers(*capabilities): part of the check needs them (a reopened ticket, an internal note): once "
+        "the rest passed, a vendor lacking one fails the check as a finding; an adapter not implementing "
+        "one leaves it not measured",
     )
     vendor = config.getoption("vendor")
     if vendor is None:  # not a trial run (the harness's own tests, another project): the plugin stays inert
@@ -295,16 +302,21 @@ def verify(outcome: Any) -> None:
         pytest.fail("nothing was checked: the check filed no expectation", pytrace=False)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """A check whose capability the vendor lacks fails at once as a finding (before its time-based part
     could leave it pending); one whose capability the adapter does not implement ends at once as not
-    measured (``NotImplementedByAdapter``: our gap, never the vendor's finding)."""
+    measured (``NotImplementedByAdapter``: our gap, never the vendor's finding).  A check that passed
+    although part of what it covers (``covers``) could not be exercised is not passed: a finding where
+    the vendor lacks that part, else not measured."""
     if TRIAL_KEY not in item.config.stash:
-        return
+        return (yield)
     adapter = item.config.stash[TRIAL_KEY].adapter
     for marker in item.iter_markers("requires"):
         adapter.require(*(Capability(c) for c in marker.args))
+    passed = yield
+    require_parts(adapter, [Capability(c) for marker in item.iter_markers("covers") for c in marker.args])
+    return passed
 
 
 def _fault(call: pytest.CallInfo[None]) -> str:

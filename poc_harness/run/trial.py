@@ -26,12 +26,12 @@ from fixtures.factories import Dataset, build_dataset
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig
 from poc_harness.contract.adapter import Capability, CRMAdapter, RecordKind, build_adapter
 from poc_harness.contract.model import Lead
+from poc_harness.contract.observed import note_gaps, raise_gaps
 from poc_harness.errors import (
     CapabilityMissing,
     ConfigError,
     HarnessError,
     NotExercised,
-    NotObserved,
     RunRefused,
     VendorDown,
     VendorError,
@@ -547,23 +547,19 @@ class Check:
         for row in due:
             try:
                 judgement = self._judge(row)
-            except (NotObserved, NotExercised) as exc:  # our gap: not measured, never the vendor's
+            except NotExercised as exc:  # our gap: not measured, never the vendor's
                 outcome.not_observed.append((row, str(exc)))
                 continue
             evidence = judgement.evidence()
             trial.ledger.judge(row.id, judgement.passed, evidence, trial.run_id, datetime.now(UTC))
             outcome.judged.append((row, judgement))
+            note_gaps(outcome, row, judgement, trial.adapter.name)
         outcome.pending = [
             row
             for row in trial.ledger.pending(trial.vendor, self.check_id)
             if row.run_id == trial.run_id or trial.adapter.persistent
         ]
-        if outcome.not_observed and not outcome.failures:
-            row, reason = outcome.not_observed[0]
-            raise NotObserved(
-                f"{len(outcome.not_observed)} expectation(s) not measured, e.g. {row.rule} on {row.subject}: "
-                f"{reason}"
-            )
+        raise_gaps(outcome)
         return outcome
 
     def _judge(self, row: ExpectationRow) -> Judgement:

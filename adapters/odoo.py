@@ -100,7 +100,7 @@ from poc_harness.contract.model import (
     TicketPriority,
     TicketView,
 )
-from poc_harness.errors import ConfigError, VendorError
+from poc_harness.errors import ConfigError, NotConfigured, VendorError
 from poc_harness.run.clock import ClockMode
 from poc_harness.transport.answers import dedupe_history, reading
 from poc_harness.transport.http import VendorHTTP
@@ -407,7 +407,7 @@ class OdooAdapter(CRMAdapter):
             f"model:{model}", lambda: self._search_read("ir.model", [("model", "=", model)], ["id"])
         )
         if not rows:
-            raise VendorError(f"odoo: model {model} is not installed")
+            raise NotConfigured(f"odoo: model {model} is not installed: install its app in the database")
         return int(rows[0]["id"])
 
     def log_activity(self, lead_id: str, activity: Activity) -> str:

@@ -26,7 +26,15 @@ from _pytest.main import ExitCode
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig, load_config
 from poc_harness.contract.adapter import Capability, build_adapter, installed_adapters
 from poc_harness.contract.observed import require_parts
-from poc_harness.errors import CapabilityMissing, NotExercised, PocError, VendorDown, VendorError
+from poc_harness.errors import (
+    CapabilityMissing,
+    NotConfigured,
+    NotExercised,
+    PocError,
+    VendorDown,
+    VendorError,
+)
+from poc_harness.grading.completeness import NOT_CONFIGURED_FAULT, SETUP_PENDING
 from poc_harness.grading.coverage import DefinedCheck, defined_checks, suite_record
 from poc_harness.grading.criteria import Criterion, Severity
 from poc_harness.grading.evidence import evidence_for
@@ -362,6 +370,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             fault = _fault(call)
         if call.excinfo is not None and isinstance(call.excinfo.value, VendorDown):
             outcome, fault, message = _stop_for_outage(item, report, call.excinfo.value)
+        if call.excinfo is not None and isinstance(call.excinfo.value, NotConfigured):
+            outcome, fault, message = _pending_setup(item, report, call.excinfo.value)
         item.config.stash[ENDED_KEY][item.nodeid] = report.stop
         item.config.stash[RESULTS_KEY].append(
             TestResult(
@@ -477,6 +487,17 @@ def _stop_for_outage(
     report.outcome = "skipped"
     report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {message}")
     return "pending", "outage", REDACTOR(message)
+
+
+def _pending_setup(
+    item: pytest.Item, report: pytest.TestReport, error: NotConfigured
+) -> tuple[str, str, str]:
+    """A check the buyer's configuration does not allow yet: pending with the setup step (fault
+    ``not_configured``), never the vendor's finding nor our gap."""
+    message = f"{PENDING_PREFIX}: {SETUP_PENDING}: {error}"
+    report.outcome = "skipped"
+    report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {message}")
+    return "pending", NOT_CONFIGURED_FAULT, REDACTOR(message)
 
 
 def _settle_run(

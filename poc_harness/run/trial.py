@@ -31,6 +31,7 @@ from poc_harness.errors import (
     CapabilityMissing,
     ConfigError,
     HarnessError,
+    NotConfigured,
     NotExercised,
     RunRefused,
     VendorDown,
@@ -364,7 +365,7 @@ class Trial:
             base = self.dataset.model_copy(update={"leads": []})
             self._world = self.seeder.seed(base, lambda lead: None)
             self._truths: dict[str, Any] = {}
-            self._story_errors: dict[str, VendorError | NotExercised] = {}
+            self._story_errors: dict[str, VendorError | NotExercised | NotConfigured] = {}
             self._story("silence", silence_story, self._lead_timeline_context)
             self._world.leads = {k.key: self._world.leads[k.key] for k in self.dataset.leads}
             # every lead has arrived: from here on the stories change records, so a killed run is not resumed
@@ -400,14 +401,15 @@ class Trial:
         return timedelta(minutes=slowest + survey + 1) + LATE_BY + self.tolerance
 
     def _story(self, name: str, story: Callable[[C], Any], context: Callable[[], C]) -> None:
-        """Run one story; a vendor error (a capability it lacks, a failed call) or a gap of ours (a
-        capability the adapter does not implement) is kept and raised to the checks that read this story's
-        truth, the other stories go on.  An outage stops the run."""
+        """Run one story; a vendor error (a capability it lacks, a failed call), a gap of ours (a
+        capability the adapter does not implement) or a setup the buyer has not done yet (pending) is kept
+        and raised to the checks that read this story's truth, the other stories go on.  An outage stops
+        the run."""
         try:
             self._truths[name] = story(context())
         except VendorUnreachable:
             raise
-        except (VendorError, NotExercised) as exc:
+        except (VendorError, NotExercised, NotConfigured) as exc:
             if exc is self._seeding_error:
                 raise
             self._story_errors[name] = exc

@@ -111,6 +111,11 @@ class CapabilityMissing(VendorError):
     the vendor's documentation): a graded finding, not a skip."""
 
 
+class Refused(PocError):
+    """A create call's vendor answered by refusing it (an anonymous sign-up refused): nothing was made.
+    ``Seeder.create`` then closes the ledger row it wrote before the call; the caller records the refusal."""
+
+
 class VendorDown(PocError):
     """An outage: the vendor could not be reached, or several calls in a row got no answer or a gateway
     error (502/503/504).  Not a ``VendorError``: no check fails for it; the run stops and what was not

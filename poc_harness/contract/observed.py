@@ -11,8 +11,8 @@ the same way through ``require_parts``; where the vendor lacks that capability, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from poc_harness.errors import CapabilityMissing, NotImplementedByAdapter, NotObserved
 
@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from poc_harness.contract.adapter import Capability, CRMAdapter
     from poc_harness.rules import Judgement
     from poc_harness.run.ledger import ExpectationRow
-    from poc_harness.run.trial import Outcome
+
+class Outcome(Protocol):
+    """What ``raise_gaps`` reads of a settled check (``poc_harness.run.trial.Outcome``)."""
+
+    not_observed: list[tuple[ExpectationRow, str]]
+
+    @property
+    def failures(self) -> Sequence[Any]: ...
+
 
 NOT_OBSERVED = "not_observed"
 """The key of a judgement's ``extra`` listing the fields the adapter did not read."""

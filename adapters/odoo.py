@@ -33,7 +33,9 @@ What the harness's records become in Odoo
   targets are therefore two policies per priority: one reaching ``answered_stage`` (first response) and
   one reaching ``closed_stage`` (resolution).  A reply posts a comment to the customer and moves the ticket
   to ``answered_stage``; closing moves it to ``closed_stage``.  Breach flags are those policies'
-  ``helpdesk.sla.status`` (``failed``), the first-response time their ``reached_datetime``.
+  ``helpdesk.sla.status`` (``failed``), the first-response time their ``reached_datetime``.  A ticket no
+  policy applies to (the buyer has not set them up yet), or a model whose app is not installed, raises
+  ``NotConfigured``: pending with the setup step, never the vendor's finding.
 - Every record carries ``poc-harness <tag> <key>`` in its HTML notes (``comment`` / ``description``), which
   ``find_tagged`` searches with ``ilike``; activities through the subject the harness writes.
 
@@ -621,9 +623,10 @@ class OdooAdapter(CRMAdapter):
             first = _sla_reaching(statuses, self.options.answered_stage)
             resolve = _sla_reaching(statuses, self.options.closed_stage)
             if first is None and resolve is None:
-                raise VendorError(
+                raise NotConfigured(
                     f"odoo: ticket {ticket_id} has no SLA policy reaching {self.options.answered_stage!r} "
-                    f"or {self.options.closed_stage!r}"
+                    f"or {self.options.closed_stage!r}: configure Helpdesk SLA policies for the PoC's "
+                    "priorities on the ticket's team"
                 )
             priority = PRIORITY_OF[row["priority"]]
             return TicketView(

@@ -48,5 +48,7 @@ def test_a_setup_not_done_yet_is_pending_with_its_step_never_a_finding(tmp_path:
     assert (test["outcome"], test["fault"]) == (PENDING, NOT_CONFIGURED_FAULT), run.stdout
     assert "configure SLAs" in test["message"]
     assert run.returncode == 0, run.stdout + run.stderr  # pending: no finding, no harness error
+    filed = run.results["expectations"][CHECK]
+    assert filed["pending"] > 0 and not filed["failed"] and not filed["passed"]  # a later run judges them
     [gap] = [g for g in check_gaps(check_states(run.results)) if g.subject == CHECK]
     assert gap.kind == PENDING and gap.detail.startswith(SETUP_TEXT) and "configure SLAs" in gap.detail

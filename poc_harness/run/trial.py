@@ -118,6 +118,9 @@ class Outcome:
 
     not_observed: list[tuple[ExpectationRow, str]] = field(default_factory=list)
     """Expectations the adapter could not see every field of (our gap): left pending, never failed."""
+    not_configured: list[tuple[ExpectationRow, NotConfigured]] = field(default_factory=list)
+    """Expectations the buyer's setup does not allow to judge yet (``NotConfigured``): left pending in the
+    ledger, judged by a run after the setup step."""
 
     @property
     def failures(self) -> list[tuple[ExpectationRow, Judgement]]:
@@ -552,6 +555,9 @@ class Check:
             except NotExercised as exc:  # our gap: not measured, never the vendor's
                 outcome.not_observed.append((row, str(exc)))
                 continue
+            except NotConfigured as exc:  # the buyer's setup not done yet: left pending in the ledger
+                outcome.not_configured.append((row, exc))
+                continue
             evidence = judgement.evidence()
             trial.ledger.judge(row.id, judgement.passed, evidence, trial.run_id, datetime.now(UTC))
             outcome.judged.append((row, judgement))
@@ -561,6 +567,9 @@ class Check:
             for row in trial.ledger.pending(trial.vendor, self.check_id)
             if row.run_id == trial.run_id or trial.adapter.persistent
         ]
+        if outcome.not_configured and not outcome.failures:  # pending with the setup step
+            _, error = outcome.not_configured[0]
+            raise NotConfigured(f"{len(outcome.not_configured)} expectation(s) left pending, e.g. {error}")
         raise_gaps(outcome)
         return outcome
 

@@ -34,7 +34,7 @@ documentation of what the vendor lacks, a finding; the rest is not measured):
   invitation is not an object, so the harness can neither see "one survey sent" nor answer it.
 - ``SLA``, ``REPORTS``, ``FORECAST``: HubSpot's reports and forecast have no public API.  (Breach flags
   still come from the tickets' SLA status properties in ``get_ticket``; without SLAs configured,
-  a Service Hub Professional feature, that read is a finding.)
+  a Service Hub Professional feature, that read is pending (``NotConfigured``, with the setup step).)
 - ``BACKDATING``: records cannot be created in the past in a way automation honours (workflows enrol
   at the real creation time), so ``arrived_at`` / ``opened_at`` raise; ``CLOCK_CONTROL`` and
   ``USER_ADMIN`` (adding users takes paid seats) are not offered.  The default clock is ``wall``.
@@ -86,7 +86,7 @@ from poc_harness.contract.model import (
     TicketView,
     View,
 )
-from poc_harness.errors import CapabilityMissing, ConfigError, VendorError
+from poc_harness.errors import ConfigError, NotConfigured, VendorError
 from poc_harness.transport.answers import parse_answer
 from poc_harness.transport.http import VendorHTTP
 
@@ -636,7 +636,7 @@ class HubSpotAdapter(HTTPAdapter[HubSpotOptions]):
     def _breached(self, props: dict[str, Any], name: str, ticket_id: str) -> bool:
         value = props.get(name)
         if value in (None, ""):
-            raise CapabilityMissing(
+            raise NotConfigured(
                 f"hubspot computed no {name} for ticket {ticket_id}: configure SLAs for the PoC's "
                 "priorities (Service Hub Professional) to have breaches tracked"
             )

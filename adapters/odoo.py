@@ -33,7 +33,9 @@ What the harness's records become in Odoo
   targets are therefore two policies per priority: one reaching ``answered_stage`` (first response) and
   one reaching ``closed_stage`` (resolution).  A reply posts a comment to the customer and moves the ticket
   to ``answered_stage``; closing moves it to ``closed_stage``.  Breach flags are those policies'
-  ``helpdesk.sla.status`` (``failed``), the first-response time their ``reached_datetime``.
+  ``helpdesk.sla.status`` (``failed``), the first-response time their ``reached_datetime``.  A ticket no
+  policy applies to (the buyer has not set them up yet), or a model whose app is not installed, raises
+  ``NotConfigured``: pending with the setup step, never the vendor's finding.
 - Every record carries ``poc-harness <tag> <key>`` in its HTML notes (``comment`` / ``description``), which
   ``find_tagged`` searches with ``ilike``; activities through the subject the harness writes.
 
@@ -95,7 +97,7 @@ from poc_harness.contract.model import (
     TicketPriority,
     TicketView,
 )
-from poc_harness.errors import ConfigError, VendorError
+from poc_harness.errors import ConfigError, NotConfigured, VendorError
 from poc_harness.transport.answers import dedupe_history, reading
 from poc_harness.transport.http import VendorHTTP
 
@@ -391,7 +393,7 @@ class OdooAdapter(HTTPAdapter[OdooOptions]):
             f"model:{model}", lambda: self._search_read("ir.model", [("model", "=", model)], ["id"])
         )
         if not rows:
-            raise VendorError(f"odoo: model {model} is not installed")
+            raise NotConfigured(f"odoo: model {model} is not installed: install its app in the database")
         return int(rows[0]["id"])
 
     def log_activity(self, lead_id: str, activity: Activity) -> str:
@@ -605,9 +607,10 @@ class OdooAdapter(HTTPAdapter[OdooOptions]):
             first = _sla_reaching(statuses, self.options.answered_stage)
             resolve = _sla_reaching(statuses, self.options.closed_stage)
             if first is None and resolve is None:
-                raise VendorError(
+                raise NotConfigured(
                     f"odoo: ticket {ticket_id} has no SLA policy reaching {self.options.answered_stage!r} "
-                    f"or {self.options.closed_stage!r}"
+                    f"or {self.options.closed_stage!r}: configure Helpdesk SLA policies for the PoC's "
+                    "priorities on the ticket's team"
                 )
             priority = PRIORITY_OF[row["priority"]]
             return TicketView(

@@ -2,9 +2,13 @@
 
 - ``VendorError``: the CRM misbehaved (bad status, garbage answer, timeout). Counts
   against the vendor.
-- ``HarnessError``: our side failed. Never counts against a vendor.  ``NotExercised`` (and
-  ``NotImplementedByAdapter``, a capability the adapter does not implement) is our gap: not measured.
+- ``HarnessError``: our side failed. Never counts against a vendor.  ``NotExercised`` is the one family
+  of *our gap* (not measured, the verdict incomplete): ``NotImplementedByAdapter`` (a capability the
+  adapter does not implement) and ``NotObserved`` (a field the adapter does not read) are its kinds; every
+  message starts ``not measured:``, which is how the results and the grading tell it apart.
 - ``CapabilityMissing``: a ``VendorError``: the vendor lacks a capability, per its documentation.
+- ``NotConfigured``: the buyer has not configured something the vendor offers (an SLA policy, a module):
+  *pending* with the setup step, neither the vendor's finding nor our gap.
 - ``VendorDown``: the vendor is not there at all (an outage: unreachable, or no answer / gateway
   errors on several calls in a row). Never counts as a defect: the run stops, unjudged checks stay pending.
 - ``ConfigError``: the user's configuration is wrong. Never counts against a vendor;
@@ -33,18 +37,33 @@ class ConfigError(HarnessError):
     """The configuration (file, options, environment) is wrong: the message says what to fix."""
 
 
-class NotObserved(HarnessError):
-    """The adapter cannot see a field a rule must judge: our gap (not measured), never the vendor's."""
+NOT_MEASURED_PREFIX = "not measured:"
 
 
 class NotExercised(HarnessError):
-    """The adapter cannot exercise this for its vendor: not measured (our gap), never the vendor's
-    finding.  Its message starts ``not measured:``."""
+    """Our gap: the adapter cannot exercise or see this for its vendor: not measured, the verdict
+    incomplete, never the vendor's finding.  The one family of our gaps; its message always starts
+    ``not measured:`` (added where the text does not say it already)."""
+
+    def __init__(self, message: str) -> None:
+        text = " ".join(message.split())
+        super().__init__(text if text.startswith(NOT_MEASURED_PREFIX) else f"{NOT_MEASURED_PREFIX} {text}")
 
 
 class NotImplementedByAdapter(NotExercised):
     """A method of a capability the adapter does not implement although the vendor may offer it
     (``Support.NOT_IMPLEMENTED``): not measured, the verdict incomplete, never the vendor's finding."""
+
+
+class NotObserved(NotExercised):
+    """The adapter does not read a field a rule must judge: not measured, never passed as proven and
+    never the vendor's failure."""
+
+
+class NotConfigured(PocError):
+    """The vendor offers it but the buyer has not configured it yet (an SLA policy, an app to install):
+    the check is *pending* with the setup step in the message, never the vendor's finding nor our gap.
+    The message names the setup step (``... : configure ...``)."""
 
 
 class VendorError(PocError):
@@ -90,6 +109,11 @@ class AccessDenied(VendorError):
 class CapabilityMissing(VendorError):
     """The vendor does not offer a capability a check needs (``Support.VENDOR_LACKS``, the adapter citing
     the vendor's documentation): a graded finding, not a skip."""
+
+
+class Refused(PocError):
+    """A create call's vendor answered by refusing it (an anonymous sign-up refused): nothing was made.
+    ``Seeder.create`` then closes the ledger row it wrote before the call; the caller records the refusal."""
 
 
 class VendorDown(PocError):

@@ -25,7 +25,16 @@ from _pytest.main import ExitCode
 
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig, load_config
 from poc_harness.contract.adapter import Capability, build_adapter, installed_adapters
-from poc_harness.errors import CapabilityMissing, NotExercised, PocError, VendorDown, VendorError
+from poc_harness.contract.observed import require_parts
+from poc_harness.errors import (
+    CapabilityMissing,
+    NotConfigured,
+    NotExercised,
+    PocError,
+    VendorDown,
+    VendorError,
+)
+from poc_harness.grading.completeness import NOT_CONFIGURED_FAULT, SETUP_PENDING
 from poc_harness.grading.coverage import DefinedCheck, defined_checks, suite_record
 from poc_harness.grading.criteria import Criterion, Severity
 from poc_harness.grading.evidence import evidence_for
@@ -96,6 +105,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "requires(*capabilities): a vendor lacking them fails the check as a finding; an adapter not "
         "implementing them leaves it not measured",
+    )
+    config.addinivalue_line(
+        "markers",
+        "covers(*capabilities): part of the check needs them (a reopened ticket, an internal note): once "
+        "the rest passed, a vendor lacking one fails the check as a finding; an adapter not implementing "
+        "one leaves it not measured",
     )
     vendor = config.getoption("vendor")
     if vendor is None:  # not a trial run (the harness's own tests, another project): the plugin stays inert
@@ -295,16 +310,21 @@ def verify(outcome: Any) -> None:
         pytest.fail("nothing was checked: the check filed no expectation", pytrace=False)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """A check whose capability the vendor lacks fails at once as a finding (before its time-based part
     could leave it pending); one whose capability the adapter does not implement ends at once as not
-    measured (``NotImplementedByAdapter``: our gap, never the vendor's finding)."""
+    measured (``NotImplementedByAdapter``: our gap, never the vendor's finding).  A check that passed
+    although part of what it covers (``covers``) could not be exercised is not passed: a finding where
+    the vendor lacks that part, else not measured."""
     if TRIAL_KEY not in item.config.stash:
-        return
+        return (yield)
     adapter = item.config.stash[TRIAL_KEY].adapter
     for marker in item.iter_markers("requires"):
         adapter.require(*(Capability(c) for c in marker.args))
+    passed = yield
+    require_parts(adapter, [Capability(c) for marker in item.iter_markers("covers") for c in marker.args])
+    return passed
 
 
 def _fault(call: pytest.CallInfo[None]) -> str:
@@ -350,6 +370,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             fault = _fault(call)
         if call.excinfo is not None and isinstance(call.excinfo.value, VendorDown):
             outcome, fault, message = _stop_for_outage(item, report, call.excinfo.value)
+        if call.excinfo is not None and isinstance(call.excinfo.value, NotConfigured):
+            outcome, fault, message = _pending_setup(item, report, call.excinfo.value)
         item.config.stash[ENDED_KEY][item.nodeid] = report.stop
         item.config.stash[RESULTS_KEY].append(
             TestResult(
@@ -465,6 +487,17 @@ def _stop_for_outage(
     report.outcome = "skipped"
     report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {message}")
     return "pending", "outage", REDACTOR(message)
+
+
+def _pending_setup(
+    item: pytest.Item, report: pytest.TestReport, error: NotConfigured
+) -> tuple[str, str, str]:
+    """A check the buyer's configuration does not allow yet: pending with the setup step (fault
+    ``not_configured``), never the vendor's finding nor our gap."""
+    message = f"{PENDING_PREFIX}: {SETUP_PENDING}: {error}"
+    report.outcome = "skipped"
+    report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {message}")
+    return "pending", NOT_CONFIGURED_FAULT, REDACTOR(message)
 
 
 def _settle_run(

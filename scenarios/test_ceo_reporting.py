@@ -94,6 +94,7 @@ def test_conversion_rate_report(trial: Trial, check: Check) -> None:
 @pytest.mark.severity("major")
 @pytest.mark.criterion("reporting")
 @pytest.mark.requires(Capability.REPORTS)
+@pytest.mark.covers(Capability.TICKET_NOTES)
 def test_first_response_time_report(trial: Trial, check: Check) -> None:
     """Over the tickets with a public reply (a ticket closed without one has no first response)."""
     answered = [t for t in trial.tickets if t.replied_at is not None]
@@ -136,6 +137,7 @@ def test_weekly_sales_activity_report(trial: Trial, check: Check) -> None:
 @pytest.mark.severity("major")
 @pytest.mark.criterion("reporting")
 @pytest.mark.requires(Capability.SLA)
+@pytest.mark.covers(Capability.TICKET_REOPEN, Capability.TICKET_NOTES)
 def test_sla_compliance_report(trial: Trial, check: Check) -> None:
     """Tickets closed (and still closed), and those of them that breached neither target, exactly."""
     closed = [t for t in trial.tickets if t.closed_at is not None]

@@ -30,7 +30,7 @@ from fixtures.factories import build_dataset
 from poc_harness.config import secret_from_env
 from poc_harness.contract.adapter import Capability, RecordKind, Support, WebhookEvent
 from poc_harness.contract.model import CallDirection, CallLog, Lead
-from poc_harness.errors import HarnessError, NotImplementedByAdapter, VendorError
+from poc_harness.errors import NotImplementedByAdapter, NotObserved, VendorError
 from poc_harness.plugin import check_id_of, verify
 from poc_harness.probes.webhooks import Delivery, WebhookReceiver
 from poc_harness.redaction import REDACTOR
@@ -267,7 +267,7 @@ def test_voip_or_dwh_connected(trial: Trial, check: Check, request: pytest.Fixtu
             f"VoIP call log {voip}): no connection proven stable"
         )
     if dwh == "not judged" or voip not in ("failed", "not offered"):
-        raise HarnessError(
+        raise NotObserved(
             f"not measured: the DWH export is {dwh} and the VoIP check only reads back a call the harness "
             "logged through the API; the vendor's own connector (a call placed at the PBX reaching the lead) "
             "is not observable through this adapter: show it to the committee, or fix the export"

@@ -17,7 +17,6 @@ from datetime import timedelta
 import pytest
 
 from poc_harness.contract.adapter import Capability
-from poc_harness.contract.observed import require_observed
 from poc_harness.plugin import PENDING_PREFIX, verify
 from poc_harness.run.seeding import SeededWorld
 from poc_harness.run.trial import Check, Trial
@@ -125,4 +124,3 @@ def test_conversion_to_won_contract_keeps_history(trial: Trial, world: SeededWor
         check.expect("deal_history", deal.deal_id, params, due_at=trial.now())
     outcome = check.settle()
     verify(outcome)
-    require_observed(outcome, trial.adapter.name)

@@ -4,7 +4,8 @@ account creates) and the figures are held against the selection checklist: API â
 
 One probe per run (``poc_harness.probes.loadprobe``), bounded in time and requests and within the vendor's
 declared rate limit.  Every request the probe sent and the vendor did not answer successfully at once
-is an error (timeouts, requests cut at the probe's end, answers that came only on a retry); the
+is an error (timeouts, requests cut at the probe's end, answers that came only on a retry, writes in doubt:
+a 5xx or a lost answer after a write was sent, never resent and looked up by key afterwards); the
 throughput is judged at the probe's users and think time (``poc_harness.probes.loadjudge``: each user's pace
 is one request per think time + the buyer's accepted answer time); the p95 target holds for every kind
 of request the probe sends, not only for their mix.  The verdicts hold for the load the probe ran:
@@ -23,7 +24,7 @@ import pytest
 
 from poc_harness.config import LoadSettings
 from poc_harness.contract.adapter import RecordKind
-from poc_harness.errors import HarnessError, VendorError
+from poc_harness.errors import NotExercised, VendorError
 from poc_harness.probes.loadjudge import HOUR_S, caveat, throughput_need
 from poc_harness.probes.loadprobe import OK, ProbeLimits, ProbeResult, run_probe
 from poc_harness.run.trial import Check, Trial
@@ -51,10 +52,14 @@ def probe(trial: Trial) -> ProbeResult | None:
     )
     result = run_probe(targets, limits, LedgerJournal(trial))
     created = frozenset(RecordKind(w.creates) for w in targets.writes if w.creates)
-    # the probe's writes whose answer was lost, found at the vendor by their key; a lookup the vendor fails
-    # leaves them unbound in the ledger (cleanup finds them by the run's tag) and the figures stand
+    # the probe's writes whose answer was lost (in doubt: never resent), found at the vendor by their key;
+    # a lookup the vendor fails leaves them unbound in the ledger (cleanup finds them by the run's tag) and
+    # the figures stand: an in-doubt write is an error either way, applied or not
     with contextlib.suppress(VendorError):
         trial.seeder.reconcile(created)
+        result.in_doubt_applied = sum(
+            1 for kind, key in result.in_doubt if key and trial.ledger.vendor_id(trial.run_id, kind, key)
+        )
     return result
 
 
@@ -76,8 +81,8 @@ def _measured(trial: Trial, load: ProbeResult | None) -> ProbeResult:
     """The probe's result; where the adapter names no requests for it, a harness error: the figures were
     not measured, which the grading never counts against the vendor."""
     if load is None:
-        raise HarnessError(
-            f"not measured: the {trial.adapter.name} adapter names no API requests for the load probe "
+        raise NotExercised(
+            f"the {trial.adapter.name} adapter names no API requests for the load probe "
             "(CRMAdapter.load_targets)"
         )
     return load
@@ -175,6 +180,8 @@ def test_concurrent_users_served_without_errors(
             "requests": load.requests,
             "errors": load.errors,
             "gave_up": load.gave_up,
+            "in_doubt": len(load.in_doubt),
+            "in_doubt_applied": load.in_doubt_applied,
             "error_pct": round(load.error_rate_pct, 3),
             "max_error_pct": settings.max_error_pct,
             "outcomes": dict(load.outcomes),

@@ -134,6 +134,8 @@ def _isolated(env: dict[str, str] | None) -> Iterator[None]:
         patch.chdir(ROOT)
         patch.setattr(writes, "STATS", writes.WriteStats())
         os.environ.update(env or {})
+        extra = [Path(entry) for entry in (env or {}).get("PYTHONPATH", "").split(os.pathsep) if entry]
+        sys.path[:0] = [str(entry) for entry in extra]  # what a new process would import first
         try:
             yield
         finally:
@@ -142,7 +144,8 @@ def _isolated(env: dict[str, str] | None) -> Iterator[None]:
             os.environ.update(saved_env)
             sys.path[:] = saved_path
             for name in set(sys.modules) - saved_modules:
-                if Path(getattr(sys.modules[name], "__file__", None) or "/").is_relative_to(SCENARIOS):
+                where = Path(getattr(sys.modules[name], "__file__", None) or "/")
+                if any(where.is_relative_to(folder) for folder in (SCENARIOS, *extra)):
                     del sys.modules[name]
             if saved_sigterm is not None:  # None: not set from Python, nothing this run could restore
                 signal.signal(signal.SIGTERM, saved_sigterm)

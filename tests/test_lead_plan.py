@@ -111,7 +111,7 @@ def test_followups_judge_the_task_owner_and_say_when_the_adapter_cannot_see_it(c
     blind = SandboxAdapter.__new__(SandboxAdapter)
     blind.__dict__.update(crm.__dict__)
     blind.observes_task_owner = False  # type: ignore[misc]
-    with pytest.raises(NotObserved, match="not observed by the sandbox adapter"):
+    with pytest.raises(NotObserved, match=r"^not measured: the sandbox adapter does not read the follow-up"):
         followups(blind, lead_id, _followup_params(arrived))
     wrong = followups(blind, lead_id, {**_followup_params(arrived), "offsets_days": [3, 5]})
     assert not wrong.passed, "a wrong due time is the vendor's, whatever the adapter cannot see"

@@ -21,7 +21,7 @@ from poc_harness.contract.adapter import RecordKind
 from poc_harness.contract.loadtargets import LoadClient, LoadRequest, LoadTargets
 from poc_harness.errors import ConfigError
 from poc_harness.probes.loadjudge import caveat, throughput_need
-from poc_harness.probes.loadprobe import OK, ProbeLimits, ProbeResult, percentile, run_probe
+from poc_harness.probes.loadprobe import MAYBE, OK, ProbeLimits, ProbeResult, percentile, run_probe
 from poc_harness.sandbox.app import create_app
 from poc_harness.sandbox.async_transport import AsyncASGITransport
 from poc_harness.sandbox.server import BackgroundServer
@@ -193,18 +193,54 @@ def test_load_table_refuses_unknown_keys_in_one_line(tmp_path: Path) -> None:
 
 
 def test_a_failure_hidden_by_a_retry_is_an_error_and_throttling_is_not() -> None:
-    """503 without Retry-After under load: the retry succeeds (the throughput counts it), the request is
-    still an error; 503 with Retry-After (throttling) answered on the retry is not."""
+    """503 without Retry-After under load: a read's retry succeeds (the throughput counts it), the request
+    is still an error; a write is not resent (in doubt, an error); 503 with Retry-After (throttling)
+    answered on a read's retry is not an error, a write answered 503 is in doubt all the same."""
     overloaded = run_probe(_targets(Counting(create_app("errors_under_load", TOKEN))), _twenty_users())
-    hidden = overloaded.outcomes["ok after HTTP 503"]
+    hidden, doubt = overloaded.outcomes["ok after HTTP 503"], overloaded.outcomes[MAYBE + "HTTP 503"]
     assert hidden > 0 and overloaded.errors == overloaded.requests - overloaded.outcomes[OK]
-    # the rare request answered 503 at all three attempts is an error that the retry did not hide
-    assert set(overloaded.outcomes) <= {OK, "ok after HTTP 503", "HTTP 503"}
-    assert overloaded.errors == hidden + overloaded.outcomes["HTTP 503"]
-    assert overloaded.ok == overloaded.requests - overloaded.outcomes["HTTP 503"]
+    # the rare read answered 503 at all three attempts is an error that the retry did not hide
+    assert set(overloaded.outcomes) <= {OK, "ok after HTTP 503", "HTTP 503", MAYBE + "HTTP 503"}
+    assert overloaded.errors == hidden + overloaded.outcomes["HTTP 503"] + doubt
+    assert overloaded.ok == overloaded.requests - overloaded.outcomes["HTTP 503"] - doubt
+    assert len(overloaded.in_doubt) == doubt
     throttled = run_probe(_targets(Counting(create_app("flaky_503", TOKEN))), _twenty_users())
-    assert throttled.retries > 0 and set(throttled.outcomes) <= {OK, "HTTP 503"}
-    assert throttled.errors == throttled.requests - throttled.ok == throttled.outcomes["HTTP 503"] <= 2
+    doubt = throttled.outcomes[MAYBE + "HTTP 503"]
+    assert throttled.retries > 0 and set(throttled.outcomes) <= {OK, "HTTP 503", MAYBE + "HTTP 503"}
+    assert throttled.errors == throttled.requests - throttled.ok == throttled.outcomes["HTTP 503"] + doubt
+    assert throttled.outcomes["HTTP 503"] <= 2
+
+
+class AppliedThen503(Counting):
+    """Every write reaches the CRM (the record is made) but is answered 503: applied, in doubt."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await super().__call__(scope, receive, send)
+            return
+        self.arrivals.append(time.monotonic())
+
+        async def answer_503(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "status": 503, "headers": [(b"content-type", b"application/json")]}
+            await send(message)
+
+        await self.app(scope, receive, answer_503)
+
+
+def test_a_write_answered_503_is_never_resent_and_counted_in_doubt() -> None:
+    """A 503 after a write was sent may have applied it: no second POST (no duplicate), an error, in doubt
+    with its key for the lookup afterwards; a 429 would have been resent (a rate limit refuses first)."""
+    server = AppliedThen503(create_app("healthy", TOKEN))
+    targets = _targets(server)
+    keyed = replace(targets.writes[0], key=lambda n: f"load-{n}")
+    journal = Journal(server)
+    limits = ProbeLimits(users=4, duration_s=0.3, max_requests=60, write_share=1.0)
+    result = run_probe(replace(targets, reads=[], writes=[keyed]), limits, journal)
+    assert result.requests == result.sent == len(server.arrivals) > 0 and result.retries == 0
+    assert result.outcomes == {MAYBE + "HTTP 503": result.requests} and result.errors == result.requests
+    assert sorted(key for _, key in result.in_doubt) == sorted(journal.intended) and not journal.bound
+    assert result.summary()["in_doubt"] == result.requests
 
 
 def test_hung_requests_are_errors_even_when_a_retry_answers() -> None:

@@ -668,3 +668,34 @@ def test_an_audit_path_the_adapter_does_not_implement_is_not_measured_one_lacked
     assert any("a batch create (API user)" in note and "batch_create" in note for note in plan.unmeasured)
     assert not any("ticket" in note for note in plan.unmeasured)  # no tickets to reply to: nothing to audit
     assert not any("batch" in what or "ticket" in what for what in shown) and all(shown.values())
+
+
+def test_a_sign_up_is_in_the_ledger_before_the_vendor_call_and_a_refusal_leaves_nothing_to_clean(
+    crm: SandboxAdapter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like seeding: the ledger row first, the vendor's call, then its id; a crash mid-call (the user made,
+    the answer lost) still leaves the row for cleanup; a refused sign-up closes its row."""
+    from poc_harness.run.ledger import Ledger
+    from poc_harness.run.seeding import Seeder
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    seeder = Seeder(crm, ledger, "run-1", TAG, crm.now)
+    made = crm.self_register
+
+    def crash(name: str, email: str, role: str, tag: str) -> str | None:
+        made(name, email, role, tag)
+        raise KeyboardInterrupt  # killed after the vendor made the user, before its id came back
+
+    monkeypatch.setattr(crm, "self_register", crash)
+    with pytest.raises(KeyboardInterrupt):
+        self_registrations(crm, seeder.create, TAG)
+    [left] = ledger.unbound("run-1")
+    assert left.kind == "rep" and left.key.startswith("security-signup-admin-"), "cleanup must find it"
+    monkeypatch.setattr(crm, "self_register", lambda *args: None)  # the vendor refuses every sign-up
+    assert self_registrations(crm, seeder.create, TAG) == {"admin": None, "manager": None}
+    assert [r.key for r in ledger.unbound("run-1")] == [left.key]  # the refusals left no row to clean
+    monkeypatch.setattr(crm, "self_register", made)
+    registered = self_registrations(crm, seeder.create, TAG)
+    bound = {r.key.split("-")[2]: r.vendor_id for r in ledger.records("run-1", live_only=True) if r.vendor_id}
+    assert bound == registered and all(registered.values())
+    ledger.close()

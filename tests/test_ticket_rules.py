@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,12 +12,14 @@ import pytest
 from fixtures.factories import build_dataset
 from poc_harness.contract.adapter import Observed
 from poc_harness.contract.model import SurveyInviteView, TicketPriority
-from poc_harness.contract.observed import require_observed
-from poc_harness.errors import HarnessError
+from poc_harness.contract.observed import note_gaps, raise_gaps
+from poc_harness.errors import NotExercised, NotObserved
 from poc_harness.rules.display import decimals_of, percent, shown_right
 from poc_harness.rules.tickets import survey_on_close
 from poc_harness.run.buyer_calendar import BuyerCalendar
+from poc_harness.run.ledger import ExpectationRow
 from poc_harness.run.stories import TicketPath, _plan_tickets, negotiated_amount, rounding_exposures
+from poc_harness.run.trial import Outcome
 
 
 @pytest.mark.parametrize(
@@ -92,6 +93,9 @@ PARAMS: dict[str, Any] = {
 }
 
 
+ROW = ExpectationRow(1, "run", "tickets::survey", "survey_on_close", "T1", {}, CLOSED, "due", None)
+
+
 def _invite(contact: str | None) -> SurveyInviteView:
     return SurveyInviteView(vendor_id="S1", ticket_id="T1", sent_at=CLOSED, contact_id=contact)
 
@@ -103,8 +107,19 @@ def test_survey_to_someone_else_fails_and_an_unseen_recipient_is_not_observed() 
     assert not required.passed
     unseen = survey_on_close(_Surveys([_invite(None)], observes=False), "T1", PARAMS)  # type: ignore[arg-type]
     assert unseen.passed and unseen.extra == {"not_observed": ["survey recipient"]}
-    with pytest.raises(HarnessError, match=r"not measured.*survey recipient"):
-        require_observed(SimpleNamespace(judged=[(None, unseen)]), "acme")
+    outcome = Outcome(judged=[(ROW, unseen)])
+    note_gaps(outcome, ROW, unseen, "acme")
+    with pytest.raises(NotObserved, match=r"^not measured: 1 expectation.*survey recipient"):
+        raise_gaps(outcome)
+    outcome.judged.append((ROW, wrong))  # a failure is the vendor's: it wins over our gap
+    raise_gaps(outcome)
+
+
+def test_every_gap_of_ours_is_one_family_saying_not_measured() -> None:
+    """NotObserved and NotImplementedByAdapter are NotExercised; each message starts ``not measured:``."""
+    gap = NotObserved("the acme adapter does not read the survey recipient")
+    assert isinstance(gap, NotExercised) and str(gap).startswith("not measured: the acme adapter")
+    assert str(NotExercised("not measured: x")) == "not measured: x"
 
 
 def test_a_reopened_ticket_wants_one_survey_per_close() -> None:

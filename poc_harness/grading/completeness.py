@@ -6,7 +6,8 @@
   *partial* one (paths, ``-k``, ``--deselect``), a *small* one (``--records`` below the acceptance count)
   or one whose results predate this record (*coverage unknown*) is shown as such.
 - Each check's **state**: passed, failed (the vendor's finding), or one of the things the harness could
-  not establish: pending (not yet due), harness fault, not measured, not run, not selected, skipped.
+  not establish: pending (not yet due, or not configured yet by the buyer: then with the setup step),
+  harness fault, not measured, not run, not selected, skipped.
   None of these is dropped or replaced by declared evidence: each makes the verdict incomplete and is
   listed apart from the vendor's findings.
 """
@@ -25,6 +26,11 @@ NOT_RUN, NOT_SELECTED, SKIPPED = "not_run", "not_selected", "skipped"
 UNESTABLISHED = (PENDING, HARNESS_FAULT, NOT_MEASURED, NOT_RUN, NOT_SELECTED, SKIPPED)
 
 PARTIAL, SMALL, UNKNOWN = "partial", "below_acceptance_records", "coverage_unknown"
+NOT_CONFIGURED_FAULT = "not_configured"
+"""The fault of a pending result the buyer's configuration holds back (``NotConfigured``): its message
+carries the setup step."""
+SETUP_PENDING = "not configured yet"
+SETUP_TEXT = "pending: the buyer has not configured it yet; a run after the setup step judges it"
 
 GAP_TEXT = {
     PENDING: "pending: not yet due, a later run judges it",
@@ -150,7 +156,11 @@ def check_gaps(states: Iterable[tuple[dict[str, Any], str]]) -> list[Gap]:
     for test, state in states:
         if state in UNESTABLISHED:
             message = str(test.get("message") or "").strip().splitlines()
-            detail = GAP_TEXT[state] + (f" ({message[0][:400]})" if message and state != PENDING else "")
+            text = GAP_TEXT[state]
+            if state == PENDING and test.get("fault") == NOT_CONFIGURED_FAULT:
+                text = SETUP_TEXT  # with the setup step: never the vendor's finding
+            shown = message and (state != PENDING or text == SETUP_TEXT)
+            detail = text + (f" ({message[0][:400]})" if shown else "")
             gaps.append(Gap(state, test["check"], detail, test.get("criterion"), test.get("severity")))
     return gaps
 

@@ -6,8 +6,12 @@ Each virtual user (its own ``httpx.AsyncClient``, one connection) sends one requ
 answer (and ``think_s``), then sends the next,
 until ``duration_s`` is over or ``max_requests`` have been sent, whichever comes first; no request
 is ever sent past either cap (retries count against ``max_requests`` too).  The probe's client
-retries what the harness's own client retries (``poc_harness.transport.http``): 429 and 503 for any method,
-honouring ``Retry-After``; 502, 504, timeouts and dropped connections for reads only.  A new request
+retries what the harness's own client retries (``poc_harness.transport.http``): 429 for any method (a rate
+limit refuses before processing) and a connection never made; 502, 503, 504, timeouts and dropped
+connections for reads only, honouring ``Retry-After``.  A write is never resent blindly: a 5xx, a timeout
+or a dropped connection after it was sent may have applied it, so it is *in doubt* (``maybe applied:``):
+an error (the vendor did not answer it successfully), listed in ``in_doubt`` with its key, and its ledger
+row is found again by key afterwards (``Seeder.reconcile``), never duplicated.  A new request
 starts only while the request budget keeps room for the retries of every request in flight, so no
 retry is ever refused for want of budget.  Retries may start until one timeout after ``duration_s``,
 and every request in flight is cut at two timeouts after it, so the probe always stops by itself.
@@ -47,8 +51,8 @@ from poc_harness.contract.loadtargets import LoadRequest, LoadTargets
 from poc_harness.transport.http import (
     IDEMPOTENT,
     NEVER_SENT,
-    RETRY_STATUSES_ANY_METHOD,
-    RETRY_STATUSES_IDEMPOTENT,
+    READ_RETRY_STATUSES,
+    WRITE_RETRY_STATUSES,
     retry_after_seconds,
 )
 
@@ -59,6 +63,9 @@ NO_BUDGET = " (no retry: the probe's request budget was spent)"
 AFTER = "ok after "
 """an outcome ``ok after <failure>``: answered on a retry after the vendor failed the request (an error)"""
 TIMEOUT = "timeout"
+MAYBE = "maybe applied: "
+"""an outcome ``maybe applied: <failure>``: a write not answered successfully after it was sent (an error,
+in doubt: not resent, looked up by its key afterwards)"""
 FIRST_BACKOFF_S = 0.05
 GOLDEN = (math.sqrt(5) - 1) / 2
 
@@ -117,6 +124,11 @@ class ProbeResult:
     latencies_ms: dict[str, list[float]] = field(default_factory=dict)
     created: list[tuple[str, str]] = field(default_factory=list)
     """(record kind, vendor id) of what the write requests created"""
+    in_doubt: list[tuple[str, str | None]] = field(default_factory=list)
+    """(record kind or the request's name, key) of the writes that may have been applied without an answer
+    saying so (a 5xx, a timeout, a dropped connection after sending): errors, never resent"""
+    in_doubt_applied: int | None = None
+    """how many of ``in_doubt`` the vendor had applied, found by key after the probe (None: not looked up)"""
 
     @property
     def errors(self) -> int:
@@ -162,6 +174,8 @@ class ProbeResult:
             "ok": self.ok,
             "errors": self.errors,
             "gave_up": self.gave_up,
+            "in_doubt": len(self.in_doubt),
+            "in_doubt_applied": self.in_doubt_applied,
             "retries": self.retries,
             "error_rate_pct": round(self.error_rate_pct, 3),
             "requests_per_second": round(self.per_second, 1),
@@ -411,20 +425,19 @@ class LoadProbe:
         except asyncio.CancelledError:  # cut at the probe's end: it waited this long
             samples.append(1000 * (time.perf_counter() - started))
             raise
-        except (TimeoutError, httpx.TimeoutException) as exc:
+        except (TimeoutError, httpx.TimeoutException, httpx.TransportError) as exc:
             samples.append(1000 * (time.perf_counter() - started))
+            timed_out = isinstance(exc, TimeoutError | httpx.TimeoutException)
+            failure = TIMEOUT if timed_out else type(exc).__name__
             if isinstance(exc, NEVER_SENT) or idempotent:
-                raise _Again(TIMEOUT) from None
-            return TIMEOUT
-        except httpx.TransportError as exc:
-            samples.append(1000 * (time.perf_counter() - started))
-            if isinstance(exc, NEVER_SENT) or idempotent:
-                raise _Again(type(exc).__name__) from None
-            return type(exc).__name__
+                raise _Again(failure) from None
+            return self._in_doubt(target, key, failure)
         samples.append(1000 * (time.perf_counter() - started))
         status = response.status_code
-        if status in RETRY_STATUSES_ANY_METHOD or (idempotent and status in RETRY_STATUSES_IDEMPOTENT):
+        if status in (READ_RETRY_STATUSES if idempotent else WRITE_RETRY_STATUSES):
             raise _Again(f"HTTP {status}", response)
+        if status >= 500 and not idempotent:
+            return self._in_doubt(target, key, f"HTTP {status}")
         if not 200 <= status < 300:
             return f"HTTP {status}"
         if status != 204 and "json" not in response.headers.get("content-type", ""):
@@ -439,6 +452,12 @@ class LoadProbe:
                 if self.journal is not None and key is not None:
                     self.journal.bind(target.creates, key, created)
         return OK
+
+
+    def _in_doubt(self, target: LoadRequest, key: str | None, failure: str) -> str:
+        """A write that may have been applied: not resent (its key is looked up afterwards)."""
+        self.result.in_doubt.append((target.creates or target.name, key))
+        return MAYBE + failure
 
 
 def run_probe(targets: LoadTargets, limits: ProbeLimits, journal: ProbeJournal | None = None) -> ProbeResult:

@@ -48,7 +48,14 @@ from poc_harness.contract.model import (
     Ticket,
     TicketPriority,
 )
-from poc_harness.errors import AccessDenied, CapabilityMissing, ConfigError, VendorError, VendorUnreachable
+from poc_harness.errors import (
+    AccessDenied,
+    CapabilityMissing,
+    ConfigError,
+    Refused,
+    VendorError,
+    VendorUnreachable,
+)
 from poc_harness.run.ledger import Ledger
 
 Create = Callable[[RecordKind, Record | dict[str, object], str, Callable[[], str]], str]
@@ -498,14 +505,24 @@ def _already(vendor_id: str) -> Callable[[], str]:
 
 
 def self_registrations(adapter: CRMAdapter, create: Create, tag: str) -> dict[str, str | None]:
-    """Register anonymously asking for each privileged role: role -> the new user's id (None: refused)."""
+    """Register anonymously asking for each privileged role: role -> the new user's id (None: refused).
+    Each sign-up goes through ``create``: its ledger row is written before the vendor's call (a crash
+    mid-call still leaves it for cleanup), the user's id bound after; a refusal closes the row."""
     registered: dict[str, str | None] = {}
     for role in SIGNUP_ROLES:
         key = f"security-signup-{role}-{secrets.token_hex(3)}"
-        user_id = adapter.self_register(f"PoC Sign-up {role}", f"{key}.{tag}@example.com", role, tag)
-        if user_id is not None:  # the vendor made a user: into the ledger, for cleanup
-            create(RecordKind.REP, {**probe_payload(key, tag), "signup": role}, key, _already(user_id))
-        registered[role] = user_id
+
+        def sign_up(role: str = role, key: str = key) -> str:
+            user_id = adapter.self_register(f"PoC Sign-up {role}", f"{key}.{tag}@example.com", role, tag)
+            if user_id is None:
+                raise Refused(f"{adapter.name} refused the sign-up asking for {role}")
+            return user_id
+
+        payload = {**probe_payload(key, tag), "signup": role}
+        try:
+            registered[role] = create(RecordKind.REP, payload, key, sign_up)
+        except Refused:
+            registered[role] = None
     return registered
 
 

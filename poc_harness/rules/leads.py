@@ -8,7 +8,7 @@ from typing import Any
 
 from poc_harness.contract.adapter import CRMAdapter, Observed
 from poc_harness.contract.model import DealStage, TaskView, utc_iso
-from poc_harness.errors import NotObserved
+from poc_harness.contract.observed import NOT_OBSERVED, not_observed
 from poc_harness.rules import Judgement, rule
 from poc_harness.run.buyer_calendar import BuyerCalendar
 
@@ -97,7 +97,7 @@ def followups(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Judg
         if owner is not None and strangers:
             problems.append(f"task(s) owned by {', '.join(strangers)}, not the lead's owner {owner}")
     elif not problems:
-        raise NotObserved(f"the follow-up task's owner is not observed by the {adapter.name} adapter")
+        raise not_observed(adapter.name, ["follow-up task's owner"])
     return Judgement(
         not problems,
         expected={"due": [utc_iso(w) for w in wanted], "owner": owner, "lead": lead_id},
@@ -160,7 +160,7 @@ def deal_history(adapter: CRMAdapter, deal_id: str, params: dict[str, Any]) -> J
         if deal.lead_id != params["lead_id"]:
             problems.append(f"deal linked to lead {deal.lead_id}, not {params['lead_id']}")
     else:
-        extra = {"not_observed": ["deal's lead"]}
+        extra = {NOT_OBSERVED: ["deal's lead"]}
     if lead.status.lower() not in ("converted", "qualified", "won"):
         problems.append(f"lead status is {lead.status!r} after conversion")
     if deal.amount != int(params["amount"]):

@@ -11,7 +11,7 @@ from typing import Any
 
 from poc_harness.contract.adapter import PRIVILEGED_ROLES, CRMAdapter, RecordKind
 from poc_harness.contract.model import AuditAction, utc_iso
-from poc_harness.errors import NotObserved
+from poc_harness.contract.observed import not_observed
 from poc_harness.probes.saml import inspect_sp_metadata
 from poc_harness.rules import Judgement, rule
 
@@ -21,7 +21,7 @@ def lead_title(adapter: CRMAdapter, lead_id: str, params: dict[str, Any]) -> Jud
     """The lead's title is ``title`` (a change that was refused left it as it was)."""
     lead = adapter.get_lead(lead_id)
     if lead.title is None:
-        raise NotObserved(f"the lead's title is not observed by the {adapter.name} adapter")
+        raise not_observed(adapter.name, ["lead's title"])
     return Judgement(lead.title == params["title"], expected=params["title"], observed=lead.title)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from poc_harness.contract.adapter import CRMAdapter, Observed
 from poc_harness.contract.model import utc_iso
+from poc_harness.contract.observed import NOT_OBSERVED
 from poc_harness.rules import Judgement, rule
 from poc_harness.rules.display import approx, percent, shown_right
 
@@ -95,7 +96,7 @@ def survey_on_close(adapter: CRMAdapter, ticket_id: str, params: dict[str, Any])
     if wrong:
         problems.append(f"survey sent to {', '.join(wrong)}, not the requester {requester}")
     if len(shown) < len(invites) or (invites and not requester):
-        extra = {"not_observed": ["survey recipient"]}
+        extra = {NOT_OBSERVED: ["survey recipient"]}
     expected = {"surveys": len(closes), "by": [utc_iso(c + delay) for c in closes], "to": requester}
     observed = {"sent": [utc_iso(s) for s in sent], "to": sorted({str(i.contact_id) for i in invites})}
     note = "; ".join(problems)

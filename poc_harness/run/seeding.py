@@ -22,7 +22,7 @@ from fixtures.factories import Dataset
 from poc_harness.contract.adapter import Capability, CRMAdapter, RecordKind
 from poc_harness.contract.batches import BatchItem, BatchResult, failed_all
 from poc_harness.contract.model import Lead
-from poc_harness.errors import CapabilityMissing, VendorError, VendorUnreachable
+from poc_harness.errors import CapabilityMissing, Refused, VendorError, VendorUnreachable
 from poc_harness.run.ledger import Ledger, SeededRecord
 from poc_harness.transport.writes import write_once
 
@@ -65,13 +65,18 @@ class Seeder:
     def create(
         self, kind: RecordKind, record: BaseModel | dict[str, object], key: str, call: Callable[[], str]
     ) -> str:
-        """Ledger first, then the vendor, then the vendor's id into the ledger."""
+        """Ledger first, then the vendor, then the vendor's id into the ledger.  A call raising
+        ``Refused`` (the vendor answered, creating nothing) closes the ledger row and re-raises."""
         known = self.ledger.vendor_id(self.run_id, kind.value, key)
         if known is not None:
             return known
         payload = record.model_dump(mode="json") if isinstance(record, BaseModel) else dict(record)
         self.ledger.intend(self.run_id, kind.value, key, payload, self.now())
-        vendor_id = write_once(call, lambda: self._found(kind, key))
+        try:
+            vendor_id = write_once(call, lambda: self._found(kind, key))
+        except Refused:
+            self.ledger.mark_deleted(self.run_id, kind.value, key, self.now())  # nothing to clean up
+            raise
         self.ledger.bind(self.run_id, kind.value, key, vendor_id, self.now())
         return vendor_id
 

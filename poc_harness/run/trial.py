@@ -26,12 +26,13 @@ from fixtures.factories import Dataset, build_dataset
 from poc_harness.config import MIN_ACCEPTANCE_RECORDS, PocConfig
 from poc_harness.contract.adapter import Capability, CRMAdapter, RecordKind, build_adapter
 from poc_harness.contract.model import Lead
+from poc_harness.contract.observed import note_gaps, raise_gaps
 from poc_harness.errors import (
     CapabilityMissing,
     ConfigError,
     HarnessError,
+    NotConfigured,
     NotExercised,
-    NotObserved,
     RunRefused,
     VendorDown,
     VendorError,
@@ -117,6 +118,9 @@ class Outcome:
 
     not_observed: list[tuple[ExpectationRow, str]] = field(default_factory=list)
     """Expectations the adapter could not see every field of (our gap): left pending, never failed."""
+    not_configured: list[tuple[ExpectationRow, NotConfigured]] = field(default_factory=list)
+    """Expectations the buyer's setup does not allow to judge yet (``NotConfigured``): left pending in the
+    ledger, judged by a run after the setup step."""
 
     @property
     def failures(self) -> list[tuple[ExpectationRow, Judgement]]:
@@ -364,7 +368,7 @@ class Trial:
             base = self.dataset.model_copy(update={"leads": []})
             self._world = self.seeder.seed(base, lambda lead: None)
             self._truths: dict[str, Any] = {}
-            self._story_errors: dict[str, VendorError | NotExercised] = {}
+            self._story_errors: dict[str, VendorError | NotExercised | NotConfigured] = {}
             self._story("silence", silence_story, self._lead_timeline_context)
             self._world.leads = {k.key: self._world.leads[k.key] for k in self.dataset.leads}
             # every lead has arrived: from here on the stories change records, so a killed run is not resumed
@@ -400,14 +404,15 @@ class Trial:
         return timedelta(minutes=slowest + survey + 1) + LATE_BY + self.tolerance
 
     def _story(self, name: str, story: Callable[[C], Any], context: Callable[[], C]) -> None:
-        """Run one story; a vendor error (a capability it lacks, a failed call) or a gap of ours (a
-        capability the adapter does not implement) is kept and raised to the checks that read this story's
-        truth, the other stories go on.  An outage stops the run."""
+        """Run one story; a vendor error (a capability it lacks, a failed call), a gap of ours (a
+        capability the adapter does not implement) or a setup the buyer has not done yet (pending) is kept
+        and raised to the checks that read this story's truth, the other stories go on.  An outage stops
+        the run."""
         try:
             self._truths[name] = story(context())
         except VendorUnreachable:
             raise
-        except (VendorError, NotExercised) as exc:
+        except (VendorError, NotExercised, NotConfigured) as exc:
             if exc is self._seeding_error:
                 raise
             self._story_errors[name] = exc
@@ -547,23 +552,25 @@ class Check:
         for row in due:
             try:
                 judgement = self._judge(row)
-            except (NotObserved, NotExercised) as exc:  # our gap: not measured, never the vendor's
+            except NotExercised as exc:  # our gap: not measured, never the vendor's
                 outcome.not_observed.append((row, str(exc)))
+                continue
+            except NotConfigured as exc:  # the buyer's setup not done yet: left pending in the ledger
+                outcome.not_configured.append((row, exc))
                 continue
             evidence = judgement.evidence()
             trial.ledger.judge(row.id, judgement.passed, evidence, trial.run_id, datetime.now(UTC))
             outcome.judged.append((row, judgement))
+            note_gaps(outcome, row, judgement, trial.adapter.name)
         outcome.pending = [
             row
             for row in trial.ledger.pending(trial.vendor, self.check_id)
             if row.run_id == trial.run_id or trial.adapter.persistent
         ]
-        if outcome.not_observed and not outcome.failures:
-            row, reason = outcome.not_observed[0]
-            raise NotObserved(
-                f"{len(outcome.not_observed)} expectation(s) not measured, e.g. {row.rule} on {row.subject}: "
-                f"{reason}"
-            )
+        if outcome.not_configured and not outcome.failures:  # pending with the setup step
+            _, error = outcome.not_configured[0]
+            raise NotConfigured(f"{len(outcome.not_configured)} expectation(s) left pending, e.g. {error}")
+        raise_gaps(outcome)
         return outcome
 
     def _judge(self, row: ExpectationRow) -> Judgement:

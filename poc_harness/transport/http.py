@@ -43,12 +43,9 @@ from poc_harness.transport.outage import OutageWatch, installed, signals_down
 LOG = logging.getLogger("poc_harness.transport.http")
 T = TypeVar("T")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-RETRY_STATUSES_ANY_METHOD = frozenset({429, 503})
-"""Statuses the load probe (``poc_harness.probes.loadprobe``) retries for any method (its writes: load
-records)."""
-RETRY_STATUSES_IDEMPOTENT = frozenset({502, 504})
 WRITE_RETRY_STATUSES = frozenset({429})
-"""What ``VendorHTTP`` repeats for a write: only a rate limit, which refuses before processing."""
+"""What ``VendorHTTP`` and the load probe repeat for a write: only a rate limit, which refuses before
+processing (any 5xx may have applied it)."""
 READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-api-key", "x-api-token", "api-key", "cookie", "proxy-authorization"}

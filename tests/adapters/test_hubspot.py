@@ -27,7 +27,13 @@ from poc_harness.contract.model import (
     Ticket,
     TicketPriority,
 )
-from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
+from poc_harness.errors import (
+    ConfigError,
+    NotConfigured,
+    NotExercised,
+    NotImplementedByAdapter,
+    VendorError,
+)
 from poc_harness.testing import AdapterConformance, Exchange, answering
 from tests.adapters.samples import call
 
@@ -677,14 +683,15 @@ def test_get_ticket_reads_times_and_sla_breaches(
     assert (view.first_response_breached, view.resolution_breached) == (True, False)
 
 
-def test_ticket_without_sla_status_is_a_finding(
+def test_ticket_without_sla_status_is_pending_the_buyers_setup_never_a_finding(
     mock: respx.MockRouter, adapter: HubSpotAdapter, ticket_pipeline: respx.Route
 ) -> None:
     mock.get("/crm/v3/objects/tickets/4401").respond(
         200, json=record("4401", hs_ticket_priority="LOW", hs_pipeline_stage="1")
     )
-    with pytest.raises(CapabilityMissing, match="configure SLAs"):
+    with pytest.raises(NotConfigured, match="configure SLAs") as raised:
         adapter.get_ticket("4401")
+    assert not isinstance(raised.value, VendorError | NotExercised)  # neither the vendor's nor our gap
 
 
 def test_reply_logs_an_email_on_the_ticket_and_close_moves_it(

@@ -27,7 +27,13 @@ from poc_harness.contract.model import (
     Ticket,
     TicketPriority,
 )
-from poc_harness.errors import CapabilityMissing, ConfigError, NotImplementedByAdapter, VendorError
+from poc_harness.errors import (
+    CapabilityMissing,
+    ConfigError,
+    NotConfigured,
+    NotImplementedByAdapter,
+    VendorError,
+)
 from poc_harness.testing import AdapterConformance, Exchange, answering, answering_in_turn, together
 from poc_harness.transport.http import CallStats, RetryPolicy
 from tests.adapters.samples import ACCOUNT, CONTACT, call
@@ -650,7 +656,7 @@ def test_get_ticket_reads_sla_statuses_per_target_stage(
     assert body_of(statuses)["domain"] == [["ticket_id", "=", 88]]
 
 
-def test_get_ticket_without_matching_sla_policy_is_a_vendor_error(
+def test_get_ticket_without_matching_sla_policy_is_pending_the_buyers_setup(
     mock: respx.MockRouter, adapter: OdooAdapter
 ) -> None:
     mock.post(url("helpdesk.ticket", "read")).mock(
@@ -668,8 +674,8 @@ def test_get_ticket_without_matching_sla_policy_is_a_vendor_error(
         )
     )
     mock.post(url("helpdesk.sla.status", "search_read")).mock(return_value=httpx.Response(200, json=[]))
-    with pytest.raises(VendorError, match="no SLA policy reaching 'In Progress' or 'Solved'"):
-        adapter.get_ticket("88")
+    with pytest.raises(NotConfigured, match="no SLA policy reaching 'In Progress' or 'Solved': configure"):
+        adapter.get_ticket("88")  # the buyer's setup not done yet: pending, never the vendor's failure
 
 
 def test_get_ticket_with_an_unknown_priority_is_a_vendor_error(

@@ -5,18 +5,19 @@ p50/p95/p99 latency and the error rate.
 Each virtual user (its own ``httpx.AsyncClient``, one connection) sends one request, waits for the
 answer (and ``think_s``), then sends the next,
 until ``duration_s`` is over or ``max_requests`` have been sent, whichever comes first; no request
-is ever sent past either cap (retries count against ``max_requests`` too).  The probe's client
-retries what the harness's own client retries (``poc_harness.transport.http``): 429 for any method (a rate
-limit refuses before processing) and a connection never made; 502, 503, 504, timeouts and dropped
-connections for reads only, honouring ``Retry-After``.  A write is never resent blindly: a 5xx, a timeout
-or a dropped connection after it was sent may have applied it, so it is *in doubt* (``maybe applied:``):
-an error (the vendor did not answer it successfully), listed in ``in_doubt`` with its key, and its ledger
-row is found again by key afterwards (``Seeder.reconcile``), never duplicated.  A new request
-starts only while the request budget keeps room for the retries of every request in flight, so no
-retry is ever refused for want of budget.  Retries may start until one timeout after ``duration_s``,
-and every request in flight is cut at two timeouts after it, so the probe always stops by itself.
-Latency is per attempt sent, as the vendor answered it (a timeout counts as the timeout, a request
-cut at the probe's end as the time it waited).
+is ever sent past either cap (retries count against ``max_requests`` too).  The probe's client retries 429
+for any method (a rate limit refuses before processing), 503 with ``Retry-After`` for any method too (the
+vendor throttling: it refused the request before processing it, as with 429; the harness's own client,
+``poc_harness.transport.http``, looks such a write up before resending it, which a load probe cannot afford)
+and a connection never made; 502, 503, 504, timeouts and dropped connections for reads only, honouring
+``Retry-After``.  A write is never resent blindly: any other 5xx, a timeout or a dropped connection after it
+was sent may have applied it, so it is *in doubt* (``maybe applied:``): an error (the vendor did not answer
+it successfully), listed in ``in_doubt`` with its key, and its ledger row is found again by key afterwards
+(``Seeder.reconcile``), never duplicated.  A new request starts only while the request budget keeps room for
+the retries of every request in flight, so no retry is ever refused for want of budget.  Retries may start
+until one timeout after ``duration_s``, and every request in flight is cut at two timeouts after it, so the
+probe always stops by itself. Latency is per attempt sent, as the vendor answered it (a timeout counts as
+the timeout, a request cut at the probe's end as the time it waited).
 
 A request is an **error** unless the vendor answered it successfully at its first attempt or after
 being asked to wait (429, or 503 with ``Retry-After``: the vendor throttling, not failing): a request
@@ -434,7 +435,8 @@ class LoadProbe:
             return self._in_doubt(target, key, failure)
         samples.append(1000 * (time.perf_counter() - started))
         status = response.status_code
-        if status in (READ_RETRY_STATUSES if idempotent else WRITE_RETRY_STATUSES):
+        throttled = status == 503 and "retry-after" in response.headers  # refused before processing
+        if status in (READ_RETRY_STATUSES if idempotent else WRITE_RETRY_STATUSES) or throttled:
             raise _Again(f"HTTP {status}", response)
         if status >= 500 and not idempotent:
             return self._in_doubt(target, key, f"HTTP {status}")
